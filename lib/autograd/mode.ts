@@ -1,0 +1,30 @@
+let enabled = true;
+
+export function isGradEnabled(): boolean {
+  return enabled;
+}
+
+export function setGradEnabled(on: boolean): boolean {
+  const prev = enabled;
+  enabled = on;
+  return prev;
+}
+
+/** Run fn without recording operations on the tape (inference, parameter updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    enabled = prev;
+  }
+}
+
+export function enableGrad<T>(fn: () => T): T {
+  const prev = setGradEnabled(true);
+  try {
+    return fn();
+  } finally {
+    enabled = prev;
+  }
+}

@@ -1,0 +1,67 @@
+import type { Tensor } from '../tensor.js';
+import { isGradEnabled } from './mode.js';
+
+/** Gradients for an op's tensor inputs; null where an input needs none. */
+export type Grads = readonly (Tensor | null | undefined)[];
+export type Vjp = (g: Tensor) => Grads;
+
+/** One entry of the tape: the op that made a tensor, its inputs and how to pull a gradient back through it. */
+export class Node {
+  /** Set by Tensor.retainGrad() on a non-leaf: the tensor whose .grad should be kept. */
+  retained: Tensor | null = null;
+  constructor(
+    readonly name: string,
+    public inputs: readonly Tensor[],
+    public vjp: Vjp | null,
+    readonly outShape: readonly number[],
+  ) {}
+
+  /** Drop saved tensors once the graph has been used (backward without retainGraph). */
+  release(): void {
+    this.vjp = null;
+    this.inputs = [];
+  }
+
+  toString(): string {
+    return `<${this.name}>`;
+  }
+}
+
+export interface OpDef<A extends unknown[]> {
+  /** 'Exp' gives gradFn name 'ExpBackward'. */
+  name: string;
+  /** Computes the result with backend kernels; never records (inputs are the Tensors among args). */
+  forward: (...args: A) => Tensor;
+  /** Gradients for each Tensor input, in the order they appear in args (arrays of tensors flattened). */
+  vjp: (g: Tensor, out: Tensor, ...args: A) => Grads;
+}
+
+/** Declare an op once: forward and VJP side by side. The returned function records a tape node when needed. */
+export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Tensor {
+  const gradName = `${def.name}Backward`;
+  return (...args: A): Tensor => {
+    const out = def.forward(...args);
+    if (!isGradEnabled()) return out;
+    let inputs: Tensor[] | null = null;
+    let needs = false;
+    for (const a of args) {
+      if (isTensor(a)) {
+        (inputs ??= []).push(a);
+        needs ||= a.requiresGrad;
+      } else if (Array.isArray(a) && a.length > 0 && isTensor(a[0])) {
+        for (const t of a as Tensor[]) {
+          (inputs ??= []).push(t);
+          needs ||= t.requiresGrad;
+        }
+      }
+    }
+    if (!needs || inputs === null) return out;
+    out.requiresGrad = true;
+    out.gradFn = new Node(gradName, inputs, (g) => def.vjp(g, out, ...args), out.shape);
+    return out;
+  };
+}
+
+function isTensor(a: unknown): a is Tensor {
+  return typeof a === 'object' && a !== null && (a as { _isTensor?: boolean })._isTensor === true;
+}

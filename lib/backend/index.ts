@@ -1,0 +1,76 @@
+import type { Backend, FloatArray } from './backend.js';
+import { jsBackend } from './js.js';
+import { loadNative } from './native.js';
+
+export type { Backend, FloatArray } from './backend.js';
+export type BackendName = 'js' | 'native';
+
+let active: Backend = jsBackend;
+let reason = 'not initialized';
+let nativeTried = false;
+let native: Backend | null = null;
+let nativeError = '';
+
+function tryNative(): Backend | null {
+  if (!nativeTried) {
+    nativeTried = true;
+    const r = loadNative();
+    native = r.backend;
+    nativeError = r.reason;
+  }
+  return native;
+}
+
+/** Select the backend for all float32 work. 'native' throws if the addon cannot be loaded. */
+export function setBackend(name: BackendName): void {
+  if (name === 'js') {
+    active = jsBackend;
+    reason = 'js backend selected with setBackend(\'js\')';
+  } else if (name === 'native') {
+    const b = tryNative();
+    if (!b) throw new Error(`setBackend('native'): the native addon cannot be loaded: ${nativeError}`);
+    active = b;
+    reason = `native backend selected with setBackend('native') (${nativeError})`;
+  } else {
+    throw new Error(`setBackend: unknown backend '${String(name)}' (expected 'js' or 'native')`);
+  }
+}
+
+export function getBackend(): BackendName {
+  return active.name;
+}
+
+/** Which backend is active, and why, in words. */
+export function backendInfo(): { backend: BackendName; reason: string; threads: number } {
+  return { backend: active.name, reason, threads: active.getNumThreads() };
+}
+
+/** Kernels for an array: float64 work (gradcheck) always runs on the JS backend, the reference. */
+export function kernels(a?: FloatArray): Backend {
+  return a instanceof Float64Array ? jsBackend : active;
+}
+
+export function nativeBackend(): Backend | null {
+  return tryNative();
+}
+
+function init(): void {
+  const forced = process.env.TAPEGRAD_BACKEND;
+  if (forced === 'js' || forced === 'native') {
+    setBackend(forced);
+    reason = `${forced} backend forced by TAPEGRAD_BACKEND=${forced}` + (forced === 'native' ? ` (${nativeError})` : '');
+    return;
+  }
+  if (forced !== undefined && forced !== '') {
+    throw new Error(`TAPEGRAD_BACKEND must be 'js' or 'native', got '${forced}'`);
+  }
+  const b = tryNative();
+  if (b) {
+    active = b;
+    reason = `native backend: ${nativeError}`;
+  } else {
+    active = jsBackend;
+    reason = `js backend: the native addon is not available (${nativeError})`;
+  }
+}
+init();

@@ -1,0 +1,70 @@
+import { kernels } from '../backend/index.js';
+import { defineOp, type Grads } from '../autograd/node.js';
+import { Tensor } from '../tensor.js';
+import { normDim, splitAt } from '../shape.js';
+import { binaryKernel, unaryKernel, mul, sub, exp } from './elementwise.js';
+import { empty } from './util.js';
+import { sum } from './reduce.js';
+
+// The backward kernels are ops too, so second derivatives flow through them.
+const sigmoidBackward = defineOp({
+  name: 'SigmoidBackward',
+  forward: (y: Tensor, g: Tensor) => binaryKernel('sigmoidGrad', 'sigmoid', y, g),
+  // d/dy [g·y(1-y)] = g(1-2y)
+  vjp: (gg, _out, y, g): Grads => [y.requiresGrad ? mul(mul(gg, g), sub(1, mul(y, 2))) : null, g.requiresGrad ? sigmoidBackward(y, gg) : null],
+});
+
+export const sigmoid = defineOp({
+  name: 'Sigmoid',
+  forward: (x: Tensor) => unaryKernel('sigmoid', x),
+  vjp: (g, out): Grads => [sigmoidBackward(out, g)],
+});
+
+const tanhBackward = defineOp({
+  name: 'TanhBackward',
+  forward: (y: Tensor, g: Tensor) => binaryKernel('tanhGrad', 'tanh', y, g),
+  // d/dy [g(1-y²)] = -2gy
+  vjp: (gg, _out, y, g): Grads => [y.requiresGrad ? mul(mul(gg, g), mul(y, -2)) : null, g.requiresGrad ? tanhBackward(y, gg) : null],
+});
+
+export const tanh = defineOp({
+  name: 'Tanh',
+  forward: (x: Tensor) => unaryKernel('tanh', x),
+  vjp: (g, out): Grads => [tanhBackward(out, g)],
+});
+
+const reluBackward = defineOp({
+  name: 'ReluBackward',
+  forward: (x: Tensor, g: Tensor) => binaryKernel('reluGrad', 'relu', x, g),
+  // the mask x > 0 is piecewise constant: no gradient flows to x
+  vjp: (gg, _out, x, g): Grads => [null, g.requiresGrad ? reluBackward(x, gg) : null],
+});
+
+export const relu = defineOp({
+  name: 'Relu',
+  // relu'(0) = 0, as in PyTorch
+  forward: (x: Tensor) => unaryKernel('relu', x),
+  vjp: (g, _out, x): Grads => [reluBackward(x, g)],
+});
+
+function softmaxKernel(x: Tensor, dim: number, log: boolean): Tensor {
+  const d = normDim(log ? 'logSoftmax' : 'softmax', dim, x.ndim);
+  const [outer, n, inner] = splitAt(x.shape, d);
+  const out = empty(x, x.shape);
+  kernels(x.data).softmax(x.data, outer, n, inner, out.data, log);
+  return out;
+}
+
+export const softmax = defineOp({
+  name: 'Softmax',
+  forward: (x: Tensor, dim: number) => softmaxKernel(x, dim, false),
+  // J = diag(y) - y yᵀ, so gᵀJ = y ⊙ (g - Σ g⊙y)
+  vjp: (g, out, _x, dim: number): Grads => [mul(out, sub(g, sum(mul(g, out), dim, true)))],
+});
+
+export const logSoftmax = defineOp({
+  name: 'LogSoftmax',
+  forward: (x: Tensor, dim: number) => softmaxKernel(x, dim, true),
+  // d log softmax: g - softmax · Σ g
+  vjp: (g, out, _x, dim: number): Grads => [sub(g, mul(exp(out), sum(g, dim, true)))],
+});

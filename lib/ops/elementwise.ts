@@ -1,0 +1,166 @@
+import type { BinaryOp, UnaryOp } from '../backend/backend.js';
+import { kernels } from '../backend/index.js';
+import { defineOp, type Grads } from '../autograd/node.js';
+import { Tensor } from '../tensor.js';
+import { broadcastShapes } from '../shape.js';
+import { empty, promote } from './util.js';
+
+type Scalar = Tensor | number;
+
+export function binaryKernel(op: BinaryOp, opName: string, a: Tensor, b: Tensor): Tensor {
+  const shape = broadcastShapes(opName, a.shape, b.shape);
+  const out = empty(a, shape);
+  kernels(a.data).binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
+  return out;
+}
+
+export function unaryKernel(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
+  const out = empty(x, x.shape);
+  kernels(x.data).unary(op, x.data, out.data, p0, p1);
+  return out;
+}
+
+// Tensor ∘ tensor. The engine sums each gradient down to its input's broadcast shape.
+const addT = defineOp({
+  name: 'Add',
+  forward: (a: Tensor, b: Tensor) => binaryKernel('add', 'add', a, b),
+  vjp: (g): Grads => [g, g],
+});
+const subT = defineOp({
+  name: 'Sub',
+  forward: (a: Tensor, b: Tensor) => binaryKernel('sub', 'sub', a, b),
+  vjp: (g, _out, _a, b): Grads => [g, b.requiresGrad ? neg(g) : null],
+});
+const mulT = defineOp({
+  name: 'Mul',
+  forward: (a: Tensor, b: Tensor) => binaryKernel('mul', 'mul', a, b),
+  vjp: (g, _out, a, b): Grads => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null],
+});
+const divT = defineOp({
+  name: 'Div',
+  // d(a/b)/db = -a/b² = -out/b
+  forward: (a: Tensor, b: Tensor) => binaryKernel('div', 'div', a, b),
+  vjp: (g, out, a, b): Grads => [a.requiresGrad ? div(g, b) : null, b.requiresGrad ? neg(div(mul(g, out), b)) : null],
+});
+
+// Tensor ∘ number: one affine pass (scale·x + shift), named after the op the user wrote.
+function affineOp(name: string): (x: Tensor, scale: number, shift: number) => Tensor {
+  return defineOp({
+    name,
+    forward: (x: Tensor, scale: number, shift: number) => unaryKernel('affine', x, scale, shift),
+    vjp: (g, _out, _x, scale: number): Grads => [scale === 1 ? g : mulS(g, scale, 0)],
+  });
+}
+const addS = affineOp('Add');
+const subS = affineOp('Sub');
+const mulS = affineOp('Mul');
+const divS = affineOp('Div');
+const negOp = affineOp('Neg');
+
+function asTensor(v: number, like: Tensor): Tensor {
+  const t = empty(like, []);
+  t.data[0] = v;
+  return t;
+}
+
+function pair(a: Scalar, b: Scalar, op: string): [Tensor, Tensor] {
+  if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${op}: at least one argument must be a Tensor`);
+  const ta = typeof a === 'number' ? asTensor(a, b as Tensor) : a;
+  const tb = typeof b === 'number' ? asTensor(b, ta) : b;
+  checkTensor(op, ta); checkTensor(op, tb);
+  return promote(ta, tb);
+}
+
+function checkTensor(op: string, t: unknown): void {
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor or a number, got ${t === null ? 'null' : typeof t}`);
+}
+
+export function add(a: Scalar, b: Scalar): Tensor {
+  if (typeof b === 'number' && a instanceof Tensor) return addS(a, 1, b);
+  if (typeof a === 'number' && b instanceof Tensor) return addS(b, 1, a);
+  return addT(...pair(a, b, 'add'));
+}
+export function sub(a: Scalar, b: Scalar): Tensor {
+  if (typeof b === 'number' && a instanceof Tensor) return subS(a, 1, -b);
+  if (typeof a === 'number' && b instanceof Tensor) return subS(b, -1, a);
+  return subT(...pair(a, b, 'sub'));
+}
+export function mul(a: Scalar, b: Scalar): Tensor {
+  if (typeof b === 'number' && a instanceof Tensor) return mulS(a, b, 0);
+  if (typeof a === 'number' && b instanceof Tensor) return mulS(b, a, 0);
+  return mulT(...pair(a, b, 'mul'));
+}
+export function div(a: Scalar, b: Scalar): Tensor {
+  if (typeof b === 'number' && a instanceof Tensor) return divS(a, 1 / b, 0);
+  return divT(...pair(a, b, 'div'));
+}
+export function neg(x: Tensor): Tensor {
+  return negOp(x, -1, 0);
+}
+
+export const exp = defineOp({
+  name: 'Exp',
+  forward: (x: Tensor) => unaryKernel('exp', x),
+  vjp: (g, out): Grads => [mul(g, out)],
+});
+
+export const log = defineOp({
+  name: 'Log',
+  forward: (x: Tensor) => unaryKernel('log', x),
+  vjp: (g, _out, x): Grads => [div(g, x)],
+});
+
+export const sqrt = defineOp({
+  name: 'Sqrt',
+  forward: (x: Tensor) => unaryKernel('sqrt', x),
+  vjp: (g, out): Grads => [div(g, mul(out, 2))],
+});
+
+export const abs = defineOp({
+  name: 'Abs',
+  // sign(0) = 0: the subgradient PyTorch uses at the kink
+  forward: (x: Tensor) => unaryKernel('abs', x),
+  vjp: (g, _out, x): Grads => [mul(g, unaryKernel('sign', x))],
+});
+
+export const pow = defineOp({
+  name: 'Pow',
+  forward: (x: Tensor, p: number) => {
+    if (typeof p !== 'number') throw new TypeError(`pow: exponent must be a number, got ${typeof p}`);
+    return unaryKernel('pow', x, p);
+  },
+  vjp: (g, _out, x, p: number): Grads => [p === 0 ? mul(g, 0) : mul(g, mul(pow(x, p - 1), p))],
+});
+
+export const clamp = defineOp({
+  name: 'Clamp',
+  forward: (x: Tensor, min: number | null, max: number | null = null) => {
+    if (min === null && max === null) throw new RangeError('clamp: at least one of min and max must be given');
+    return unaryKernel('clamp', x, min ?? -Infinity, max ?? Infinity);
+  },
+  // gradient passes where min <= x <= max (PyTorch's convention at the bounds)
+  vjp: (g, _out, x, min: number | null, max: number | null = null): Grads => {
+    const lo = min ?? -Infinity, hi = max ?? Infinity;
+    const mask = empty(x, x.shape);
+    for (let i = 0; i < x.size; i++) mask.data[i] = x.data[i] >= lo && x.data[i] <= hi ? 1 : 0;
+    return [mul(g, mask)];
+  },
+});
+
+/** Comparisons give 1/0 float tensors and no gradient. */
+function compare(op: 'eq' | 'gt' | 'lt') {
+  return (a: Scalar, b: Scalar): Tensor => binaryKernel(op, op, ...pair(a, b, op));
+}
+export const eq = compare('eq');
+export const gt = compare('gt');
+export const lt = compare('lt');
+
+export const maximum = defineOp({
+  name: 'Maximum',
+  forward: (a: Tensor, b: Tensor) => binaryKernel('maximum', 'maximum', ...promote(a, b)),
+  // ties send the gradient to a (the first argument)
+  vjp: (g, out, a, b): Grads => {
+    const takeA = binaryKernel('eq', 'maximum', a, out);
+    return [a.requiresGrad ? mul(g, takeA) : null, b.requiresGrad ? mul(g, sub(1, takeA)) : null];
+  },
+});

@@ -1,0 +1,97 @@
+import { kernels } from '../backend/index.js';
+import { defineOp } from '../autograd/node.js';
+import { Tensor } from '../tensor.js';
+import { fmt } from '../shape.js';
+import { reshape, expand, unsqueeze, squeeze } from './shape.js';
+import { sum } from './reduce.js';
+import { empty, promote } from './util.js';
+
+/**
+ * C = op(A)·op(B) for 2-D operands, or batched over the leading dim of 3-D operands (a 2-D
+ * operand is shared by every batch with stride 0). Transposes are gemm flags, never copies.
+ */
+const gemmOp = defineOp({
+  name: 'MatMul',
+  forward: (a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
+    const batch = a.ndim === 3 ? a.shape[0] : b.ndim === 3 ? b.shape[0] : 1;
+    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+    const m = tA ? ac : ar, k = tA ? ar : ac, n = tB ? br : bc;
+    const out = empty(a, batch > 1 || a.ndim === 3 || b.ndim === 3 ? [batch, m, n] : [m, n]);
+    kernels(a.data).gemm(tA, tB, m, n, k, 1, a.data, b.data, 0, out.data, batch,
+      a.ndim === 3 ? m * k : 0, b.ndim === 3 ? k * n : 0, m * n);
+    return out;
+  },
+  // C = op(A)·op(B): dA and dB are gemms of G with the other operand under transpose flags.
+  vjp: (g, _out, a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
+    let da: Tensor | null = null, db: Tensor | null = null;
+    if (a.requiresGrad) da = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
+    if (b.requiresGrad) db = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
+    // a 2-D operand shared across a batch gets the sum of the batch's gradients
+    if (da && a.ndim === 2 && da.ndim === 3) da = sum(da, 0);
+    if (db && b.ndim === 2 && db.ndim === 3) db = sum(db, 0);
+    return [da, db];
+  },
+});
+
+function mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
+  return gemmOp(a, b, tA, tB);
+}
+
+/** Matrix product with torch.matmul's rules for 1-D, 2-D and batched operands. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new TypeError('matmul: both arguments must be Tensors');
+  [a, b] = promote(a, b);
+  if (a.ndim === 0 || b.ndim === 0) throw new RangeError(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const k1 = a.shape[a.ndim - 1], k2 = b.ndim === 1 ? b.shape[0] : b.shape[b.ndim - 2];
+  if (k1 !== k2) throw new RangeError(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} are not aligned (${k1} != ${k2})`);
+  if (a.ndim === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.ndim === 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  if (a.ndim === 2 && b.ndim === 2) return gemmOp(a, b, false, false);
+  if (b.ndim === 2) {
+    // [..., m, k]·[k, n]: one gemm over the flattened rows
+    const out = gemmOp(reshape(a, [-1, k1]), b, false, false);
+    return reshape(out, [...a.shape.slice(0, -1), b.shape[1]]);
+  }
+  const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
+  const nb = Math.max(batchA.length, batchB.length);
+  const batch: number[] = [];
+  for (let i = 0; i < nb; i++) {
+    const x = batchA[i - nb + batchA.length] ?? 1, y = batchB[i - nb + batchB.length] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new RangeError(`matmul: batch dims of ${fmt(a.shape)} and ${fmt(b.shape)} cannot be broadcast`);
+    batch.push(Math.max(x, y));
+  }
+  const count = batch.reduce((p, d) => p * d, 1);
+  const a3 = reshape(expand(a, [...batch, ...a.shape.slice(-2)]), [count, ...a.shape.slice(-2)]);
+  const b3 = reshape(expand(b, [...batch, ...b.shape.slice(-2)]), [count, ...b.shape.slice(-2)]);
+  const out = gemmOp(a3, b3, false, false);
+  return reshape(out, [...batch, a.shape[a.ndim - 2], b.shape[b.ndim - 1]]);
+}
+
+const linearOp = defineOp({
+  name: 'Linear',
+  // y = x·Wᵀ + b: bias rows are copied into the output, then one gemm accumulates with beta = 1
+  forward: (x: Tensor, w: Tensor, bias?: Tensor) => {
+    const [rows, inF] = x.shape, outF = w.shape[0];
+    const out = empty(x, [rows, outF]);
+    if (bias) for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
+    kernels(x.data).gemm(false, true, rows, outF, inF, 1, x.data, w.data, bias ? 1 : 0, out.data);
+    return out;
+  },
+  vjp: (g, _out, x: Tensor, w: Tensor, bias?: Tensor) => [
+    x.requiresGrad ? mm(g, w, false, false) : null,
+    w.requiresGrad ? mm(g, x, true, false) : null,
+    bias?.requiresGrad ? sum(g, 0) : null,
+  ],
+});
+
+/** x·Wᵀ + b with W of shape [out, in] (PyTorch's layout); x may have leading batch dims. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const inF = weight.shape[1];
+  if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== inF || (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0]))) {
+    throw new RangeError(`linear: input ${fmt(x.shape)}, weight ${fmt(weight.shape)}${bias ? `, bias ${fmt(bias.shape)}` : ''} do not fit (need input [..., ${weight.shape[1]}], weight [out, in], bias [out])`);
+  }
+  if (x.dtype !== weight.dtype) [x] = promote(x, weight);
+  const x2 = x.ndim === 2 ? x : reshape(x, [-1, inF]);
+  const y = bias ? linearOp(x2, weight, bias) : linearOp(x2, weight);
+  return x.ndim === 2 ? y : reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
+}

@@ -1,0 +1,49 @@
+import type { FloatArray } from '../backend/backend.js';
+import { Tensor } from '../tensor.js';
+import { allocArray } from '../creation.js';
+import { sizeOf } from '../shape.js';
+
+/** A fresh result tensor of x's dtype. */
+export function empty(like: Tensor | FloatArray, shape: number[]): Tensor {
+  const arr = like instanceof Tensor ? like.data : like;
+  return new Tensor(allocArray(arr instanceof Float64Array ? 'float64' : 'float32', sizeOf(shape)), shape);
+}
+
+/** A constant (no gradient) of the same dtype as `like`. */
+export function constant(like: Tensor, values: ArrayLike<number>, shape: number[]): Tensor {
+  const t = empty(like, shape);
+  t.data.set(values);
+  return t;
+}
+
+/** Mixed float32/float64 inputs compute in float64 (gradcheck feeds float64 into float32 constants). */
+export function promote(a: Tensor, b: Tensor): [Tensor, Tensor] {
+  if (a.dtype === b.dtype) return [a, b];
+  return a.dtype === 'float32' ? [toFloat64(a), b] : [a, toFloat64(b)];
+}
+
+function toFloat64(t: Tensor): Tensor {
+  if (t.requiresGrad) throw new Error('promote: cannot mix a float32 tensor that requires grad with float64 tensors');
+  return new Tensor(Float64Array.from(t.data), t.shape);
+}
+
+/** Integer labels/indices from an array, typed array or tensor, checked to lie in [0, n). */
+export function toIndex(op: string, idx: ArrayLike<number> | Tensor, n: number): Int32Array {
+  const src = idx instanceof Tensor ? idx.data : idx;
+  if (src instanceof Int32Array) {
+    for (let i = 0; i < src.length; i++) checkIndex(op, src[i], i, n);
+    return src;
+  }
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    checkIndex(op, src[i], i, n);
+    out[i] = src[i];
+  }
+  return out;
+}
+
+function checkIndex(op: string, v: number, i: number, n: number): void {
+  if (!Number.isInteger(v) || v < 0 || v >= n) {
+    throw new RangeError(`${op}: index ${v} at position ${i} is out of range [0, ${n})`);
+  }
+}

@@ -1,0 +1,132 @@
+import { describe, it, expect } from 'vitest';
+import * as tg from '../lib/index.js';
+import { tensor } from '../lib/index.js';
+import { expectClose } from './helpers.js';
+
+describe('backward', () => {
+  it('a tensor used twice gets the sum of both paths', () => {
+    const x = tensor([2, 3], { requiresGrad: true });
+    x.mul(x).add(x).sum().backward(); // d/dx (x² + x) = 2x + 1
+    expect(x.grad!.toArray()).toEqual([5, 7]);
+  });
+  it('gradients accumulate across backward calls until cleared', () => {
+    const x = tensor([1, -1], { requiresGrad: true });
+    x.mul(3).sum().backward();
+    x.mul(3).sum().backward();
+    expect(x.grad!.toArray()).toEqual([6, 6]);
+    x.grad = null;
+    x.pow(2).sum().backward();
+    expect(x.grad!.toArray()).toEqual([2, -2]);
+  });
+  it('x + x and x·y give leaves independent .grad tensors', () => {
+    const x = tensor([1, 2], { requiresGrad: true }), y = tensor([3, 4], { requiresGrad: true });
+    x.add(y).sum().backward();
+    expect(x.grad).not.toBe(y.grad);
+    x.grad!.data[0] = 100;
+    expect(y.grad!.data[0]).toBe(1);
+  });
+  it('a second backward through a freed graph throws; retainGraph allows it', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.exp().sum();
+    y.backward();
+    expect(() => y.backward()).toThrow(/backward: the graph through SumBackward was already freed.*retainGraph: true/);
+    const z = x.exp().sum();
+    x.grad = null;
+    z.backward(null, { retainGraph: true });
+    z.backward();
+    expectClose(x.grad!, [2 * Math.E, 2 * Math.exp(2)], 1e-6);
+  });
+  it('y.backward(v) computes the VJP vᵀJ for a non-scalar output', () => {
+    const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    const y = x.pow(2);
+    y.backward(tensor([[1, 0], [2, -1]]));
+    expect(x.grad!.toArray()).toEqual([[2, 0], [12, -8]]);
+  });
+  it('inputs that need no gradient are skipped', () => {
+    const x = tensor([1, 2], { requiresGrad: true }), c = tensor([5, 6]);
+    x.mul(c).sum().backward();
+    expect(c.grad).toBeNull();
+    expect(x.grad!.toArray()).toEqual([5, 6]);
+  });
+  it('broadcast inputs get gradients reduced to their shape', () => {
+    const w = tensor([[1], [2]], { requiresGrad: true }), b = tensor([1, 1, 1], { requiresGrad: true });
+    w.mul(b).sum().backward();
+    expect(w.grad!.toArray()).toEqual([[3], [3]]);
+    expect(b.grad!.toArray()).toEqual([3, 3, 3]);
+  });
+  it('leaves, detach, retainGrad', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(2).retainGrad();
+    const d = h.detach();
+    expect(x.isLeaf).toBe(true);
+    expect(h.isLeaf).toBe(false);
+    expect(d.requiresGrad).toBe(false);
+    expect(d.data).toBe(h.data);
+    h.pow(2).sum().backward();
+    expect(h.grad!.toArray()).toEqual([4, 8]);
+    expect(x.grad!.toArray()).toEqual([8, 16]);
+  });
+  it('noGrad records nothing', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = tg.noGrad(() => x.mul(2));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.gradFn).toBeNull();
+    expect(tg.isGradEnabled()).toBe(true);
+  });
+  it('backward with createGraph gives differentiable gradients (d²/dx² x³ = 6x)', () => {
+    const x = tensor([2, -1], { requiresGrad: true });
+    x.pow(3).sum().backward(null, { createGraph: true });
+    const g = x.grad!;
+    expect(g.toArray()).toEqual([12, 3]);
+    x.grad = null;
+    g.sum().backward();
+    expect(x.grad!.toArray()).toEqual([12, -6]);
+  });
+  it('a deep chain does not overflow the stack', () => {
+    const x = tensor([1], { requiresGrad: true });
+    let y = x;
+    for (let i = 0; i < 20000; i++) y = y.mul(1);
+    y.sum().backward();
+    expect(x.grad!.item()).toBe(1);
+  });
+  it('a graph node names its op', () => {
+    const a = tensor([[1, 2]], { requiresGrad: true });
+    expect(a.matmul(tensor([[1], [1]])).gradFn!.name).toBe('MatMulBackward');
+    expect(a.relu().gradFn!.name).toBe('ReluBackward');
+    expect(a.add(1).gradFn!.name).toBe('AddBackward');
+    expect(tg.crossEntropy(a, [0]).gradFn!.name).toBe('CrossEntropyBackward');
+    expect(a.mean().toString()).toBe('tensor(1.5, gradFn=<MeanBackward>)');
+  });
+});
+
+describe('functional grad and vjp', () => {
+  it('grad of a scalar function with several inputs', () => {
+    const [ga, gb] = tg.grad((a, b) => a.mul(b).sum(), [tensor([1, 2]), tensor([3, 4])]);
+    expect(ga.toArray()).toEqual([3, 4]);
+    expect(gb.toArray()).toEqual([1, 2]);
+  });
+  it('grad leaves .grad of its inputs untouched', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    tg.grad((x) => x.pow(2).sum(), [x]);
+    expect(x.grad).toBeNull();
+  });
+  it('grad of grad: third derivative of sin-free polynomial', () => {
+    const d1 = (x: tg.Tensor) => tg.grad((y) => y.pow(4).sum(), [x])[0];
+    const d2 = (x: tg.Tensor) => tg.grad((y) => d1(y).sum(), [x])[0];
+    const d3 = (x: tg.Tensor) => tg.grad((y) => d2(y).sum(), [x])[0];
+    const x = tensor([1.5, -2]);
+    expectClose(d1(x), [4 * 1.5 ** 3, 4 * -8], 1e-6);
+    expectClose(d2(x), [12 * 1.5 ** 2, 48], 1e-6);
+    expectClose(d3(x), [24 * 1.5, -48], 1e-6);
+  });
+  it('vjp(f, x, v) = vᵀ J without building J', () => {
+    // f(x) = A x, so vᵀJ = vᵀA
+    const A = tensor([[1, 2, 3], [4, 5, 6]]);
+    const [y, g] = tg.vjp((x) => A.matmul(x), tensor([1, 0, -1]), tensor([1, -1]));
+    expect(y.toArray()).toEqual([-2, -2]);
+    expect(g.toArray()).toEqual([-3, -3, -3]);
+  });
+  it('grad rejects a non-scalar f with a hint', () => {
+    expect(() => tg.grad((x) => x.mul(2), [tensor([1, 2])])).toThrow(/grad: f must return a scalar, got shape \[2\]; use vjp/);
+  });
+});
