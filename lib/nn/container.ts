@@ -1,0 +1,42 @@
+import type { Tensor } from '../tensor.js';
+import { Module } from './module.js';
+
+/** Runs its modules in order, each one's output feeding the next; children are named 0, 1, 2, ... */
+export class Sequential extends Module implements Iterable<Module> {
+  private _list: Module[] = [];
+
+  constructor(...modules: Module[]) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  /** Add a module at the end (named by its position). */
+  append(m: Module): this {
+    if (!(m instanceof Module)) throw new TypeError(`Sequential: argument ${this._list.length} is not a Module`);
+    this.registerModule(String(this._list.length), m);
+    this._list.push(m);
+    return this;
+  }
+
+  get length(): number {
+    return this._list.length;
+  }
+
+  /** The i-th module; negative i counts from the end. */
+  at(i: number): Module {
+    const j = i < 0 ? this._list.length + i : i;
+    if (!Number.isInteger(j) || j < 0 || j >= this._list.length) {
+      throw new RangeError(`Sequential.at: index ${i} is out of range for ${this._list.length} modules`);
+    }
+    return this._list[j];
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this._list[Symbol.iterator]();
+  }
+
+  override forward(x: Tensor): Tensor {
+    for (const m of this._list) x = m.forward(x);
+    return x;
+  }
+}

@@ -1,0 +1,69 @@
+import type { Tensor } from '../tensor.js';
+import { kernels } from '../backend/index.js';
+import { zerosLike } from '../creation.js';
+import { Optimizer, checkNumber, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+function checkAdam(name: string, o: Record<string, unknown>): void {
+  if ('lr' in o) checkNumber(name, 'lr', o.lr, (x) => x >= 0, 'a finite number >= 0');
+  if ('eps' in o) checkNumber(name, 'eps', o.eps, (x) => x >= 0, 'a finite number >= 0');
+  if ('weightDecay' in o) checkNumber(name, 'weightDecay', o.weightDecay, (x) => x >= 0, 'a finite number >= 0');
+  if ('betas' in o) {
+    const b = o.betas;
+    if (!Array.isArray(b) || b.length !== 2) throw new TypeError(`${name}: invalid betas ${JSON.stringify(b)} (must be [beta1, beta2])`);
+    checkNumber(name, 'betas[0]', b[0], (x) => x >= 0 && x < 1, 'in [0, 1)');
+    checkNumber(name, 'betas[1]', b[1], (x) => x >= 0 && x < 1, 'in [0, 1)');
+  }
+}
+
+/**
+ * Adam (Kingma & Ba) with PyTorch's bias correction; weightDecay adds wd·p to the gradient (L2).
+ * Runs the backend's in-place adamStep kernel. State per parameter: step, expAvg, expAvgSq.
+ */
+export class Adam extends Optimizer {
+  constructor(params: Params, opts: AdamOptions = {}, defaultWeightDecay = 0) {
+    const name = new.target.name || 'Adam';
+    super(params, withDefaults(name, opts, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: defaultWeightDecay }));
+  }
+
+  protected checkOptions(o: Record<string, unknown>): void {
+    checkAdam(this.name, o);
+  }
+
+  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup): void {
+    if (st.step === undefined) {
+      st.step = 0;
+      st.expAvg = zerosLike(p);
+      st.expAvgSq = zerosLike(p);
+    }
+    st.step = (st.step as number) + 1;
+    const [beta1, beta2] = g.betas as number[];
+    kernels(p.data).adamStep(p.data, grad.data, (st.expAvg as Tensor).data, (st.expAvgSq as Tensor).data, st.step, {
+      lr: g.lr, beta1, beta2, eps: g.eps as number, weightDecay: g.weightDecay as number, decoupled: this.isDecoupled(),
+    });
+  }
+
+  protected isDecoupled(): boolean {
+    return false;
+  }
+}
+
+/**
+ * AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, p -= lr·wd·p before the Adam
+ * update; weightDecay defaults to 1e-2 as in PyTorch.
+ */
+export class AdamW extends Adam {
+  constructor(params: Params, opts: AdamOptions = {}) {
+    super(params, opts, 1e-2);
+  }
+
+  protected override isDecoupled(): boolean {
+    return true;
+  }
+}

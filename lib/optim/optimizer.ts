@@ -1,0 +1,223 @@
+import { Tensor } from '../tensor.js';
+import { enableGrad } from '../autograd/mode.js';
+import { fmt, sameShape } from '../shape.js';
+
+type Hyper = number | boolean | number[];
+
+/** Hyperparameters of one group of parameters (lr plus the optimizer's own). */
+export interface ParamGroup {
+  params: Tensor[];
+  lr: number;
+  [option: string]: Hyper | Tensor[];
+}
+
+/** A group as given to the constructor: its params, and options overriding the defaults. */
+export type ParamGroupSpec = { params: Iterable<Tensor> } & Record<string, unknown>;
+
+export type Params = Iterable<Tensor> | ParamGroupSpec[];
+
+/** Per-parameter state: Tensors (momentum / moment buffers) and numbers (step count). */
+export type ParamState = Record<string, Tensor | number>;
+
+/**
+ * A checkpointable snapshot: state by parameter index (counting through all groups in order) and
+ * each group's hyperparameters with the indices of its params. Tensors are copies.
+ */
+export interface OptimizerStateDict {
+  state: Record<string, ParamState>;
+  paramGroups: ({ params: number[] } & Record<string, Hyper>)[];
+}
+
+function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && (v as { _isTensor?: boolean })._isTensor === true;
+}
+
+/**
+ * Base of the optimizers: holds param groups and per-parameter state; subclasses validate their
+ * options and implement step(). Parameters are updated in place, so modules keep their tensors.
+ */
+export abstract class Optimizer {
+  readonly paramGroups: ParamGroup[] = [];
+  readonly state = new Map<Tensor, ParamState>();
+
+  constructor(params: Params, protected readonly defaults: Record<string, Hyper>) {
+    const list = Array.isArray(params) ? params : params && typeof (params as Iterable<Tensor>)[Symbol.iterator] === 'function' ? [...(params as Iterable<Tensor>)] : null;
+    if (!list) throw new TypeError(`${this.name}: params must be an iterable of Tensors (e.g. model.parameters()) or an array of param groups`);
+    if (list.length === 0) throw new Error(`${this.name}: got an empty parameter list`);
+    const groups: ParamGroupSpec[] = isTensor(list[0]) ? [{ params: list as Tensor[] }] : (list as ParamGroupSpec[]);
+    for (const g of groups) this.addParamGroup(g);
+  }
+
+  /** The optimizer's name in messages. */
+  get name(): string {
+    return this.constructor.name || 'Optimizer';
+  }
+
+  /** Learning rate of the first group; setting it sets every group's (for schedulers). */
+  get lr(): number {
+    return this.paramGroups[0].lr;
+  }
+  set lr(v: number) {
+    this.checkOptions({ lr: v });
+    for (const g of this.paramGroups) g.lr = v;
+  }
+
+  /** Every parameter, group by group. */
+  get params(): Tensor[] {
+    return this.paramGroups.flatMap((g) => g.params);
+  }
+
+  /** Add a group of parameters with its own options (missing ones come from the defaults). */
+  addParamGroup(spec: ParamGroupSpec): void {
+    if (typeof spec !== 'object' || spec === null || !('params' in spec)) {
+      throw new TypeError(`${this.name}: a param group must be an object with a 'params' list`);
+    }
+    const { params, ...opts } = spec;
+    const ps = isTensor(params) ? [params as unknown as Tensor] : [...params];
+    const seen = new Set(this.params);
+    ps.forEach((p, i) => {
+      if (!isTensor(p)) throw new TypeError(`${this.name}: parameter ${i} of group ${this.paramGroups.length} is not a Tensor`);
+      if (!p.isLeaf) throw new Error(`${this.name}: can't optimize a non-leaf tensor (parameter ${i}, shape ${fmt(p.shape)}); pass leaves, e.g. x.detach().requiresGrad_()`);
+      if (seen.has(p)) throw new Error(`${this.name}: parameter ${i} (shape ${fmt(p.shape)}) appears more than once`);
+      seen.add(p);
+    });
+    for (const k of Object.keys(opts)) {
+      if (!(k in this.defaults)) throw new Error(`${this.name}: unknown option '${k}' (options: ${Object.keys(this.defaults).join(', ')})`);
+    }
+    const merged = { ...this.defaults, ...(opts as Record<string, Hyper>) };
+    this.checkOptions(merged);
+    this.paramGroups.push({ ...merged, params: ps } as ParamGroup);
+  }
+
+  /** Throw a clear error (naming the optimizer and option) for invalid hyperparameters. */
+  protected abstract checkOptions(o: Record<string, unknown>): void;
+
+  /** Update one parameter in place from its (non-null) gradient. */
+  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup): void;
+
+  /** Set every parameter's .grad to null (the next backward() writes fresh gradients). */
+  zeroGrad(): void {
+    for (const p of this.params) p.grad = null;
+  }
+
+  /** One update of every parameter that has a gradient. With a closure, re-evaluates the loss first and returns it. */
+  step(closure?: () => Tensor | number): Tensor | number | undefined {
+    const loss = closure ? enableGrad(closure) : undefined;
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (p.grad === null) continue;
+        let grad = p.grad;
+        if (!sameShape(grad.shape, p.shape)) {
+          throw new Error(`${this.name}.step: gradient of shape ${fmt(grad.shape)} does not match its parameter of shape ${fmt(p.shape)}`);
+        }
+        if (grad.dtype !== p.dtype) grad = new Tensor(p.dtype === 'float64' ? Float64Array.from(grad.data) : Float32Array.from(grad.data), p.shape);
+        let st = this.state.get(p);
+        if (!st) this.state.set(p, (st = {}));
+        this.update(p, grad, st, g);
+      }
+    }
+    return loss;
+  }
+
+  /** A copy of the state and hyperparameters, to save in a checkpoint. */
+  stateDict(): OptimizerStateDict {
+    const index = new Map<Tensor, number>();
+    this.params.forEach((p, i) => index.set(p, i));
+    const state: Record<string, ParamState> = {};
+    for (const [p, st] of this.state) {
+      const copy: ParamState = {};
+      for (const [k, v] of Object.entries(st)) copy[k] = isTensor(v) ? v.clone() : v;
+      state[String(index.get(p))] = copy;
+    }
+    let next = 0;
+    const paramGroups = this.paramGroups.map((g) => {
+      const { params, ...hyper } = g;
+      const h: Record<string, Hyper> = {};
+      for (const [k, v] of Object.entries(hyper)) h[k] = Array.isArray(v) ? (v as number[]).slice() : (v as Hyper);
+      return { ...h, params: params.map(() => next++) };
+    });
+    return { state, paramGroups };
+  }
+
+  /** Restore stateDict() output: hyperparameters and state are copied; the groups must match in size and shapes. */
+  loadStateDict(sd: OptimizerStateDict): void {
+    const what = `${this.name}.loadStateDict`;
+    if (!sd || typeof sd !== 'object' || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object') {
+      throw new TypeError(`${what}: expected {state, paramGroups} as returned by stateDict()`);
+    }
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new Error(`${what}: the state dict has ${sd.paramGroups.length} param groups, the optimizer has ${this.paramGroups.length}`);
+    }
+    const byIndex = new Map<number, Tensor>();
+    sd.paramGroups.forEach((g, gi) => {
+      const own = this.paramGroups[gi].params;
+      if (!Array.isArray(g.params) || g.params.length !== own.length) {
+        throw new Error(`${what}: param group ${gi} has ${g.params?.length} params in the state dict but ${own.length} in the optimizer`);
+      }
+      g.params.forEach((idx, j) => byIndex.set(idx, own[j]));
+    });
+    const newState = new Map<Tensor, ParamState>();
+    for (const [key, st] of Object.entries(sd.state)) {
+      const p = byIndex.get(Number(key));
+      if (!p) throw new Error(`${what}: state for parameter index ${key}, which no param group lists`);
+      const copy: ParamState = {};
+      for (const [k, v] of Object.entries(st)) {
+        if (isTensor(v)) {
+          if (!sameShape(v.shape, p.shape)) throw new Error(`${what}: '${k}' of parameter ${key} has shape ${fmt(v.shape)} but the parameter has shape ${fmt(p.shape)}`);
+          const t = new Tensor(p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size), p.shape.slice());
+          t.data.set(v.data);
+          copy[k] = t;
+        } else if (typeof v === 'number') {
+          copy[k] = v;
+        } else {
+          throw new TypeError(`${what}: '${k}' of parameter ${key} must be a Tensor or a number`);
+        }
+      }
+      newState.set(p, copy);
+    }
+    const newHyper = sd.paramGroups.map((g) => {
+      const { params: _ignored, ...hyper } = g;
+      for (const k of Object.keys(hyper)) {
+        if (!(k in this.defaults)) throw new Error(`${what}: unknown option '${k}' in the state dict (options: ${Object.keys(this.defaults).join(', ')})`);
+      }
+      const merged = { ...this.defaults, ...hyper };
+      this.checkOptions(merged);
+      return merged;
+    });
+    this.paramGroups.forEach((g, gi) => {
+      for (const [k, v] of Object.entries(newHyper[gi])) g[k] = Array.isArray(v) ? v.slice() : v;
+    });
+    this.state.clear();
+    for (const [p, st] of newState) this.state.set(p, st);
+  }
+
+  toString(): string {
+    const lines = this.paramGroups.map((g, i) => {
+      const { params, ...h } = g;
+      const opts = Object.entries(h).map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(', ')}]` : v}`).join(', ');
+      return `  group ${i}: ${params.length} params, ${opts}`;
+    });
+    return `${this.name}(\n${lines.join('\n')}\n)`;
+  }
+}
+
+/**
+ * The user's options over the defaults, rejecting unknown names (a typo like weight_decay must not
+ * be silently ignored).
+ */
+export function withDefaults(opt: string, given: object | undefined, defaults: Record<string, Hyper>): Record<string, Hyper> {
+  if (given !== undefined && (typeof given !== 'object' || given === null)) throw new TypeError(`${opt}: options must be an object`);
+  const out: Record<string, Hyper> = { ...defaults };
+  for (const [k, v] of Object.entries(given ?? {})) {
+    if (!(k in defaults)) throw new Error(`${opt}: unknown option '${k}' (options: ${Object.keys(defaults).join(', ')})`);
+    if (v !== undefined) out[k] = v as Hyper;
+  }
+  return out;
+}
+
+/** Option checks shared by the optimizers: `${opt}: invalid ${name} ${v} (must be ...)`. */
+export function checkNumber(opt: string, name: string, v: unknown, ok: (x: number) => boolean, rule: string): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
+    throw new RangeError(`${opt}: invalid ${name} ${typeof v === 'string' ? `'${v}'` : String(v)} (must be ${rule})`);
+  }
+}
