@@ -10,22 +10,28 @@ export interface BackwardOptions {
   createGraph?: boolean;
 }
 
+let pass = 0;
+
 /** Nodes reachable from the roots, in topological order (inputs before the nodes that use them). */
-function topoSort(roots: readonly Tensor[]): Node[] {
+function topoSort(roots: readonly Tensor[], mark: number): Node[] {
   const order: Node[] = [];
-  const seen = new Set<Node>();
-  const stack: [Node, number][] = [];
+  const nodes: Node[] = [];
+  const next: number[] = [];
   for (const r of roots) {
-    if (r.gradFn && !seen.has(r.gradFn)) { seen.add(r.gradFn); stack.push([r.gradFn, 0]); }
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const [node, i] = top;
+    const top = r.gradFn;
+    if (!top || top._mark === mark) continue;
+    top._mark = mark;
+    nodes.push(top); next.push(0);
+    while (nodes.length) {
+      const d = nodes.length - 1;
+      const node = nodes[d];
+      const i = next[d];
       if (i < node.inputs.length) {
-        top[1]++;
+        next[d] = i + 1;
         const child = node.inputs[i].gradFn;
-        if (child && !seen.has(child)) { seen.add(child); stack.push([child, 0]); }
+        if (child && child._mark !== mark) { child._mark = mark; nodes.push(child); next.push(0); }
       } else {
-        stack.pop();
+        nodes.pop(); next.pop();
         order.push(node);
       }
     }
@@ -62,8 +68,8 @@ export function backward(
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
   const prev = setGradEnabled(createGraph);
+  const order = topoSort(roots, ++pass);
   try {
-    const grads = new Map<Node, Tensor>();
     const leafGrads = new Map<Tensor, Tensor>();
     const wanted = inputs ? new Set(inputs) : null;
     const wantedNodes = new Map<Node, Tensor>();
@@ -85,22 +91,21 @@ export function backward(
     };
     const accumulate = (t: Tensor, g: Tensor): void => {
       if (!sameShape(g.shape, t.shape)) g = sumTo(g, t.shape);
-      if (t.gradFn) {
-        const old = grads.get(t.gradFn);
-        grads.set(t.gradFn, old ? add(old, g) : g);
+      const node = t.gradFn;
+      if (node) {
+        node._grad = node._grad ? add(node._grad, g) : g;
       } else if (t.requiresGrad) {
         accumulateLeaf(t, g);
       }
     };
 
-    for (let i = 0; i < roots.length; i++) accumulate(roots[i], seedFor(roots[i], seeds[i], op));
-
-    const order = topoSort(roots);
+    const rootGrads = roots.map((r, i) => seedFor(r, seeds[i], op));
+    for (let i = 0; i < roots.length; i++) accumulate(roots[i], rootGrads[i]);
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
-      const g = grads.get(node);
+      const g = node._grad;
       if (!g) continue;
-      grads.delete(node);
+      node._grad = null;
       if (node.retained && !wanted) {
         const t = node.retained;
         t.grad = t.grad ? add(t.grad, g) : createGraph ? g : g.clone();
@@ -121,5 +126,6 @@ export function backward(
     return inputs ? inputs.map((t) => leafGrads.get(t) ?? null) : [];
   } finally {
     setGradEnabled(prev);
+    for (const node of order) node._grad = null; // after an error, nothing stale is left behind
   }
 }

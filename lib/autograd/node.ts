@@ -9,6 +9,9 @@ export type Vjp = (g: Tensor) => Grads;
 export class Node {
   /** Set by Tensor.retainGrad() on a non-leaf: the tensor whose .grad should be kept. */
   retained: Tensor | null = null;
+  /** Engine bookkeeping for one backward pass: visit mark and the gradient gathered so far. */
+  _mark = 0;
+  _grad: Tensor | null = null;
   constructor(
     readonly name: string,
     public inputs: readonly Tensor[],
@@ -42,20 +45,18 @@ export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Te
   return (...args: A): Tensor => {
     const out = def.forward(...args);
     if (!isGradEnabled()) return out;
-    let inputs: Tensor[] | null = null;
     let needs = false;
-    for (const a of args) {
-      if (isTensor(a)) {
-        (inputs ??= []).push(a);
-        needs ||= a.requiresGrad;
-      } else if (Array.isArray(a) && a.length > 0 && isTensor(a[0])) {
-        for (const t of a as Tensor[]) {
-          (inputs ??= []).push(t);
-          needs ||= t.requiresGrad;
-        }
-      }
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (isTensor(a)) needs ||= a.requiresGrad;
+      else if (Array.isArray(a)) for (const t of a) needs ||= isTensor(t) && t.requiresGrad;
     }
-    if (!needs || inputs === null) return out;
+    if (!needs) return out;
+    const inputs: Tensor[] = [];
+    for (const a of args) {
+      if (isTensor(a)) inputs.push(a);
+      else if (Array.isArray(a)) for (const t of a) if (isTensor(t)) inputs.push(t);
+    }
     out.requiresGrad = true;
     out.gradFn = new Node(gradName, inputs, (g) => def.vjp(g, out, ...args), out.shape);
     return out;

@@ -56,6 +56,10 @@ const expandOp = defineOp({
   name: 'Expand',
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
+    if (x.size === 1) {
+      out.data.fill(x.data[0]);
+      return out;
+    }
     const zero = empty(x, []);
     kernels(x.data).binary('add', x.data, x.shape, zero.data, [], out.data, shape);
     return out;
