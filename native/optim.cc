@@ -1,0 +1,57 @@
+// In-place optimizer steps with PyTorch 1.13's formulas (torch.optim.SGD / Adam / AdamW,
+// single-tensor path, maximize=False, amsgrad=False). Per element the arithmetic is done in
+// double and stored as float32, like the JS reference.
+#include <cmath>
+
+#include "kernels.h"
+
+namespace tg {
+
+void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, double lr, double momentum,
+             double dampening, bool nesterov, double weightDecay) {
+  //   d = g + wd·p (only when wd != 0: 0·Inf would be NaN);  buf = first ? d : momentum·buf + (1 - dampening)·d
+  //   d = nesterov ? d + momentum·buf : buf;  p -= lr·d
+  if (momentum == 0.0) {
+    for (int64_t i = 0; i < n; ++i) {
+      double d = grad[i];
+      if (weightDecay != 0.0) d += weightDecay * double(param[i]);
+      param[i] = static_cast<float>(double(param[i]) - lr * d);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    double d = grad[i];
+    if (weightDecay != 0.0) d += weightDecay * double(param[i]);
+    buf[i] = first ? static_cast<float>(d) : static_cast<float>(momentum * double(buf[i]) + (1.0 - dampening) * d);
+    d = nesterov ? d + momentum * double(buf[i]) : double(buf[i]);
+    param[i] = static_cast<float>(double(param[i]) - lr * d);
+  }
+}
+
+void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, double lr, double beta1,
+              double beta2, double eps, double weightDecay, bool decoupled) {
+  //   Adam:  g += wd·p            AdamW: p *= 1 - lr·wd
+  //   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
+  //   p -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps)
+  const double bc1 = 1.0 - std::pow(beta1, step);
+  const double bc2Sqrt = std::sqrt(1.0 - std::pow(beta2, step));
+  const double stepSize = lr / bc1;
+  const double decay = 1.0 - lr * weightDecay;
+  for (int64_t i = 0; i < n; ++i) {
+    double p = param[i];
+    double g = grad[i];
+    if (decoupled) {
+      p = static_cast<float>(p * decay);  // stored, as torch's param.mul_ does
+    } else if (weightDecay != 0.0) {
+      g += weightDecay * p;
+    }
+    const float mi = static_cast<float>(beta1 * double(m[i]) + (1.0 - beta1) * g);
+    const float vi = static_cast<float>(beta2 * double(v[i]) + (1.0 - beta2) * g * g);
+    m[i] = mi;
+    v[i] = vi;
+    const double denom = std::sqrt(double(vi)) / bc2Sqrt + eps;
+    param[i] = static_cast<float>(p - stepSize * (double(mi) / denom));
+  }
+}
+
+}  // namespace tg
