@@ -16,6 +16,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The tape node that produced this tensor; null for leaves. */
   gradFn: Node | null = null;
+  /** Gradient memory kept by releaseGrad() for the next backward to reuse. */
+  _gradBuf: Tensor | null = null;
 
   constructor(public data: FloatArray, public shape: number[]) {
     if (data.length !== sizeOf(shape)) {
@@ -59,6 +61,16 @@ export class Tensor {
   /** A copy with its own memory, cut from the tape. */
   clone(): Tensor {
     return new Tensor(this.data.slice(), this.shape.slice());
+  }
+
+  /**
+   * Set .grad to null, keeping its memory for the next backward() to write into (what zeroGrad()
+   * does). A tensor read from .grad before this call is overwritten by that backward: clone() it
+   * to keep it.
+   */
+  releaseGrad(): void {
+    if (this.grad && !this.grad.requiresGrad) this._gradBuf = this.grad;
+    this.grad = null;
   }
 
   /** Keep .grad of a non-leaf after backward(). */

@@ -1,9 +1,11 @@
-import type { Tensor } from '../tensor.js';
-import type { Node } from './node.js';
+import { Tensor } from '../tensor.js';
+import { ACCUMULATED, type Node } from './node.js';
 import { setGradEnabled } from './mode.js';
+import { closeArena, openArena } from './pool.js';
 import { fmt, sameShape } from '../shape.js';
+import { kernels } from '../backend/index.js';
 import { add, sumTo } from '../ops/index.js';
-import { onesLike } from '../creation.js';
+import { allocArray, onesLike } from '../creation.js';
 
 export interface BackwardOptions {
   retainGraph?: boolean;
@@ -55,6 +57,30 @@ function seedFor(root: Tensor, seed: Tensor | null, op: string): Tensor {
   return seed;
 }
 
+// During a plain backward (no createGraph, no functional grad), leaves own their .grad memory:
+// it is reused across steps (see Tensor.releaseGrad) and accumulated into in place.
+let ownsLeafGrads = false;
+
+function ownedGradBuffer(t: Tensor): Tensor {
+  const old = t._gradBuf;
+  t._gradBuf = null;
+  if (old && old.dtype === t.dtype && sameShape(old.shape, t.shape)) return old;
+  return new Tensor(allocArray(t.dtype, t.size), t.shape.slice());
+}
+
+/**
+ * For fused VJPs (a gemm that writes dW): the leaf's own gradient memory, and the beta to write
+ * it with (0 = overwrite, 1 = accumulate). Null when the engine cannot hand it out (createGraph,
+ * functional grad, a non-leaf, another shape); the VJP then returns a tensor as usual.
+ */
+export function takeGradBuffer(t: Tensor, shape: readonly number[]): { grad: Tensor; beta: 0 | 1 } | null {
+  if (!ownsLeafGrads || t.gradFn || !t.requiresGrad || !sameShape(shape, t.shape)) return null;
+  const cur = t.grad;
+  if (cur) return cur.requiresGrad || cur.dtype !== t.dtype || !sameShape(cur.shape, t.shape) ? null : { grad: cur, beta: 1 };
+  t.grad = ownedGradBuffer(t);
+  return { grad: t.grad, beta: 0 };
+}
+
 /**
  * The reverse pass: seed the roots, walk the tape in reverse topological order calling each node's
  * VJP, reduce gradients of broadcast inputs to their shapes, and accumulate. With `inputs`, returns
@@ -67,40 +93,51 @@ export function backward(
   const op = inputs ? 'grad' : 'backward';
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
-  const prev = setGradEnabled(createGraph);
+  const owns = !createGraph && !inputs;
+  const prevGrad = setGradEnabled(createGraph);
+  const prevOwns = ownsLeafGrads;
+  ownsLeafGrads = owns;
+  const prevArena = owns ? openArena() : null;
   const order = topoSort(roots, ++pass);
   try {
     const leafGrads = new Map<Tensor, Tensor>();
     const wanted = inputs ? new Set(inputs) : null;
     const wantedNodes = new Map<Node, Tensor>();
     for (const t of inputs ?? []) if (t.gradFn) wantedNodes.set(t.gradFn, t);
-    const handedOut = new Set<Tensor>(seeds.filter((s): s is Tensor => s !== null));
 
     const accumulateLeaf = (t: Tensor, g: Tensor): void => {
       if (wanted) {
         if (!wanted.has(t)) return;
         const old = leafGrads.get(t);
         leafGrads.set(t, old ? add(old, g) : g);
-        return;
+      } else if (owns) {
+        // g is scratch memory (or the caller's seed): add it into the leaf's own buffer
+        const cur = t.grad;
+        if (cur && !cur.requiresGrad && cur.dtype === g.dtype && sameShape(cur.shape, g.shape)) {
+          kernels(cur.data).binary('add', cur.data, cur.shape, g.data, g.shape, cur.data, cur.shape);
+        } else if (cur) {
+          const sum = add(cur, g);
+          t.grad = ownedGradBuffer(t);
+          t.grad.data.set(sum.data);
+        } else {
+          t.grad = ownedGradBuffer(t);
+          t.grad.data.set(g.data);
+        }
+      } else {
+        // createGraph: gradients are graph tensors, never updated in place
+        t.grad = t.grad ? add(t.grad, g) : g;
       }
-      // one gradient tensor can reach several leaves (x + y) or be the user's seed: never alias
-      // two .grads, except under createGraph where a copy would cut the graph
-      if (t.grad) t.grad = add(t.grad, g);
-      else t.grad = handedOut.has(g) && !createGraph ? g.clone() : g;
-      handedOut.add(g);
     };
     const accumulate = (t: Tensor, g: Tensor): void => {
       if (!sameShape(g.shape, t.shape)) g = sumTo(g, t.shape);
       const node = t.gradFn;
-      if (node) {
-        node._grad = node._grad ? add(node._grad, g) : g;
-      } else if (t.requiresGrad) {
-        accumulateLeaf(t, g);
-      }
+      if (node) node._grad = node._grad ? add(node._grad, g) : g;
+      else if (t.requiresGrad) accumulateLeaf(t, g);
     };
 
     const rootGrads = roots.map((r, i) => seedFor(r, seeds[i], op));
     for (let i = 0; i < roots.length; i++) accumulate(roots[i], rootGrads[i]);
+
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
       const g = node._grad;
@@ -108,7 +145,8 @@ export function backward(
       node._grad = null;
       if (node.retained && !wanted) {
         const t = node.retained;
-        t.grad = t.grad ? add(t.grad, g) : createGraph ? g : g.clone();
+        const sum = t.grad ? add(t.grad, g) : g;
+        t.grad = createGraph ? sum : sum.clone(); // g may be scratch memory
       }
       const target = wantedNodes.get(node);
       if (target) leafGrads.set(target, g);
@@ -120,12 +158,14 @@ export function backward(
       if (!retainGraph) node.release();
       for (let j = 0; j < ins.length; j++) {
         const gj = inGrads[j];
-        if (gj && ins[j].requiresGrad) accumulate(ins[j], gj);
+        if (gj && gj !== ACCUMULATED && ins[j].requiresGrad) accumulate(ins[j], gj);
       }
     }
     return inputs ? inputs.map((t) => leafGrads.get(t) ?? null) : [];
   } finally {
-    setGradEnabled(prev);
+    setGradEnabled(prevGrad);
+    ownsLeafGrads = prevOwns;
+    if (owns) closeArena(prevArena);
     for (const node of order) node._grad = null; // after an error, nothing stale is left behind
   }
 }

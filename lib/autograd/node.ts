@@ -1,8 +1,11 @@
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled } from './mode.js';
 
+/** Returned by a VJP for an input whose gradient it already wrote into the engine's buffer (takeGradBuffer). */
+export const ACCUMULATED: unique symbol = Symbol('ACCUMULATED');
+
 /** Gradients for an op's tensor inputs; null where an input needs none. */
-export type Grads = readonly (Tensor | null | undefined)[];
+export type Grads = readonly (Tensor | null | undefined | typeof ACCUMULATED)[];
 export type Vjp = (g: Tensor) => Grads;
 
 /** One entry of the tape: the op that made a tensor, its inputs and how to pull a gradient back through it. */

@@ -1,5 +1,14 @@
 import type { Tensor } from '../tensor.js';
+import type { Activation } from '../ops/activation.js';
 import { Module } from './module.js';
+import { Linear } from './linear.js';
+import { ReLU, Sigmoid, Tanh } from './activation.js';
+
+/** A Linear followed by exactly one of these runs as one fused op (same values and gradients). */
+function fusable(m: Module): Activation | null {
+  const c = m.constructor;
+  return c === ReLU ? 'relu' : c === Sigmoid ? 'sigmoid' : c === Tanh ? 'tanh' : null;
+}
 
 /** Runs its modules in order, each one's output feeding the next; children are named 0, 1, 2, ... */
 export class Sequential extends Module implements Iterable<Module> {
@@ -36,7 +45,17 @@ export class Sequential extends Module implements Iterable<Module> {
   }
 
   override forward(x: Tensor): Tensor {
-    for (const m of this._list) x = m.forward(x);
+    const list = this._list;
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i];
+      const act = m instanceof Linear && i + 1 < list.length ? fusable(list[i + 1]) : null;
+      if (act) {
+        x = (m as Linear).forwardActivated(x, act);
+        i++;
+      } else {
+        x = m.forward(x);
+      }
+    }
     return x;
   }
 }

@@ -1,6 +1,7 @@
 import type { Tensor, DType } from '../tensor.js';
 import { rand } from '../creation.js';
 import { linear } from '../ops/index.js';
+import type { Activation } from '../ops/activation.js';
 import { Module } from './module.js';
 
 export interface LinearOptions {
@@ -31,6 +32,11 @@ export class Linear extends Module {
 
   override forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
+  }
+
+  /** act(forward(x)) as one fused op (used by Sequential for Linear followed by ReLU/Sigmoid/Tanh). */
+  forwardActivated(x: Tensor, activation: Activation): Tensor {
+    return linear(x, this.weight, this.bias, activation);
   }
 
   override extraRepr(): string {

@@ -170,9 +170,9 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Set every parameter's .grad to null. */
+  /** Set every parameter's .grad to null; the next backward() reuses their memory (Tensor.releaseGrad). */
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) p.releaseGrad();
   }
 
   /** Freeze (false) or unfreeze (true) all parameters. */

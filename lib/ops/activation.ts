@@ -68,3 +68,10 @@ export const logSoftmax = defineOp({
   // d log softmax: g - softmax · Σ g
   vjp: (g, out, _x, dim: number): Grads => [sub(g, mul(exp(out), sum(g, dim, true)))],
 });
+
+export type Activation = 'relu' | 'sigmoid' | 'tanh';
+
+/** The VJP of an activation expressed through its output y (relu's mask y > 0 equals x > 0). */
+export function activationBackward(act: Activation, y: Tensor, g: Tensor): Tensor {
+  return act === 'relu' ? reluBackward(y, g) : act === 'sigmoid' ? sigmoidBackward(y, g) : tanhBackward(y, g);
+}

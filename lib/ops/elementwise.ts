@@ -3,19 +3,19 @@ import { kernels } from '../backend/index.js';
 import { defineOp, type Grads } from '../autograd/node.js';
 import { Tensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
-import { empty, promote } from './util.js';
+import { empty, promote, uninit } from './util.js';
 
 type Scalar = Tensor | number;
 
 export function binaryKernel(op: BinaryOp, opName: string, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(opName, a.shape, b.shape);
-  const out = empty(a, shape);
+  const out = uninit(a, shape);
   kernels(a.data).binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
   return out;
 }
 
 export function unaryKernel(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
-  const out = empty(x, x.shape);
+  const out = uninit(x, x.shape);
   kernels(x.data).unary(op, x.data, out.data, p0, p1);
   return out;
 }

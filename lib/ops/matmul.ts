@@ -1,10 +1,12 @@
 import { kernels } from '../backend/index.js';
-import { defineOp } from '../autograd/node.js';
+import { ACCUMULATED, defineOp, type Grads } from '../autograd/node.js';
+import { activationBackward, type Activation } from './activation.js';
+import { takeGradBuffer } from '../autograd/engine.js';
 import { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 import { reshape, expand, unsqueeze, squeeze } from './shape.js';
 import { sum } from './reduce.js';
-import { empty, promote } from './util.js';
+import { promote, uninit } from './util.js';
 
 /**
  * C = op(A)·op(B) for 2-D operands, or batched over the leading dim of 3-D operands (a 2-D
@@ -16,7 +18,7 @@ const gemmOp = defineOp({
     const batch = a.ndim === 3 ? a.shape[0] : b.ndim === 3 ? b.shape[0] : 1;
     const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
     const m = tA ? ac : ar, k = tA ? ar : ac, n = tB ? br : bc;
-    const out = empty(a, batch > 1 || a.ndim === 3 || b.ndim === 3 ? [batch, m, n] : [m, n]);
+    const out = uninit(a, batch > 1 || a.ndim === 3 || b.ndim === 3 ? [batch, m, n] : [m, n]);
     kernels(a.data).gemm(tA, tB, m, n, k, 1, a.data, b.data, 0, out.data, batch,
       a.ndim === 3 ? m * k : 0, b.ndim === 3 ? k * n : 0, m * n);
     return out;
@@ -67,31 +69,72 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return reshape(out, [...batch, a.shape[a.ndim - 2], b.shape[b.ndim - 1]]);
 }
 
-const linearOp = defineOp({
-  name: 'Linear',
-  // y = x·Wᵀ + b: bias rows are copied into the output, then one gemm accumulates with beta = 1
-  forward: (x: Tensor, w: Tensor, bias?: Tensor) => {
-    const [rows, inF] = x.shape, outF = w.shape[0];
-    const out = empty(x, [rows, outF]);
-    if (bias) for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
-    kernels(x.data).gemm(false, true, rows, outF, inF, 1, x.data, w.data, bias ? 1 : 0, out.data);
-    return out;
-  },
-  vjp: (g, _out, x: Tensor, w: Tensor, bias?: Tensor) => [
-    x.requiresGrad ? mm(g, w, false, false) : null,
-    w.requiresGrad ? mm(g, x, true, false) : null,
-    bias?.requiresGrad ? sum(g, 0) : null,
-  ],
-});
+function linearOp(name: string, act: Activation | null) {
+  return defineOp({
+    name,
+    // y = act(x·Wᵀ + b): bias rows are copied into the output, one gemm accumulates onto them
+    // (beta = 1), and the activation runs in place on the result
+    forward: (x: Tensor, w: Tensor, bias?: Tensor) => {
+      const [rows, inF] = x.shape, outF = w.shape[0];
+      const out = uninit(x, [rows, outF]);
+      if (bias) for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
+      const k = kernels(x.data);
+      k.gemm(false, true, rows, outF, inF, 1, x.data, w.data, bias ? 1 : 0, out.data);
+      if (act) k.unary(act, out.data, out.data);
+      return out;
+    },
+    vjp: (g, out, x: Tensor, w: Tensor, bias?: Tensor): Grads => {
+      if (act) g = activationBackward(act, out, g);
+      return [
+        x.requiresGrad ? mm(g, w, false, false) : null,
+        w.requiresGrad ? weightGrad(g, x, w) : null,
+        bias?.requiresGrad ? biasGrad(g, bias) : null,
+      ];
+    },
+  });
+}
+const linearOps = {
+  none: linearOp('Linear', null),
+  relu: linearOp('LinearRelu', 'relu'),
+  sigmoid: linearOp('LinearSigmoid', 'sigmoid'),
+  tanh: linearOp('LinearTanh', 'tanh'),
+};
 
-/** x·Wᵀ + b with W of shape [out, in] (PyTorch's layout); x may have leading batch dims. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+// dW = gᵀ·x, written by the gemm straight into W's own .grad (beta = 1 accumulates) when the
+// engine can hand it out: no temporary and no separate accumulation pass.
+function weightGrad(g: Tensor, x: Tensor, w: Tensor): Tensor | typeof ACCUMULATED {
+  const dest = takeGradBuffer(w, w.shape);
+  if (!dest) return mm(g, x, true, false);
+  const [rows, inF] = x.shape;
+  kernels(g.data).gemm(true, false, w.shape[0], inF, rows, 1, g.data, x.data, dest.beta, dest.grad.data);
+  return ACCUMULATED;
+}
+
+function biasGrad(g: Tensor, bias: Tensor): Tensor | typeof ACCUMULATED {
+  const dest = takeGradBuffer(bias, bias.shape);
+  if (!dest) return sum(g, 0);
+  if (dest.beta === 0) {
+    kernels(g.data).reduce('sum', g.data, 1, g.shape[0], g.shape[1], dest.grad.data);
+  } else {
+    const db = sum(g, 0);
+    kernels(db.data).binary('add', dest.grad.data, bias.shape, db.data, bias.shape, dest.grad.data, bias.shape);
+  }
+  return ACCUMULATED;
+}
+
+/**
+ * x·Wᵀ + b with W of shape [out, in] (PyTorch's layout); x may have leading batch dims. With an
+ * activation, one fused op computes act(x·Wᵀ + b) (nn.Sequential uses it for Linear→ReLU etc.).
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activation?: Activation | null): Tensor {
   const inF = weight.shape[1];
   if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== inF || (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0]))) {
     throw new RangeError(`linear: input ${fmt(x.shape)}, weight ${fmt(weight.shape)}${bias ? `, bias ${fmt(bias.shape)}` : ''} do not fit (need input [..., ${weight.shape[1]}], weight [out, in], bias [out])`);
   }
   if (x.dtype !== weight.dtype) [x] = promote(x, weight);
   const x2 = x.ndim === 2 ? x : reshape(x, [-1, inF]);
-  const y = bias ? linearOp(x2, weight, bias) : linearOp(x2, weight);
+  const op = linearOps[activation ?? 'none'];
+  if (!op) throw new RangeError(`linear: unknown activation '${activation}' (expected relu, sigmoid or tanh)`);
+  const y = bias ? op(x2, weight, bias) : op(x2, weight);
   return x.ndim === 2 ? y : reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
 }

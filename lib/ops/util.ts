@@ -1,12 +1,22 @@
 import type { FloatArray } from '../backend/backend.js';
 import { Tensor } from '../tensor.js';
-import { allocArray } from '../creation.js';
+import { allocF32 } from '../autograd/pool.js';
 import { sizeOf } from '../shape.js';
 
-/** A fresh result tensor of x's dtype. */
+/** A zero-filled result tensor of like's dtype (pooled scratch memory inside backward). */
 export function empty(like: Tensor | FloatArray, shape: number[]): Tensor {
+  return alloc(like, shape, true);
+}
+
+/** Like empty, for kernels that overwrite every element: contents may be stale. */
+export function uninit(like: Tensor | FloatArray, shape: number[]): Tensor {
+  return alloc(like, shape, false);
+}
+
+function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): Tensor {
   const arr = like instanceof Tensor ? like.data : like;
-  return new Tensor(allocArray(arr instanceof Float64Array ? 'float64' : 'float32', sizeOf(shape)), shape);
+  const n = sizeOf(shape);
+  return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape);
 }
 
 /** A constant (no gradient) of the same dtype as `like`. */

@@ -95,9 +95,9 @@ export abstract class Optimizer {
   /** Update one parameter in place from its (non-null) gradient. */
   protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup): void;
 
-  /** Set every parameter's .grad to null (the next backward() writes fresh gradients). */
+  /** Set every parameter's .grad to null; the next backward() reuses their memory (Tensor.releaseGrad). */
   zeroGrad(): void {
-    for (const p of this.params) p.grad = null;
+    for (const p of this.params) p.releaseGrad();
   }
 
   /** One update of every parameter that has a gradient. With a closure, re-evaluates the loss first and returns it. */
