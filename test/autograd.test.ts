@@ -99,6 +99,54 @@ describe('backward', () => {
   });
 });
 
+describe('memory reuse', () => {
+  it('zeroGrad releases .grad and the next backward writes into the same memory', () => {
+    const lin = new tg.nn.Linear(3, 2);
+    const x = tg.randn([4, 3]);
+    lin.forward(x).sum().backward();
+    const first = lin.weight.grad!;
+    const expected = Array.from(first.data);
+    lin.zeroGrad();
+    expect(lin.weight.grad).toBeNull();
+    lin.forward(x).sum().backward();
+    expect(lin.weight.grad).toBe(first);
+    expectClose(lin.weight.grad!, expected, 0);
+    lin.forward(x).sum().backward(); // accumulates in place
+    expectClose(lin.weight.grad!, expected.map((v) => 2 * v), 1e-6);
+  });
+  it('pooled scratch gradients never leak stale values into later passes', () => {
+    const w = tg.randn([64, 48], { requiresGrad: true });
+    const x = tg.randn([32, 64]);
+    const grads: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      w.grad = null;
+      x.matmul(w).relu().matmul(w.T).tanh().sum().backward();
+      grads.push(Array.from(w.grad!.data));
+    }
+    expectClose(grads[1], grads[0], 0);
+    expectClose(grads[2], grads[0], 0);
+    // the same value from a functional pass, which never uses the pool
+    expectClose(tg.grad((w) => x.matmul(w).relu().matmul(w.T).tanh().sum(), [w])[0], grads[0], 1e-6);
+  });
+  it('Sequential fuses Linear+activation with the same values and gradients as separate ops', () => {
+    for (const Act of [tg.nn.ReLU, tg.nn.Sigmoid, tg.nn.Tanh]) {
+      tg.manualSeed(5);
+      const fused = new tg.nn.Sequential(new tg.nn.Linear(5, 4), new Act(), new tg.nn.Linear(4, 3));
+      const x = tg.randn([6, 5]);
+      const y = fused.forward(x);
+      expect(y.gradFn!.inputs[0].gradFn!.name).toMatch(/^Linear(Relu|Sigmoid|Tanh)Backward$/);
+      const [l1, act, l2] = [...fused];
+      const ref = l2.forward(act.forward(l1.forward(x)));
+      expectClose(y, ref, 1e-6);
+      y.pow(2).sum().backward();
+      const g = Array.from((l1 as tg.nn.Linear).weight.grad!.data);
+      fused.zeroGrad();
+      ref.pow(2).sum().backward();
+      expectClose((l1 as tg.nn.Linear).weight.grad!, g, 1e-5);
+    }
+  });
+});
+
 describe('functional grad and vjp', () => {
   it('grad of a scalar function with several inputs', () => {
     const [ga, gb] = tg.grad((a, b) => a.mul(b).sum(), [tensor([1, 2]), tensor([3, 4])]);

@@ -87,6 +87,11 @@ describe('gradcheck of every op', () => {
   it('linear with bias (3 inputs, leading batch dims)', () => {
     expectGradcheck((x, w, b) => tg.linear(x, w, b), [az([2, 3, 4], 1), az([5, 4], 2), az([5], 3)]);
   });
+  for (const act of ['relu', 'sigmoid', 'tanh'] as const) {
+    it(`fused linear + ${act}`, () => {
+      expectGradcheck((x, w, b) => tg.linear(x, w, b, act), [az([3, 4], 1), az([5, 4], 2), az([5], 3)]);
+    });
+  }
   it('crossEntropy', () => {
     expectGradcheck((x) => tg.crossEntropy(x, [2, 0, 1, 2]), [az([4, 3], 5)]);
   });
