@@ -3,6 +3,7 @@ export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, ey
 export { manualSeed } from './random.js';
 export * from './ops/index.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/mode.js';
+export { detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from './autograd/anomaly.js';
 export { grad, vjp } from './autograd/functional.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.js';
 export { defineOp, Node } from './autograd/node.js';
@@ -13,3 +14,5 @@ export * as data from './data/index.js';
 export { TensorDataset, DataLoader, loadCsv, trainTestSplit, type Dataset, type DataLoaderOptions } from './data/index.js';
 export * as io from './io/index.js';
 export { save, load, saveCheckpoint, loadCheckpoint, readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/index.js';
+export * as viz from './viz/index.js';
+export { toDot, drawGraph, lineChartSvg, asciiChart, decisionBoundarySvg } from './viz/index.js';

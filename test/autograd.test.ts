@@ -178,3 +178,26 @@ describe('functional grad and vjp', () => {
     expect(() => tg.grad((x) => x.mul(2), [tensor([1, 2])])).toThrow(/grad: f must return a scalar, got shape \[2\]; use vjp/);
   });
 });
+
+describe('anomaly detection', () => {
+  it('names the forward op that first produced NaN', () => {
+    const x = tensor([1, -1, 2], { requiresGrad: true });
+    expect(() => tg.detectAnomaly(() => x.mul(2).log().sum())).toThrow(
+      'anomaly: Log produced NaN at flat index 1 of its output [3] from finite inputs [3]');
+    expect(x.mul(2).log().sum().item()).toBeNaN(); // off by default
+  });
+  it('names the VJP that first produced Inf in backward, with where the op was called', () => {
+    const x = tensor([0, 4], { requiresGrad: true });
+    const err = (() => { try { tg.detectAnomaly(() => x.sqrt().sum().backward()); } catch (e) { return (e as Error).message; } return ''; })();
+    expect(err).toMatch(/^anomaly: SqrtBackward produced Infinity at flat index 0 of the gradient for its input 0 \[2\] from a finite incoming gradient/);
+    expect(err).toMatch(/the forward op was called at:\n[\s\S]*autograd\.test\.ts/);
+  });
+  it('says when a non-finite value came from the data', () => {
+    expect(() => tg.detectAnomaly(() => tensor([1, NaN]).exp())).toThrow(/input 0 of Exp .* already contains a non-finite value: it came from outside/);
+  });
+  it('checks gradients the fused gemm writes straight into .grad', () => {
+    const lin = new tg.nn.Linear(2, 1);
+    const x = tensor([[1e30, 1e30]]);
+    expect(() => tg.detectAnomaly(() => lin.forward(x).pow(2).sum().backward())).toThrow(/anomaly: (Pow|Linear)\w* produced/);
+  });
+});

@@ -2,6 +2,7 @@ import { Tensor } from '../tensor.js';
 import { ACCUMULATED, type Node } from './node.js';
 import { setGradEnabled } from './mode.js';
 import { closeArena, openArena } from './pool.js';
+import { checkBackward, isAnomalyEnabled, runVjp } from './anomaly.js';
 import { fmt, sameShape } from '../shape.js';
 import { kernels } from '../backend/index.js';
 import { add, sumTo } from '../ops/index.js';
@@ -153,12 +154,15 @@ export function backward(
       if (!node.vjp) {
         throw new Error(`${op}: the graph through ${node.name} was already freed by an earlier backward(); call the first backward with {retainGraph: true} to backpropagate through it again`);
       }
-      const inGrads = node.vjp(g);
+      const vjp = node.vjp;
+      const inGrads = isAnomalyEnabled() ? runVjp(() => vjp(g)) : vjp(g);
       const ins = node.inputs;
       if (!retainGraph) node.release();
       for (let j = 0; j < ins.length; j++) {
         const gj = inGrads[j];
-        if (gj && gj !== ACCUMULATED && ins[j].requiresGrad) accumulate(ins[j], gj);
+        if (!gj || !ins[j].requiresGrad) continue;
+        if (isAnomalyEnabled()) checkBackward(node.name, g, j, gj === ACCUMULATED ? ins[j].grad! : gj, node.createdAt);
+        if (gj !== ACCUMULATED) accumulate(ins[j], gj);
       }
     }
     return inputs ? inputs.map((t) => leafGrads.get(t) ?? null) : [];

@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled } from './mode.js';
+import { checkForward, isAnomalyEnabled } from './anomaly.js';
 
 /** Returned by a VJP for an input whose gradient it already wrote into the engine's buffer (takeGradBuffer). */
 export const ACCUMULATED: unique symbol = Symbol('ACCUMULATED');
@@ -15,6 +16,8 @@ export class Node {
   /** Engine bookkeeping for one backward pass: visit mark and the gradient gathered so far. */
   _mark = 0;
   _grad: Tensor | null = null;
+  /** Where the forward op was called (recorded only in anomaly mode). */
+  createdAt?: string;
   constructor(
     readonly name: string,
     public inputs: readonly Tensor[],
@@ -47,6 +50,7 @@ export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Te
   const gradName = `${def.name}Backward`;
   return (...args: A): Tensor => {
     const out = def.forward(...args);
+    if (isAnomalyEnabled()) checkForward(def.name, tensorsOf(args), out);
     if (!isGradEnabled()) return out;
     let needs = false;
     for (let i = 0; i < args.length; i++) {
@@ -55,15 +59,21 @@ export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Te
       else if (Array.isArray(a)) for (const t of a) needs ||= isTensor(t) && t.requiresGrad;
     }
     if (!needs) return out;
-    const inputs: Tensor[] = [];
-    for (const a of args) {
-      if (isTensor(a)) inputs.push(a);
-      else if (Array.isArray(a)) for (const t of a) if (isTensor(t)) inputs.push(t);
-    }
+    const inputs = tensorsOf(args);
     out.requiresGrad = true;
     out.gradFn = new Node(gradName, inputs, (g) => def.vjp(g, out, ...args), out.shape);
+    if (isAnomalyEnabled()) out.gradFn.createdAt = new Error().stack?.split('\n').slice(2).join('\n');
     return out;
   };
+}
+
+function tensorsOf(args: readonly unknown[]): Tensor[] {
+  const inputs: Tensor[] = [];
+  for (const a of args) {
+    if (isTensor(a)) inputs.push(a);
+    else if (Array.isArray(a)) for (const t of a) if (isTensor(t)) inputs.push(t);
+  }
+  return inputs;
 }
 
 function isTensor(a: unknown): a is Tensor {

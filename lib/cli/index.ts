@@ -1,0 +1,176 @@
+// The `tapegrad` command line (bin/tapegrad.js calls main). Built on commander: every command has --help.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CliError } from './errors.js';
+import { DATASETS } from './data.js';
+import { ACTIVATIONS, OPTIMIZERS, DEFAULTS } from './train.js';
+import {
+  trainCommand, evalCommand, predictCommand, perceptronCommand, graphCommand, benchCommand, GATES,
+} from './commands.js';
+
+export { CliError } from './errors.js';
+export * from './train.js';
+export { loadDataset, DATASETS, type DataSpec, type DatasetName, type Split } from './data.js';
+
+// ------------------------------------------------------------------ option value parsers
+function positiveInt(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a positive integer.`);
+    return n;
+  };
+}
+
+function nonNegativeInt(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} must be a non-negative integer.`);
+    return n;
+  };
+}
+
+function positiveNumber(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number.`);
+    return n;
+  };
+}
+
+/** "256,128" → [256, 128]; "" or "none" → [] (a linear model). */
+function layerList(v: string): number[] {
+  if (v.trim() === '' || v.trim().toLowerCase() === 'none') return [];
+  const parts = v.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) throw new InvalidArgumentError('expected comma-separated positive layer widths, e.g. 256,128.');
+  return parts.map(Number);
+}
+
+const backendOption = (): Option => new Option('--backend <name>', 'kernels to use (default: native when the addon loads, else js)').choices(['js', 'native']);
+const datasetOption = (desc: string): Option => new Option('--dataset <name>', desc).choices([...DATASETS]);
+
+function defaultsHelp(): string {
+  const rows = Object.entries(DEFAULTS).map(([k, d]) =>
+    `  ${k.padEnd(8)} hidden ${d.hidden.join(',').padEnd(6)} ${d.activation.padEnd(5)} ${d.optimizer.padEnd(8)} lr ${String(d.lr[d.optimizer]).padEnd(6)} batch ${String(d.batchSize).padEnd(3)} epochs ${d.epochs}`);
+  return `\nDefaults per dataset (each option overrides one):\n${rows.join('\n')}\n\n`
+    + 'Default files: runs/<dataset>/model.safetensors (metadata records the architecture), checkpoint.safetensors\n'
+    + '(written after every epoch) and model.curves.svg (loss/accuracy per epoch) next to it.\n\n'
+    + 'Examples:\n  tapegrad train\n  tapegrad train --dataset spirals --hidden 64,64 --epochs 100\n'
+    + '  tapegrad train --dataset csv --data iris.csv --target species\n'
+    + '  tapegrad train --resume runs/mnist/checkpoint.safetensors --epochs 15';
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tapegrad')
+    .description('tapegrad: reverse-mode autodiff and PyTorch-style neural networks for Node.js')
+    .version('0.1.0', '-V, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'tapegrad: ').replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')) })
+    .exitOverride();
+
+  program.command('train')
+    .description('train an MLP classifier (default: 784-128-10 on MNIST) and report test accuracy')
+    .addOption(datasetOption('dataset (default mnist)'))
+    .option('--data <file>', 'CSV file for --dataset csv (header row, numeric cells)')
+    .option('--target <column>', 'target column of the CSV: name or 0-based index (default: last column)')
+    .option('--samples <n>', 'points for spirals/circles (default 1000)', positiveInt('--samples'))
+    .option('--hidden <widths>', 'hidden layer widths, comma-separated, e.g. 256,128 ("none" for none)', layerList)
+    .addOption(new Option('--activation <name>', 'hidden activation').choices([...ACTIVATIONS]))
+    .option('--epochs <n>', 'epochs (total, also when resuming)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'samples per batch', positiveInt('--batch-size'))
+    .option('--lr <rate>', 'learning rate', positiveNumber('--lr'))
+    .addOption(new Option('--optimizer <name>', 'sgd, momentum (SGD with momentum 0.9) or adam').choices([...OPTIMIZERS]))
+    .option('--seed <n>', 'seed of the initialization, the data split and the shuffling (default 0)', nonNegativeInt('--seed'))
+    .option('--out <file>', 'model file (default runs/<dataset>/model.safetensors)')
+    .option('--checkpoint <file>', 'checkpoint written after each epoch (default: next to the model)')
+    .option('--no-checkpoint', 'do not write checkpoints')
+    .option('--resume <checkpoint>', 'continue training from a checkpoint (architecture, data and optimizer state come from it)')
+    .addOption(backendOption())
+    .option('-q, --quiet', 'no progress bar or charts')
+    .addHelpText('after', defaultsHelp())
+    .action(async (o) => {
+      process.exitCode = await trainCommand({
+        dataset: o.dataset, data: o.data, target: o.target, samples: o.samples, hidden: o.hidden, activation: o.activation,
+        epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: o.optimizer, seed: o.seed, out: o.out,
+        checkpoint: o.checkpoint === false ? null : typeof o.checkpoint === 'string' ? o.checkpoint : undefined,
+        resume: o.resume, backend: o.backend, quiet: o.quiet,
+      });
+    });
+
+  program.command('perceptron')
+    .description("Rosenblatt's perceptron rule on a logic gate: converges on AND/OR/NAND, never on XOR")
+    .addOption(new Option('--dataset <gate>', 'truth table to learn').choices(Object.keys(GATES)).default('and'))
+    .option('--lr <rate>', 'learning rate of the update rule', positiveNumber('--lr'), 1)
+    .option('--max-epochs <n>', 'give up after this many epochs', positiveInt('--max-epochs'), 20)
+    .option('--out <file>', 'decision boundary SVG (default runs/perceptron/<gate>.svg)')
+    .action(async (o) => {
+      process.exitCode = await perceptronCommand({ dataset: o.dataset, lr: o.lr, maxEpochs: o.maxEpochs, out: o.out });
+    });
+
+  program.command('graph')
+    .description('draw the computational graph of an MLP\'s loss on a small batch (DOT and SVG)')
+    .option('--hidden <widths>', 'hidden layer widths, comma-separated', layerList, [128])
+    .addOption(new Option('--activation <name>', 'hidden activation').choices([...ACTIVATIONS]).default('relu'))
+    .option('--in-features <n>', 'input features', positiveInt('--in-features'), 784)
+    .option('--classes <n>', 'output classes', positiveInt('--classes'), 10)
+    .option('--batch-size <n>', 'rows of the random input batch', positiveInt('--batch-size'), 4)
+    .option('--out <file>', 'SVG (the .dot is written next to it) or .dot file', 'runs/graph/mlp.svg')
+    .action(async (o) => {
+      process.exitCode = await graphCommand({
+        hidden: o.hidden, activation: o.activation, inFeatures: o.inFeatures, classes: o.classes, batchSize: o.batchSize, out: o.out,
+      });
+    });
+
+  program.command('eval')
+    .description('rebuild a model from its file (architecture in the metadata) and report test accuracy')
+    .requiredOption('--model <file>', 'model file written by tapegrad train')
+    .addOption(datasetOption('dataset (default: the one the model was trained on, with the same split)'))
+    .option('--data <file>', 'CSV file for --dataset csv')
+    .option('--target <column>', 'target column of the CSV')
+    .option('--seed <n>', 'split seed (default: the training seed)', nonNegativeInt('--seed'))
+    .option('--samples <n>', 'points for spirals/circles', positiveInt('--samples'))
+    .addOption(backendOption())
+    .action(async (o) => {
+      process.exitCode = await evalCommand({ model: o.model, dataset: o.dataset, data: o.data, target: o.target, seed: o.seed, samples: o.samples, backend: o.backend });
+    });
+
+  program.command('predict')
+    .description('print the predicted class of each row of a CSV file (no target column), one per line')
+    .requiredOption('--model <file>', 'model file written by tapegrad train')
+    .requiredOption('--input <file>', 'CSV with one sample per row')
+    .option('--no-header', 'the CSV has no header row')
+    .addOption(backendOption())
+    .action(async (o) => {
+      process.exitCode = await predictCommand({ model: o.model, input: o.input, header: o.header, backend: o.backend });
+    });
+
+  program.command('bench')
+    .description('run the benchmarks (bench/run.mjs); extra arguments are passed on')
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .helpOption('-h, --help', 'display help for command')
+    .argument('[args...]', 'arguments for bench/run.mjs')
+    .action(async (args: string[]) => {
+      process.exitCode = await benchCommand(args ?? []);
+    });
+
+  return program;
+}
+
+/** Run the CLI; resolves to the exit code. Errors print one line on stderr (TAPEGRAD_DEBUG=1 adds the stack). */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  process.exitCode = 0;
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed its message (or the help) already
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : e.exitCode || 1;
+    }
+    const err = e as Error;
+    if (process.env.TAPEGRAD_DEBUG) process.stderr.write(`${err?.stack ?? String(e)}\n`);
+    const msg = String(err?.message ?? e).split('\n')[0];
+    process.stderr.write(`tapegrad: ${msg}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,469 @@
+// Model building, training and evaluation for the CLI, usable on its own (tests call trainModel).
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { dirname, join, basename, extname } from 'node:path';
+import { Tensor } from '../tensor.js';
+import { manualSeed } from '../random.js';
+import { noGrad } from '../autograd/mode.js';
+import { crossEntropy } from '../ops/index.js';
+import { backendInfo } from '../backend/index.js';
+import { Module, Sequential, Linear, ReLU, Sigmoid, Tanh } from '../nn/index.js';
+import { SGD, Adam, type Optimizer } from '../optim/index.js';
+import { DataLoader, TensorDataset } from '../data/index.js';
+import { save, load, saveCheckpoint, loadCheckpoint } from '../io/index.js';
+import { lineChartSvg, decisionBoundarySvg } from '../viz/plot.js';
+import { CliError, check } from './errors.js';
+import { loadDataset, type DataSpec, type DatasetName, type Split } from './data.js';
+
+export const ACTIVATIONS = ['relu', 'sigmoid', 'tanh'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+/** Everything needed to rebuild a model, stored in the model file's metadata as "tapegrad.arch". */
+export interface Arch {
+  inFeatures: number;
+  hidden: number[];
+  outFeatures: number;
+  activation: Activation;
+  /** Per-feature standardization applied to inputs before the first layer (CSV data). */
+  normalize?: { mean: number[]; std: number[] };
+}
+
+export const META_ARCH = 'tapegrad.arch';
+export const META_DATA = 'tapegrad.data';
+export const META_TRAIN = 'tapegrad.train';
+
+interface Defaults { hidden: number[]; activation: Activation; epochs: number; batchSize: number; optimizer: OptimizerName; lr: Record<OptimizerName, number> }
+
+/** Per-dataset defaults, chosen so that a plain `tapegrad train --dataset X` works in seconds. */
+export const DEFAULTS: Record<DatasetName, Defaults> = {
+  // 784-128-10, SGD momentum 0.9, 10 epochs: ~96% test accuracy (Adam 1e-3 gets ~94% in as many epochs)
+  mnist: { hidden: [128], activation: 'relu', epochs: 10, batchSize: 64, optimizer: 'momentum', lr: { adam: 1e-3, sgd: 0.1, momentum: 0.1 } },
+  xor: { hidden: [8], activation: 'tanh', epochs: 200, batchSize: 4, optimizer: 'adam', lr: { adam: 0.05, sgd: 0.5, momentum: 0.1 } },
+  spirals: { hidden: [64, 64], activation: 'relu', epochs: 60, batchSize: 32, optimizer: 'adam', lr: { adam: 0.01, sgd: 0.2, momentum: 0.05 } },
+  circles: { hidden: [16], activation: 'relu', epochs: 40, batchSize: 32, optimizer: 'adam', lr: { adam: 0.01, sgd: 0.2, momentum: 0.05 } },
+  csv: { hidden: [64], activation: 'relu', epochs: 50, batchSize: 32, optimizer: 'adam', lr: { adam: 0.01, sgd: 0.1, momentum: 0.02 } },
+};
+
+/** An MLP: Linear → act → ... → Linear (logits). Layers are named 0, 1, 2, ... as in PyTorch. */
+export function buildMlp(arch: Arch): Sequential {
+  check(Number.isInteger(arch.inFeatures) && arch.inFeatures > 0, `invalid architecture: inFeatures ${arch.inFeatures}`);
+  check(Number.isInteger(arch.outFeatures) && arch.outFeatures > 0, `invalid architecture: outFeatures ${arch.outFeatures}`);
+  check(Array.isArray(arch.hidden) && arch.hidden.every((h) => Number.isInteger(h) && h > 0), `invalid architecture: hidden ${JSON.stringify(arch.hidden)}`);
+  const act = (): Module => {
+    switch (arch.activation) {
+      case 'relu': return new ReLU();
+      case 'sigmoid': return new Sigmoid();
+      case 'tanh': return new Tanh();
+      default: throw new CliError(`invalid architecture: unknown activation '${String(arch.activation)}' (expected relu, sigmoid or tanh)`);
+    }
+  };
+  const model = new Sequential();
+  let width = arch.inFeatures;
+  for (const h of arch.hidden) {
+    model.append(new Linear(width, h));
+    model.append(act());
+    width = h;
+  }
+  model.append(new Linear(width, arch.outFeatures));
+  return model;
+}
+
+/** "784-128-10 relu" */
+export function describeArch(a: Arch): string {
+  return `${[a.inFeatures, ...a.hidden, a.outFeatures].join('-')} ${a.activation}`;
+}
+
+/** Standardize x with the arch's statistics (a no-op without them). */
+export function normalizeInput(x: Tensor, arch: Arch): Tensor {
+  if (!arch.normalize) return x;
+  const { mean, std } = arch.normalize, f = arch.inFeatures;
+  const out = new Float32Array(x.size);
+  for (let i = 0; i < x.size; i++) out[i] = (x.data[i] - mean[i % f]) / std[i % f];
+  return new Tensor(out, x.shape.slice());
+}
+
+function featureStats(x: Tensor): { mean: number[]; std: number[] } {
+  const [n, f] = x.shape;
+  const mean = new Array<number>(f).fill(0), sq = new Array<number>(f).fill(0);
+  for (let i = 0; i < n; i++) for (let j = 0; j < f; j++) mean[j] += x.data[i * f + j];
+  for (let j = 0; j < f; j++) mean[j] /= n;
+  for (let i = 0; i < n; i++) for (let j = 0; j < f; j++) sq[j] += (x.data[i * f + j] - mean[j]) ** 2;
+  const std = sq.map((s) => Math.sqrt(s / n) || 1);
+  return { mean, std };
+}
+
+/** Predicted classes (argmax of the logits) of the rows of x, in batches, without building a graph. */
+export function predictClasses(model: Module, x: Tensor, arch?: Arch, batch = 1024): Int32Array {
+  const n = x.shape[0];
+  const out = new Int32Array(n);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    noGrad(() => {
+      const xin = arch ? normalizeInput(x, arch) : x;
+      for (let s = 0; s < n; s += batch) {
+        const idx = Int32Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
+        const logits = model.forward(xin.indexSelect(0, idx)) as Tensor;
+        const c = logits.shape[1];
+        for (let i = 0; i < idx.length; i++) {
+          let best = 0;
+          for (let j = 1; j < c; j++) if (logits.data[i * c + j] > logits.data[i * c + best]) best = j;
+          out[s + i] = best;
+        }
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return out;
+}
+
+/** Fraction of rows whose predicted class equals y. */
+export function accuracy(model: Module, x: Tensor, y: Tensor, arch?: Arch): number {
+  const pred = predictClasses(model, x, arch);
+  let ok = 0;
+  for (let i = 0; i < pred.length; i++) if (pred[i] === y.data[i]) ok++;
+  return pred.length ? ok / pred.length : 0;
+}
+
+/** Mean cross-entropy of the model on (x, y), without a graph. */
+export function meanLoss(model: Module, x: Tensor, y: Tensor, arch?: Arch, batch = 1024): number {
+  const n = x.shape[0];
+  let total = 0;
+  noGrad(() => {
+    const xin = arch ? normalizeInput(x, arch) : x;
+    for (let s = 0; s < n; s += batch) {
+      const idx = Int32Array.from({ length: Math.min(batch, n - s) }, (_, i) => s + i);
+      total += crossEntropy(model.forward(xin.indexSelect(0, idx)) as Tensor, y.indexSelect(0, idx)).item() * idx.length;
+    }
+  });
+  return n ? total / n : NaN;
+}
+
+export interface TrainOptions {
+  dataset?: DatasetName;
+  data?: string;
+  target?: string;
+  samples?: number;
+  hidden?: number[];
+  activation?: Activation;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: OptimizerName;
+  seed?: number;
+  /** Model file (safetensors); null: do not save. Default runs/<dataset>/model.safetensors. */
+  out?: string | null;
+  /** Checkpoint written after each epoch; null: none. Default: checkpoint.safetensors next to the model. */
+  checkpoint?: string | null;
+  /** Continue from this checkpoint (architecture, data, optimizer state and history come from it). */
+  resume?: string;
+}
+
+/** The options after defaults (what a checkpoint records). */
+export interface ResolvedOptions {
+  data: DataSpec;
+  hidden: number[];
+  activation: Activation;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerName;
+}
+
+export interface History {
+  /** Per epoch: mean training loss (over batches), train accuracy (running, during the epoch), test loss and accuracy. */
+  trainLoss: number[];
+  trainAcc: number[];
+  testLoss: number[];
+  testAcc: number[];
+  /** Per batch: loss (all epochs run in this process and before a resume). */
+  batchLoss: number[];
+}
+
+export interface ProgressInfo {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  /** Running means over the epoch so far. */
+  loss: number;
+  acc: number;
+  samplesPerSec: number;
+}
+
+export interface EpochInfo {
+  epoch: number;
+  epochs: number;
+  trainLoss: number;
+  trainAcc: number;
+  testLoss: number;
+  testAcc: number;
+  seconds: number;
+  samplesPerSec: number;
+}
+
+export interface TrainHooks {
+  onStart?(info: { split: Split; arch: Arch; options: ResolvedOptions; startEpoch: number; batches: number }): void;
+  onProgress?(p: ProgressInfo): void;
+  onEpoch?(e: EpochInfo): void;
+}
+
+export interface TrainResult {
+  model: Sequential;
+  arch: Arch;
+  options: ResolvedOptions;
+  split: Split;
+  history: History;
+  testAccuracy: number;
+  trainAccuracy: number;
+  /** Wall time of the training loop in this process (s), and total including data loading. */
+  trainSeconds: number;
+  totalSeconds: number;
+  samplesPerSec: number;
+  backend: string;
+  outFile: string | null;
+  checkpointFile: string | null;
+  curvesFile: string | null;
+  /** Decision regions over the test points, for 2-feature data. */
+  boundaryFile: string | null;
+}
+
+function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number): Optimizer {
+  switch (name) {
+    case 'sgd': return new SGD(params, { lr });
+    case 'momentum': return new SGD(params, { lr, momentum: 0.9 });
+    case 'adam': return new Adam(params, { lr });
+    default: throw new CliError(`unknown optimizer '${String(name)}' (expected sgd, momentum or adam)`);
+  }
+}
+
+/** The checkpoint's `extra`, read without knowing the architecture (an empty model takes no tensors). */
+export function readCheckpointExtra(file: string): Record<string, unknown> {
+  check(existsSync(file), `checkpoint not found: ${file}`);
+  const extra = loadCheckpoint(file, { model: new Sequential(), strict: false });
+  check(extra && typeof extra === 'object' && 'arch' in extra && 'options' in extra, `${file} is not a tapegrad train checkpoint (no architecture recorded)`);
+  return extra;
+}
+
+/** The metadata of a model file, read without knowing the architecture. */
+export function readModelMetadata(file: string): Record<string, string> {
+  check(existsSync(file), `model file not found: ${file}`);
+  return load(new Sequential(), file, { strict: false });
+}
+
+function parseJson<T>(file: string, key: string, s: string | undefined): T {
+  check(s !== undefined, `${file} has no "${key}" metadata: it was not written by tapegrad train`);
+  try {
+    return JSON.parse(s) as T;
+  } catch {
+    throw new CliError(`${file}: "${key}" metadata is not valid JSON`);
+  }
+}
+
+/** Rebuild a model written by trainModel (architecture from the metadata) and load its weights. */
+export function readModel(file: string): { model: Sequential; arch: Arch; data: DataSpec | null; meta: Record<string, string> } {
+  const meta = readModelMetadata(file);
+  const arch = parseJson<Arch>(file, META_ARCH, meta[META_ARCH]);
+  const model = buildMlp(arch);
+  load(model, file);
+  model.eval();
+  const data = meta[META_DATA] ? parseJson<DataSpec>(file, META_DATA, meta[META_DATA]) : null;
+  return { model, arch, data, meta };
+}
+
+/** Default model path for a dataset. */
+export function defaultOut(dataset: DatasetName): string {
+  return join('runs', dataset, 'model.safetensors');
+}
+
+/** `runs/x/model.safetensors` → `runs/x/model.curves.svg` */
+export function curvesFileFor(modelFile: string): string {
+  return join(dirname(modelFile), `${basename(modelFile, extname(modelFile))}.curves.svg`);
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Train an MLP classifier with softmax cross-entropy. Saves the model (with its architecture in the
+ * metadata), a checkpoint after every epoch and an SVG of the loss/accuracy curves, unless out is null.
+ * Yields to the event loop every ~50 ms, so timers (a progress bar, a server) keep running.
+ */
+export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const t0 = performance.now();
+  let resumed: { epoch: number; history: History; options: ResolvedOptions; arch: Arch; out: string | null } | null = null;
+  if (opts.resume) {
+    const extra = readCheckpointExtra(opts.resume);
+    resumed = {
+      epoch: Number(extra.epoch ?? 0),
+      history: extra.history as History,
+      options: extra.options as ResolvedOptions,
+      arch: extra.arch as Arch,
+      out: typeof extra.out === 'string' ? extra.out : null,
+    };
+  }
+  const dataset: DatasetName = resumed?.options.data.dataset ?? opts.dataset ?? 'mnist';
+  const def = DEFAULTS[dataset];
+  check(def, `unknown dataset '${String(dataset)}'`);
+  const optimizer: OptimizerName = opts.optimizer ?? resumed?.options.optimizer ?? def.optimizer;
+  const options: ResolvedOptions = resumed
+    ? {
+      ...resumed.options,
+      epochs: opts.epochs ?? resumed.options.epochs,
+      batchSize: opts.batchSize ?? resumed.options.batchSize,
+      lr: opts.lr ?? resumed.options.lr,
+      optimizer,
+    }
+    : {
+      data: { dataset, seed: opts.seed ?? 0, ...(opts.data !== undefined && { data: opts.data }), ...(opts.target !== undefined && { target: opts.target }), ...(opts.samples !== undefined && { samples: opts.samples }) },
+      hidden: opts.hidden ?? def.hidden,
+      activation: opts.activation ?? def.activation,
+      epochs: opts.epochs ?? def.epochs,
+      batchSize: opts.batchSize ?? def.batchSize,
+      lr: opts.lr ?? def.lr[optimizer],
+      optimizer,
+    };
+  check(Number.isInteger(options.epochs) && options.epochs > 0, `--epochs must be a positive integer, got ${options.epochs}`);
+  check(Number.isInteger(options.batchSize) && options.batchSize > 0, `--batch-size must be a positive integer, got ${options.batchSize}`);
+  check(Number.isFinite(options.lr) && options.lr > 0, `--lr must be a positive number, got ${options.lr}`);
+  if (resumed) check(resumed.options.optimizer === optimizer, `--optimizer ${optimizer} differs from the checkpoint's ${resumed.options.optimizer}; resume with the same optimizer`);
+
+  const split = await loadDataset(options.data);
+  const arch: Arch = resumed?.arch ?? {
+    inFeatures: split.inFeatures,
+    hidden: options.hidden,
+    outFeatures: split.numClasses,
+    activation: options.activation,
+    ...(dataset === 'csv' && { normalize: featureStats(split.xTrain) }),
+  };
+  check(arch.inFeatures === split.inFeatures, `the data has ${split.inFeatures} features but the model expects ${arch.inFeatures}`);
+
+  manualSeed(options.data.seed);
+  const model = buildMlp(arch);
+  const opt = makeOptimizer(optimizer, model.parameters(), options.lr);
+  const history: History = resumed?.history ?? { trainLoss: [], trainAcc: [], testLoss: [], testAcc: [], batchLoss: [] };
+  if (resumed) {
+    loadCheckpoint(opts.resume!, { model, optimizer: opt });
+    opt.lr = options.lr;
+  }
+  const startEpoch = resumed ? resumed.epoch : 0;
+
+  const outFile = opts.out === null ? null : opts.out ?? resumed?.out ?? defaultOut(dataset);
+  // checkpoints go next to the model (or keep updating the one resumed from); none when nothing is saved
+  let checkpointFile: string | null = null;
+  if (opts.checkpoint !== null && (opts.checkpoint !== undefined || outFile !== null)) {
+    checkpointFile = opts.checkpoint ?? opts.resume ?? join(dirname(outFile!), 'checkpoint.safetensors');
+  }
+  for (const f of [outFile, checkpointFile]) if (f) mkdirSync(dirname(f), { recursive: true });
+
+  const xTrain = normalizeInput(split.xTrain, arch);
+  const ds = new TensorDataset(xTrain, split.yTrain);
+  const batches = Math.ceil(ds.length / options.batchSize);
+  hooks.onStart?.({ split, arch, options, startEpoch, batches });
+
+  const tTrain = performance.now();
+  let samples = 0;
+  let lastYield = performance.now(), lastCheckpoint = performance.now();
+  for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
+    const te = performance.now();
+    // one loader per epoch, seeded by (seed, epoch): a resumed run sees the same batches
+    const loader = new DataLoader(ds, { batchSize: options.batchSize, shuffle: true, seed: options.data.seed * 100003 + epoch });
+    model.train();
+    let lossSum = 0, correct = 0, seen = 0, b = 0;
+    for (const [x, y] of loader) {
+      const logits = model.forward(x) as Tensor;
+      const loss = crossEntropy(logits, y);
+      opt.zeroGrad();
+      loss.backward();
+      opt.step();
+      const l = loss.item(), n = x.shape[0], c = logits.shape[1];
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let j = 1; j < c; j++) if (logits.data[i * c + j] > logits.data[i * c + best]) best = j;
+        if (best === y.data[i]) correct++;
+      }
+      lossSum += l * n; seen += n; samples += n; b++;
+      history.batchLoss.push(l);
+      const now = performance.now();
+      hooks.onProgress?.({
+        epoch: epoch + 1, epochs: options.epochs, batch: b, batches,
+        loss: lossSum / seen, acc: correct / seen, samplesPerSec: seen / ((now - te) / 1000 || 1e-9),
+      });
+      if (now - lastYield > 50) { await tick(); lastYield = performance.now(); }
+    }
+    check(Number.isFinite(lossSum), `training diverged in epoch ${epoch + 1} (loss is ${lossSum / seen}); try a smaller --lr`);
+    const testLoss = meanLoss(model, split.xTest, split.yTest, arch);
+    const testAcc = accuracy(model, split.xTest, split.yTest, arch);
+    history.trainLoss.push(lossSum / seen);
+    history.trainAcc.push(correct / seen);
+    history.testLoss.push(testLoss);
+    history.testAcc.push(testAcc);
+    const seconds = (performance.now() - te) / 1000;
+    // a checkpoint after every epoch, but at most one per second (tiny epochs, e.g. xor) and always after the last
+    if (checkpointFile && (epoch + 1 === options.epochs || performance.now() - lastCheckpoint > 1000)) {
+      lastCheckpoint = performance.now();
+      saveCheckpoint(checkpointFile, {
+        model, optimizer: opt,
+        extra: { epoch: epoch + 1, arch, options, history, out: outFile },
+      });
+    }
+    hooks.onEpoch?.({
+      epoch: epoch + 1, epochs: options.epochs, trainLoss: lossSum / seen, trainAcc: correct / seen,
+      testLoss, testAcc, seconds, samplesPerSec: seen / seconds,
+    });
+  }
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  const testAccuracy = accuracy(model, split.xTest, split.yTest, arch);
+  const trainAccuracy = accuracy(model, split.xTrain, split.yTrain, arch);
+  const info = backendInfo();
+  const backend = `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+
+  let curvesFile: string | null = null, boundaryFile: string | null = null;
+  model.eval();
+  if (outFile) {
+    save(model, outFile, {
+      metadata: {
+        [META_ARCH]: JSON.stringify(arch),
+        [META_DATA]: JSON.stringify(options.data),
+        [META_TRAIN]: JSON.stringify({
+          epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, optimizer: options.optimizer,
+          testAccuracy, trainAccuracy, backend: info.backend,
+        }),
+      },
+    });
+    curvesFile = curvesFileFor(outFile);
+    writeFileSync(curvesFile, curvesSvg(history, `${dataset} ${describeArch(arch)}`));
+    if (arch.inFeatures === 2) {
+      boundaryFile = join(dirname(outFile), `${basename(outFile, extname(outFile))}.boundary.svg`);
+      const pts = split.xTest.shape[0] >= 4 ? split.xTest : split.xTrain;
+      const labels = pts === split.xTest ? split.yTest : split.yTrain;
+      writeFileSync(boundaryFile, decisionBoundarySvg(
+        (x) => model.forward(normalizeInput(x, arch)) as Tensor, pts, labels,
+        { title: `${dataset} ${describeArch(arch)}: test accuracy ${(100 * testAccuracy).toFixed(1)}%` },
+      ));
+    }
+  }
+  return {
+    model, arch, options, split, history, testAccuracy, trainAccuracy,
+    trainSeconds, totalSeconds: (performance.now() - t0) / 1000,
+    samplesPerSec: samples / (trainSeconds || 1e-9), backend, outFile, checkpointFile, curvesFile, boundaryFile,
+  };
+}
+
+/** Loss and accuracy per epoch as one SVG with two panels. */
+export function curvesSvg(h: History, title: string): string {
+  const W = 640, H = 360;
+  const loss = lineChartSvg([{ name: 'train loss', values: h.trainLoss }, { name: 'test loss', values: h.testLoss }],
+    { title: `${title}: loss`, xLabel: 'epoch', yLabel: 'cross-entropy', width: W, height: H });
+  const acc = lineChartSvg([{ name: 'train acc', values: h.trainAcc.map((a) => 100 * a) }, { name: 'test acc', values: h.testAcc.map((a) => 100 * a) }],
+    { title: `${title}: accuracy`, xLabel: 'epoch', yLabel: 'accuracy (%)', width: W, height: H });
+  const nest = (svg: string, y: number): string => svg.replace('<svg xmlns="http://www.w3.org/2000/svg" ', `<svg x="0" y="${y}" `);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${2 * H}" viewBox="0 0 ${W} ${2 * H}">`,
+    nest(loss, 0).trimEnd(),
+    nest(acc, H).trimEnd(),
+    '</svg>',
+    '',
+  ].join('\n');
+}

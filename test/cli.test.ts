@@ -1,0 +1,198 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  trainModel, buildMlp, readModel, accuracy, readModelMetadata, META_ARCH, curvesFileFor,
+} from '../lib/cli/train.js';
+import { perceptronCommand, graphCommand } from '../lib/cli/commands.js';
+import { CliError } from '../lib/cli/errors.js';
+
+const root = resolve(fileURLToPath(import.meta.url), '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'tapegrad-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function capture(): { log(s?: string): void; text(): string } {
+  const lines: string[] = [];
+  return { log: (s = '') => { lines.push(s); }, text: () => lines.join('\n') };
+}
+
+describe('trainer (in-process)', () => {
+  it('buildMlp makes Linear/activation layers with PyTorch names', () => {
+    const m = buildMlp({ inFeatures: 784, hidden: [256, 128], outFeatures: 10, activation: 'tanh' });
+    expect(m.namedParameters().map(([n, p]) => `${n} ${p.shape.join('x')}`)).toEqual([
+      '0.weight 256x784', '0.bias 256', '2.weight 128x256', '2.bias 128', '4.weight 10x128', '4.bias 10',
+    ]);
+    expect(m.toString()).toContain('Tanh');
+    expect(() => buildMlp({ inFeatures: 2, hidden: [0], outFeatures: 2, activation: 'relu' })).toThrow(CliError);
+  });
+
+  it('learns xor', async () => {
+    const r = await trainModel({ dataset: 'xor', out: null });
+    expect(r.testAccuracy).toBe(1);
+    expect(r.history.trainLoss.at(-1)!).toBeLessThan(0.05);
+    expect(r.outFile).toBeNull();
+    expect(r.checkpointFile).toBeNull();
+  });
+
+  it('learns spirals, saves a model that rebuilds from its metadata alone, and the curves', async () => {
+    const out = join(dir, 'spirals', 'model.safetensors');
+    const epochs: number[] = [];
+    let progress = 0;
+    const r = await trainModel({ dataset: 'spirals', epochs: 30, out }, {
+      onEpoch: (e) => epochs.push(e.epoch),
+      onProgress: () => { progress++; },
+    });
+    expect(r.testAccuracy).toBeGreaterThan(0.9);
+    expect(epochs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(progress).toBe(30 * 25); // 800 training points in batches of 32
+    expect(JSON.parse(readModelMetadata(out)[META_ARCH])).toEqual({ inFeatures: 2, hidden: [64, 64], outFeatures: 2, activation: 'relu' });
+    const back = readModel(out);
+    expect(accuracy(back.model, r.split.xTest, r.split.yTest, back.arch)).toBe(r.testAccuracy);
+    expect(back.data).toEqual({ dataset: 'spirals', seed: 0 });
+    const curves = readFileSync(curvesFileFor(out), 'utf8');
+    expect(curves).toContain('train loss');
+    expect(curves).toContain('test acc');
+    expect(existsSync(join(dir, 'spirals', 'checkpoint.safetensors'))).toBe(true);
+    expect(readFileSync(r.boundaryFile!, 'utf8')).toContain('<svg');
+  });
+
+  it('resuming from a checkpoint gives the same model as training straight through', async () => {
+    const a = join(dir, 'a', 'model.safetensors'), b = join(dir, 'b', 'model.safetensors');
+    await trainModel({ dataset: 'circles', epochs: 6, out: a });
+    await trainModel({ dataset: 'circles', epochs: 3, out: b });
+    const r = await trainModel({ resume: join(dir, 'b', 'checkpoint.safetensors'), epochs: 6 });
+    expect(r.outFile).toBe(b);
+    expect(r.history.trainLoss).toHaveLength(6);
+    expect(readFileSync(b).equals(readFileSync(a))).toBe(true);
+  });
+
+  it('standardizes CSV features and records the statistics', async () => {
+    const csv = join(dir, 'blobs.csv');
+    const rows = ['x,y,label'];
+    for (let i = 0; i < 120; i++) {
+      const k = i % 2;
+      rows.push(`${(k ? 1000 : 0) + (i % 7) * 50},${(i % 5) / 5},${k}`);
+    }
+    writeFileSync(csv, rows.join('\n'));
+    const out = join(dir, 'blobs.safetensors');
+    const r = await trainModel({ dataset: 'csv', data: csv, target: 'label', epochs: 20, out });
+    expect(r.testAccuracy).toBe(1);
+    expect(r.arch.normalize!.mean[0]).toBeGreaterThan(100);
+    await expect(trainModel({ dataset: 'csv', data: csv, target: 'nope', out: null })).rejects.toThrow(/no target column "nope"/);
+    await expect(trainModel({ dataset: 'csv', data: join(dir, 'missing.csv'), out: null })).rejects.toThrow(CliError);
+  });
+
+  it('perceptron converges on AND and fails on XOR, drawing the boundary', async () => {
+    const and = capture(), xor = capture();
+    await perceptronCommand({ dataset: 'and', out: join(dir, 'and.svg') }, and);
+    expect(and.text()).toMatch(/converged after \d+ epochs/);
+    await perceptronCommand({ dataset: 'xor', maxEpochs: 10, out: join(dir, 'xor.svg') }, xor);
+    expect(xor.text()).toContain('did not converge in 10 epochs');
+    expect(xor.text()).toContain('not linearly separable');
+    expect(readFileSync(join(dir, 'xor.svg'), 'utf8')).toContain('<svg');
+  });
+
+  it('graph writes DOT and SVG of the MLP loss', async () => {
+    const o = capture();
+    await graphCommand({ hidden: [16], inFeatures: 8, classes: 3, out: join(dir, 'g', 'mlp.svg') }, o);
+    const dot = readFileSync(join(dir, 'g', 'mlp.dot'), 'utf8');
+    expect(dot).toContain('0.weight\\n[16, 8]');
+    expect(dot).toContain('CrossEntropyBackward');
+    expect(readFileSync(join(dir, 'g', 'mlp.svg'), 'utf8')).toContain('<svg');
+  });
+});
+
+// ------------------------------------------------------------------ the real binary
+// Spawned from the js project only (both projects would otherwise rebuild dist/ at once); the child
+// processes pick their backend as a user's would.
+const spawnTests = process.env.TAPEGRAD_BACKEND !== 'native';
+let distReady = false;
+let why = '';
+
+function cli(args: string[], cwd = dir): { code: number; stdout: string; stderr: string } {
+  const env = { ...process.env };
+  delete env.TAPEGRAD_BACKEND;
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'tapegrad.js'), ...args], { cwd, encoding: 'utf8', env, timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe.runIf(spawnTests)('bin/tapegrad.js', () => {
+  beforeAll(() => {
+    // build dist/ (tsc emits even when some other file has a type error)
+    const b = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root], { encoding: 'utf8', timeout: 120_000 });
+    distReady = existsSync(join(root, 'dist', 'cli', 'index.js'));
+    if (!distReady) why = `dist/cli/index.js missing after tsc: ${b.stdout}${b.stderr}`;
+    else if (b.status !== 0) console.warn(`tsc reported errors (testing the emitted dist anyway):\n${b.stdout}`);
+  }, 180_000);
+
+  it('--help on the program and each command', (ctx) => {
+    if (!distReady) ctx.skip(why);
+    const top = cli(['--help']);
+    expect(top.code).toBe(0);
+    for (const c of ['train', 'perceptron', 'graph', 'eval', 'predict', 'bench']) expect(top.stdout).toContain(c);
+    for (const c of ['train', 'perceptron', 'graph', 'eval', 'predict', 'bench']) {
+      const h = cli([c, '--help']);
+      expect(h.code, c).toBe(0);
+      expect(h.stdout).toContain(`Usage: tapegrad ${c}`);
+    }
+  });
+
+  it('train, eval from the saved file alone, predict on a CSV', (ctx) => {
+    if (!distReady) ctx.skip(why);
+    const model = join(dir, 'bin-xor', 'model.safetensors');
+    const t = cli(['train', '--dataset', 'xor', '--epochs', '150', '--out', model]);
+    expect(t.stderr).toBe('');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/^epoch +1\/150 /m); // plain per-epoch lines (stdout is not a TTY)
+    expect(t.stdout).toContain('test accuracy: 100.00%');
+    expect(t.stdout).toMatch(/backend: (js|native)/);
+    expect(existsSync(curvesFileFor(model))).toBe(true);
+
+    const e = cli(['eval', '--model', model]);
+    expect(e.code).toBe(0);
+    expect(e.stdout).toContain('test accuracy: 100.00% (4 samples)');
+
+    const input = join(dir, 'xor-points.csv');
+    writeFileSync(input, 'a,b\n0,0\n0,1\n1,0\n1,1\n');
+    const p = cli(['predict', '--model', model, '--input', input]);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toBe('0\n1\n1\n0\n');
+  });
+
+  it('eval reproduces the accuracy of a spirals run', (ctx) => {
+    if (!distReady) ctx.skip(why);
+    const model = join(dir, 'bin-spirals', 'm.safetensors');
+    const t = cli(['train', '--dataset', 'spirals', '--epochs', '10', '--seed', '3', '--out', model, '-q']);
+    expect(t.code).toBe(0);
+    const acc = /test accuracy: ([\d.]+%)/.exec(t.stdout)![1];
+    const e = cli(['eval', '--model', model, '--backend', 'js']);
+    expect(e.stdout).toContain(`test accuracy: ${acc}`);
+  });
+
+  it('bad options and missing files: exit code 1 and one line on stderr', (ctx) => {
+    if (!distReady) ctx.skip(why);
+    for (const args of [
+      ['train', '--epochs', 'abc'],
+      ['train', '--dataset', 'imagenet'],
+      ['train', '--hidden', '12,x'],
+      ['train', '--optimizer', 'rmsprop'],
+      ['train', '--dataset', 'csv'],
+      ['train', '--dataset', 'csv', '--data', 'nope.csv'],
+      ['eval', '--model', 'nope.safetensors'],
+      ['predict', '--model', 'nope.safetensors', '--input', 'x.csv'],
+      ['train', '--resume', 'nope.safetensors'],
+      ['trian'],
+      ['graph', '--out', 'g.png'],
+    ]) {
+      const r = cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines, `${args.join(' ')}: ${r.stderr}`).toHaveLength(1);
+      expect(lines[0]).toMatch(/^tapegrad: /);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
