@@ -119,6 +119,7 @@ describe('gradcheck of every op', () => {
       (x: Tensor) => x.softmax(1).mul(x).sum(),
       (x: Tensor) => x.logSoftmax(1).pow(2).sum(),
       (x: Tensor) => tg.crossEntropy(x, [1, 0]),
+      (x: Tensor) => tg.mseLoss(x.pow(2), tensor([[1, 0, 2], [0, 1, 0]])),
       (x: Tensor) => x.matmul(x.T).exp().mean(),
     ]) {
       // the gradient of ⟨∇f(x), c⟩ checks the VJPs of the VJPs

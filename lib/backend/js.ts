@@ -313,6 +313,12 @@ function coalesce(shape: readonly number[], strideSets: number[][]): { shape: nu
   return { shape: outShape, strides: outStrides };
 }
 
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function binary(
   op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[],
   out: FloatArray, outShape: readonly number[],
@@ -322,6 +328,9 @@ function binary(
   const aSize = sizeOf(aShape), bSize = sizeOf(bShape);
   if (a.length < aSize || b.length < bSize || out.length < size) {
     throw new RangeError(`${what}: arrays are smaller than shapes ${fmt(aShape)}, ${fmt(bShape)} -> ${fmt(outShape)}`);
+  }
+  if (sameShape(aShape, outShape) && (sameShape(bShape, outShape) || (bSize === 1 && bShape.length <= outShape.length))) {
+    return binaryRun(op, a, 0, 1, b, 0, bSize === size ? 1 : 0, out, 0, size); // the common cases, without stride bookkeeping
   }
   const sa = broadcastStrides(aShape, outShape, what);
   const sb = broadcastStrides(bShape, outShape, what);

@@ -55,7 +55,7 @@ export interface NativeAddon {
  * checking and crossing, which is more than a small loop in JS (NOTES.md).
  */
 export interface SmallWork {
-  /** unary (and sumTo) with at most this many elements run in JS. */
+  /** unary and the other one-pass kernels (reductions, softmax, losses, optimizer steps) with at most this many elements run in JS. */
   unary: number;
   /** binary with at most this many output elements runs in JS (reading three shape arrays costs ~0.5 µs). */
   binary: number;
@@ -99,11 +99,11 @@ export function makeNativeBackend(addon: NativeAddon, small: SmallWork = DEFAULT
       addon.binary(op, a, aShape, b, bShape, out, outShape);
     },
     reduce(op, x, outer, n, inner, out) {
-      if (!f32(x) || !f32(out)) return jsBackend.reduce(op, x, outer, n, inner, out);
+      if (!f32(x) || !f32(out) || x.length <= small.unary) return jsBackend.reduce(op, x, outer, n, inner, out);
       addon.reduce(op, x, outer, n, inner, out);
     },
     argmax(x, outer, n, inner, out) {
-      if (!f32(x)) return jsBackend.argmax(x, outer, n, inner, out);
+      if (!f32(x) || x.length <= small.unary) return jsBackend.argmax(x, outer, n, inner, out);
       addon.argmax(x, outer, n, inner, out);
     },
     sumTo(x, xShape, out, outShape) {
@@ -111,35 +111,35 @@ export function makeNativeBackend(addon: NativeAddon, small: SmallWork = DEFAULT
       addon.sumTo(x, xShape, out, outShape);
     },
     softmax(x, outer, n, inner, out, log) {
-      if (!f32(x) || !f32(out)) return jsBackend.softmax(x, outer, n, inner, out, log);
+      if (!f32(x) || !f32(out) || x.length <= small.unary) return jsBackend.softmax(x, outer, n, inner, out, log);
       addon.softmax(x, outer, n, inner, out, log);
     },
     crossEntropy(logits, labels, rows, classes, probs) {
-      if (!f32(logits) || !f32(probs)) return jsBackend.crossEntropy(logits, labels, rows, classes, probs);
+      if (!f32(logits) || !f32(probs) || logits.length <= small.unary) return jsBackend.crossEntropy(logits, labels, rows, classes, probs);
       return addon.crossEntropy(logits, labels, rows, classes, probs);
     },
     crossEntropyBackward(probs, labels, rows, classes, scale, out) {
-      if (!f32(probs) || !f32(out)) return jsBackend.crossEntropyBackward(probs, labels, rows, classes, scale, out);
+      if (!f32(probs) || !f32(out) || probs.length <= small.unary) return jsBackend.crossEntropyBackward(probs, labels, rows, classes, scale, out);
       addon.crossEntropyBackward(probs, labels, rows, classes, scale, out);
     },
     indexSelect(x, outer, n, inner, idx, out) {
-      if (!f32(x) || !f32(out)) return jsBackend.indexSelect(x, outer, n, inner, idx, out);
+      if (!f32(x) || !f32(out) || out.length <= small.unary) return jsBackend.indexSelect(x, outer, n, inner, idx, out);
       addon.indexSelect(x, outer, n, inner, idx, out);
     },
     indexAdd(g, outer, n, inner, idx, out) {
-      if (!f32(g) || !f32(out)) return jsBackend.indexAdd(g, outer, n, inner, idx, out);
+      if (!f32(g) || !f32(out) || g.length <= small.unary) return jsBackend.indexAdd(g, outer, n, inner, idx, out);
       addon.indexAdd(g, outer, n, inner, idx, out);
     },
     permute(x, shape, perm, out) {
-      if (!f32(x) || !f32(out)) return jsBackend.permute(x, shape, perm, out);
+      if (!f32(x) || !f32(out) || x.length <= small.unary) return jsBackend.permute(x, shape, perm, out);
       addon.permute(x, shape, perm, out);
     },
     sgdStep(param: FloatArray, grad: FloatArray, buf: FloatArray | null, first: boolean, o: SgdOptions) {
-      if (!f32(param) || !f32(grad) || (buf !== null && !f32(buf))) return jsBackend.sgdStep(param, grad, buf, first, o);
+      if (!f32(param) || !f32(grad) || (buf !== null && !f32(buf)) || param.length <= small.unary) return jsBackend.sgdStep(param, grad, buf, first, o);
       addon.sgdStep(param, grad, buf, first, o.lr, o.momentum, o.dampening, o.nesterov, o.weightDecay);
     },
     adamStep(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, step: number, o: AdamOptions) {
-      if (!f32(param) || !f32(grad) || !f32(m) || !f32(v)) return jsBackend.adamStep(param, grad, m, v, step, o);
+      if (!f32(param) || !f32(grad) || !f32(m) || !f32(v) || param.length <= small.unary) return jsBackend.adamStep(param, grad, m, v, step, o);
       addon.adamStep(param, grad, m, v, step, o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.decoupled);
     },
     setNumThreads(n) {

@@ -3,10 +3,10 @@ import { defineOp } from '../autograd/node.js';
 import { isGradEnabled } from '../autograd/mode.js';
 import { Tensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
-import { add, clamp, log, mul, neg, sub, abs, exp, maximum } from './elementwise.js';
+import { add, clamp, log, mul, neg, sub, abs, exp, maximum, binaryKernel } from './elementwise.js';
 import { softmax } from './activation.js';
 import { mean, sum } from './reduce.js';
-import { empty, toIndex } from './util.js';
+import { empty, promote, toIndex } from './util.js';
 
 export type Labels = ArrayLike<number> | Tensor;
 
@@ -69,10 +69,31 @@ function checkSame(op: string, a: Tensor, b: Tensor): void {
   if (!sameShape(a.shape, b.shape)) throw new RangeError(`${op}: input ${fmt(a.shape)} and target ${fmt(b.shape)} must have the same shape`);
 }
 
+const mseOp = defineOp({
+  name: 'MseLoss',
+  forward: (input: Tensor, target: Tensor) => {
+    const d = binaryKernel('sub', 'mseLoss', input, target);
+    const sq = binaryKernel('mul', 'mseLoss', d, d);
+    const out = empty(input, []);
+    kernels(sq.data).reduce('sum', sq.data, 1, sq.size, 1, out.data);
+    out.data[0] /= Math.max(sq.size, 1);
+    diffs.set(out, d);
+    return out;
+  },
+  // d/dinput mean((input - target)²) = 2(input - target)/n
+  vjp: (g, out, input: Tensor, target: Tensor) => {
+    const n = Math.max(input.size, 1);
+    const d = isGradEnabled() ? sub(input, target) : diffs.get(out)!;
+    const gi = isGradEnabled() ? mul(d, mul(g, 2 / n)) : mul(d, (2 / n) * g.data[0]);
+    return [input.requiresGrad ? gi : null, target.requiresGrad ? neg(gi) : null];
+  },
+});
+const diffs = new WeakMap<Tensor, Tensor>();
+
+/** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor): Tensor {
   checkSame('mseLoss', input, target);
-  const d = sub(input, target);
-  return mean(mul(d, d));
+  return mseOp(...promote(input, target));
 }
 
 /** Mean binary cross-entropy of probabilities; logs are clamped at -100 like PyTorch. */

@@ -97,7 +97,7 @@ export abstract class Optimizer {
 
   /** Set every parameter's .grad to null; the next backward() reuses their memory (Tensor.releaseGrad). */
   zeroGrad(): void {
-    for (const p of this.params) p.releaseGrad();
+    for (const g of this.paramGroups) for (const p of g.params) p.releaseGrad();
   }
 
   /** One update of every parameter that has a gradient. With a closure, re-evaluates the loss first and returns it. */
