@@ -18,6 +18,8 @@ export class Tensor {
   gradFn: Node | null = null;
   /** Gradient memory kept by releaseGrad() for the next backward to reuse. */
   _gradBuf: Tensor | null = null;
+  /** What an op's forward keeps for its VJP (e.g. softmax probabilities); lives as long as the output. */
+  _saved: unknown = null;
 
   constructor(public data: FloatArray, public shape: number[]) {
     if (data.length !== sizeOf(shape)) {

@@ -32,7 +32,7 @@ const crossEntropyOp = defineOp({
     const probs = empty(logits, logits.shape);
     const out = empty(logits, []);
     out.data[0] = kernels(logits.data).crossEntropy(logits.data, labels, rows, classes, probs.data);
-    saved.set(out, probs);
+    out._saved = probs;
     return out;
   },
   // ∂/∂logits of mean(-log softmax[label]) = (softmax - onehot) / rows
@@ -43,11 +43,10 @@ const crossEntropyOp = defineOp({
       return [mul(sub(softmax(logits, 1), oneHot(labels, classes, logits)), mul(g, 1 / rows))];
     }
     const d = empty(logits, logits.shape);
-    kernels(logits.data).crossEntropyBackward(saved.get(out)!.data, labels, rows, classes, g.data[0] / rows, d.data);
+    kernels(logits.data).crossEntropyBackward((out._saved as Tensor).data, labels, rows, classes, g.data[0] / rows, d.data);
     return [d];
   },
 });
-const saved = new WeakMap<Tensor, Tensor>();
 
 /** Mean softmax cross-entropy of logits [batch, classes] against integer class labels; numerically stable. */
 export function crossEntropy(logits: Tensor, labels: Labels): Tensor {
@@ -77,18 +76,16 @@ const mseOp = defineOp({
     const out = empty(input, []);
     kernels(sq.data).reduce('sum', sq.data, 1, sq.size, 1, out.data);
     out.data[0] /= Math.max(sq.size, 1);
-    diffs.set(out, d);
     return out;
   },
   // d/dinput mean((input - target)²) = 2(input - target)/n
-  vjp: (g, out, input: Tensor, target: Tensor) => {
+  vjp: (g, _out, input: Tensor, target: Tensor) => {
     const n = Math.max(input.size, 1);
-    const d = isGradEnabled() ? sub(input, target) : diffs.get(out)!;
+    const d = sub(input, target); // recomputed: cheaper than keeping it alive with the output
     const gi = isGradEnabled() ? mul(d, mul(g, 2 / n)) : mul(d, (2 / n) * g.data[0]);
     return [input.requiresGrad ? gi : null, target.requiresGrad ? neg(gi) : null];
   },
 });
-const diffs = new WeakMap<Tensor, Tensor>();
 
 /** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor): Tensor {

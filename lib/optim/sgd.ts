@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
+import type { SgdOptions } from '../backend/backend.js';
 import { Optimizer, checkNumber, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
 
 export interface SGDOptions {
@@ -39,8 +40,7 @@ export class SGD extends Optimizer {
       if (first) st.momentumBuffer = p.clone(); // overwritten with the gradient by the first step
       buf = st.momentumBuffer as Tensor;
     }
-    kernels(p.data).sgdStep(p.data, grad.data, buf ? buf.data : null, first, {
-      lr: g.lr, momentum, dampening: g.dampening as number, nesterov: g.nesterov as boolean, weightDecay: g.weightDecay as number,
-    });
+    // a group holds exactly the SgdOptions fields (checked by checkOptions)
+    kernels(p.data).sgdStep(p.data, grad.data, buf ? buf.data : null, first, g as unknown as SgdOptions);
   }
 }
