@@ -11,6 +11,13 @@ void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n,
              double dampening, bool nesterov, double weightDecay) {
   //   d = g + wd·p (only when wd != 0: 0·Inf would be NaN);  buf = first ? d : momentum·buf + (1 - dampening)·d
   //   d = nesterov ? d + momentum·buf : buf;  p -= lr·d
+  if (momentum == 0.0 && weightDecay == 0.0) {
+    // plain SGD, the memory-bound common case: float arithmetic like torch's param.add_(grad, alpha=-lr),
+    // a loop the compiler vectorizes
+    const float alpha = static_cast<float>(-lr);
+    for (int64_t i = 0; i < n; ++i) param[i] = param[i] + alpha * grad[i];
+    return;
+  }
   if (momentum == 0.0) {
     for (int64_t i = 0; i < n; ++i) {
       double d = grad[i];
