@@ -16,3 +16,4 @@ export * as io from './io/index.js';
 export { save, load, saveCheckpoint, loadCheckpoint, readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/index.js';
 export * as viz from './viz/index.js';
 export { toDot, drawGraph, lineChartSvg, asciiChart, decisionBoundarySvg } from './viz/index.js';
+export { fit, type FitOptions, type FitHistory, type BatchInfo, type EpochInfo } from './train/index.js';

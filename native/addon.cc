@@ -225,7 +225,8 @@ class Args {
       return typeError("argument '%s' must be a string, got %s", name, describe(env_, v).c_str());
     size_t len = 0;
     napi_get_value_string_utf8(env_, v, buf, cap, &len);
-    if (len + 1 >= cap) buf[0] = '\0';  // too long to be a known name
+    // too long, or with an embedded NUL ("add\0x"): not a known name
+    if (len + 1 >= cap || std::strlen(buf) != len) buf[0] = '\0';
     return true;
   }
 
@@ -392,39 +393,57 @@ void runGemm(const GemmCall& g) {
            g.c.p, g.batch, g.strideA, g.strideB, g.strideC);
 }
 
-// Runs sgemm on the libuv thread pool. The references keep a, b and c (and so their buffers)
-// alive until the promise settles. (A buffer transferred to another thread meanwhile keeps its
-// memory: transfer moves the backing store, it does not free it.)
+// Runs sgemm on the libuv thread pool on private copies of a, b and c, taken on the main thread:
+// Node-API cannot pin a typed array's memory, and a buffer transferred (and then collected) while
+// the work runs would otherwise be freed under the kernel. The result is copied back into c on the
+// main thread, and the promise rejects if c was detached or resized meanwhile. The copies cost
+// O(n²) next to the O(n³) product.
 class GemmWorker : public Napi::AsyncWorker {
  public:
   GemmWorker(Napi::Env env, const GemmCall& call)
-      : Napi::AsyncWorker(env, "tapegrad.gemmAsync"), call_(call), deferred_(Napi::Promise::Deferred::New(env)) {
-    refA_ = Napi::Persistent(Napi::Value(env, call.a.value).As<Napi::Object>());
-    refB_ = Napi::Persistent(Napi::Value(env, call.b.value).As<Napi::Object>());
+      : Napi::AsyncWorker(env, "tapegrad.gemmAsync"),
+        call_(call),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        a_(call.a.p, call.a.p + call.a.n),
+        b_(call.b.p, call.b.p + call.b.n),
+        c_(call.c.p, call.c.p + call.c.n),
+        cLength_(call.c.n) {
     refC_ = Napi::Persistent(Napi::Value(env, call.c.value).As<Napi::Object>());
+    call_.a.p = a_.data();
+    call_.b.p = b_.data();
+    call_.c.p = c_.data();
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override { runGemm(call_); }
   void OnOK() override {
-    Release();
-    deferred_.Resolve(Env().Undefined());
+    Napi::Env env = Env();
+    napi_typedarray_type t;
+    size_t len = 0;
+    void* data = nullptr;
+    napi_value ab = nullptr;
+    size_t off = 0;
+    const bool ok = napi_get_typedarray_info(env, refC_.Value(), &t, &len, &data, &ab, &off) == napi_ok;
+    refC_.Reset();
+    if (!ok || (data == nullptr && cLength_ > 0) || static_cast<int64_t>(len) != cLength_) {
+      deferred_.Reject(Napi::TypeError::New(env, "gemmAsync: argument 'c' was detached or resized before the result could be written").Value());
+      return;
+    }
+    if (cLength_ > 0) std::memcpy(data, c_.data(), sizeof(float) * static_cast<size_t>(cLength_));
+    deferred_.Resolve(env.Undefined());
   }
   void OnError(const Napi::Error& e) override {
-    Release();
+    refC_.Reset();
     deferred_.Reject(e.Value());
   }
 
  private:
-  void Release() {
-    refA_.Reset();
-    refB_.Reset();
-    refC_.Reset();
-  }
   GemmCall call_;
   Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference refA_, refB_, refC_;
+  std::vector<float> a_, b_, c_;
+  int64_t cLength_;
+  Napi::ObjectReference refC_;
 };
 
 std::once_flag gThreadsOnce;
@@ -839,6 +858,8 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
   // info(): { openblasConfig, openblasCore, numThreads, cores }
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    Args A(info, "info");
+    REQUIRE(A.count(0, 0));
     Napi::Object o = Napi::Object::New(env);
     const char* cfg = openblas_get_config();
     const char* core = openblas_get_corename();

@@ -33,6 +33,7 @@ static inline float maxNaN(float m, float v) { return (v > m || v != v) ? v : m;
 static inline float minNaN(float m, float v) { return (v < m || v != v) ? v : m; }
 
 void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out) {
+  if (outer == 0 || inner == 0) return;  // no output: and no scratch sized by dims that touch no memory
   const float inf = std::numeric_limits<float>::infinity();
   if (op == Reduce::Sum) {
     if (inner == 1) {
@@ -149,7 +150,7 @@ void sumTo(const float* x, const std::vector<int64_t>& xShape, float* out, const
 }
 
 void softmax(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, bool log) {
-  if (n == 0 || inner == 0) return;
+  if (outer == 0 || n == 0 || inner == 0) return;
   std::vector<float> mx(static_cast<size_t>(inner));
   std::vector<double> sum(static_cast<size_t>(inner));
   for (int64_t o = 0; o < outer; ++o) {

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,6 +57,21 @@ describe('trainer (in-process)', () => {
     expect(curves).toContain('test acc');
     expect(existsSync(join(dir, 'spirals', 'checkpoint.safetensors'))).toBe(true);
     expect(readFileSync(r.boundaryFile!, 'utf8')).toContain('<svg');
+  });
+
+  it('an abort mid-epoch checkpoints that batch, and resuming gives the same model as training straight through', async () => {
+    const a = join(dir, 'ia', 'model.safetensors'), b = join(dir, 'ib', 'model.safetensors');
+    await trainModel({ dataset: 'circles', epochs: 4, out: a });
+    const stop = new AbortController();
+    const r1 = await trainModel({ dataset: 'circles', epochs: 4, out: b, signal: stop.signal }, {
+      onProgress: (p) => { if (p.epoch === 2 && p.batch === 7) stop.abort(); },
+    });
+    expect(r1.interrupted).toEqual({ epoch: 2, batch: 7 });
+    expect(existsSync(b)).toBe(false); // no final model from an interrupted run
+    const r2 = await trainModel({ resume: join(dir, 'ib', 'checkpoint.safetensors') });
+    expect(r2.interrupted).toBeNull();
+    expect(r2.history.trainLoss).toHaveLength(4);
+    expect(readFileSync(b).equals(readFileSync(a))).toBe(true);
   });
 
   it('resuming from a checkpoint gives the same model as training straight through', async () => {
@@ -195,4 +210,31 @@ describe.runIf(spawnTests)('bin/tapegrad.js', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });
+});
+
+describe.runIf(spawnTests)('Ctrl-C during tapegrad train', () => {
+  it('SIGINT writes a checkpoint, exits 130, and --resume ends with the uninterrupted model', async () => {
+    const env = { ...process.env };
+    delete env.TAPEGRAD_BACKEND;
+    const bin = join(root, 'bin', 'tapegrad.js');
+    const common = ['--dataset', 'spirals', '--samples', '3000', '--epochs', '12', '-q'];
+    const straight = join(dir, 'sig-a', 'model.safetensors'), cut = join(dir, 'sig-b', 'model.safetensors');
+    expect(spawnSync(process.execPath, [bin, 'train', ...common, '--out', straight], { env, encoding: 'utf8', timeout: 120_000 }).status).toBe(0);
+    const child = spawn(process.execPath, [bin, 'train', ...common.filter((a) => a !== '-q'), '--out', cut], { env });
+    let stdout = '';
+    const code = await new Promise<number | null>((res) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (/epoch +2\/12/.test(stdout) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => res(c));
+    });
+    expect(stdout).toMatch(/interrupted in epoch \d+ after batch \d+/);
+    expect(code).toBe(130);
+    expect(existsSync(cut)).toBe(false);
+    const ckpt = join(dir, 'sig-b', 'checkpoint.safetensors');
+    const resumed = spawnSync(process.execPath, [bin, 'train', '--resume', ckpt, '-q'], { env, encoding: 'utf8', timeout: 120_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(readFileSync(cut).equals(readFileSync(straight))).toBe(true);
+  }, 120_000);
 });

@@ -47,9 +47,16 @@ export async function trainCommand(opts: TrainOptions & { backend?: BackendName;
   useBackend(opts.backend);
   const reporter = progressReporter({ quiet: opts.quiet });
   const t0 = performance.now();
+  // Ctrl-C: finish the current batch, write a checkpoint there and exit; a second Ctrl-C kills at once
+  const stop = new AbortController();
+  const onSigint = (): void => {
+    process.off('SIGINT', onSigint);
+    stop.abort();
+  };
+  process.on('SIGINT', onSigint);
   let result;
   try {
-    result = await trainModel(opts, {
+    result = await trainModel({ ...opts, signal: stop.signal }, {
       onStart(info) {
         const { split, arch, options, startEpoch } = info;
         out.log(`dataset: ${split.description}`);
@@ -62,7 +69,14 @@ export async function trainCommand(opts: TrainOptions & { backend?: BackendName;
       onEpoch: reporter.onEpoch,
     });
   } finally {
+    process.off('SIGINT', onSigint);
     reporter.finish();
+  }
+  if (result.interrupted) {
+    const { epoch, batch } = result.interrupted;
+    out.log(`interrupted in epoch ${epoch} after batch ${batch}`);
+    if (result.checkpointFile) out.log(`checkpoint: ${result.checkpointFile} (continue with: tapegrad train --resume ${result.checkpointFile})`);
+    return 130;
   }
   const seconds = (performance.now() - t0) / 1000;
   const h = result.history;

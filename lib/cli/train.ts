@@ -159,6 +159,8 @@ export interface TrainOptions {
   checkpoint?: string | null;
   /** Continue from this checkpoint (architecture, data, optimizer state and history come from it). */
   resume?: string;
+  /** Stop after the current batch, write a checkpoint there (always, even mid-epoch) and return. */
+  signal?: AbortSignal;
 }
 
 /** The options after defaults (what a checkpoint records). */
@@ -228,7 +230,12 @@ export interface TrainResult {
   curvesFile: string | null;
   /** Decision regions over the test points, for 2-feature data. */
   boundaryFile: string | null;
+  /** Set when the signal stopped training: where it stopped (the checkpoint resumes from there). */
+  interrupted: { epoch: number; batch: number } | null;
 }
+
+/** An epoch stopped part-way: the batches done and the running sums, so a resume continues it exactly. */
+interface PartialEpoch { batch: number; lossSum: number; correct: number; seen: number }
 
 function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number): Optimizer {
   switch (name) {
@@ -292,11 +299,12 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
  */
 export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const t0 = performance.now();
-  let resumed: { epoch: number; history: History; options: ResolvedOptions; arch: Arch; out: string | null } | null = null;
+  let resumed: { epoch: number; partial: PartialEpoch | null; history: History; options: ResolvedOptions; arch: Arch; out: string | null } | null = null;
   if (opts.resume) {
     const extra = readCheckpointExtra(opts.resume);
     resumed = {
       epoch: Number(extra.epoch ?? 0),
+      partial: (extra.partial as PartialEpoch | undefined) ?? null,
       history: extra.history as History,
       options: extra.options as ResolvedOptions,
       arch: extra.arch as Arch,
@@ -364,6 +372,8 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
 
   const tTrain = performance.now();
   let samples = 0;
+  let interrupted: TrainResult['interrupted'] = null;
+  let partial = resumed?.partial ?? null;
   let lastYield = performance.now(), lastCheckpoint = performance.now();
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
     const te = performance.now();
@@ -371,7 +381,9 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
     const loader = new DataLoader(ds, { batchSize: options.batchSize, shuffle: true, seed: options.data.seed * 100003 + epoch });
     model.train();
     let lossSum = 0, correct = 0, seen = 0, b = 0;
+    if (partial) ({ lossSum, correct, seen } = partial);
     for (const [x, y] of loader) {
+      if (partial && b < partial.batch) { b++; continue; } // done before the interruption: same order, skipped
       const logits = model.forward(x) as Tensor;
       const loss = crossEntropy(logits, y);
       opt.zeroGrad();
@@ -391,6 +403,18 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
         loss: lossSum / seen, acc: correct / seen, samplesPerSec: seen / ((now - te) / 1000 || 1e-9),
       });
       if (now - lastYield > 50) { await tick(); lastYield = performance.now(); }
+      if (opts.signal?.aborted) break;
+    }
+    partial = null;
+    if (opts.signal?.aborted && b < batches) {
+      interrupted = { epoch: epoch + 1, batch: b };
+      if (checkpointFile) {
+        saveCheckpoint(checkpointFile, {
+          model, optimizer: opt,
+          extra: { epoch, partial: { batch: b, lossSum, correct, seen }, arch, options, history, out: outFile },
+        });
+      }
+      break;
     }
     check(Number.isFinite(lossSum), `training diverged in epoch ${epoch + 1} (loss is ${lossSum / seen}); try a smaller --lr`);
     const testLoss = meanLoss(model, split.xTest, split.yTest, arch);
@@ -401,7 +425,7 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
     history.testAcc.push(testAcc);
     const seconds = (performance.now() - te) / 1000;
     // a checkpoint after every epoch, but at most one per second (tiny epochs, e.g. xor) and always after the last
-    if (checkpointFile && (epoch + 1 === options.epochs || performance.now() - lastCheckpoint > 1000)) {
+    if (checkpointFile && (epoch + 1 === options.epochs || opts.signal?.aborted || performance.now() - lastCheckpoint > 1000)) {
       lastCheckpoint = performance.now();
       saveCheckpoint(checkpointFile, {
         model, optimizer: opt,
@@ -412,6 +436,10 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
       epoch: epoch + 1, epochs: options.epochs, trainLoss: lossSum / seen, trainAcc: correct / seen,
       testLoss, testAcc, seconds, samplesPerSec: seen / seconds,
     });
+    if (opts.signal?.aborted) {
+      interrupted = { epoch: epoch + 1, batch: b };
+      break;
+    }
   }
   const trainSeconds = (performance.now() - tTrain) / 1000;
   const testAccuracy = accuracy(model, split.xTest, split.yTest, arch);
@@ -421,7 +449,7 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
 
   let curvesFile: string | null = null, boundaryFile: string | null = null;
   model.eval();
-  if (outFile) {
+  if (outFile && !interrupted) {
     save(model, outFile, {
       metadata: {
         [META_ARCH]: JSON.stringify(arch),
@@ -447,7 +475,8 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
   return {
     model, arch, options, split, history, testAccuracy, trainAccuracy,
     trainSeconds, totalSeconds: (performance.now() - t0) / 1000,
-    samplesPerSec: samples / (trainSeconds || 1e-9), backend, outFile, checkpointFile, curvesFile, boundaryFile,
+    samplesPerSec: samples / (trainSeconds || 1e-9), backend, outFile: interrupted ? null : outFile, checkpointFile, curvesFile, boundaryFile,
+    interrupted,
   };
 }
 

@@ -76,7 +76,8 @@ export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): Sa
   if (buf.length < 8) fail(`file is ${buf.length} bytes, too short to hold the 8-byte header length (truncated or not a safetensors file)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(maxHeaderBytes)) fail(`header length ${n64} exceeds the limit of ${maxHeaderBytes} bytes (corrupted or not a safetensors file)`);
+  if (!(maxHeaderBytes >= 0)) fail(`maxHeaderBytes must be a non-negative number, got ${maxHeaderBytes}`);
+  if (Number(n64) > maxHeaderBytes) fail(`header length ${n64} exceeds the limit of ${maxHeaderBytes} bytes (corrupted or not a safetensors file)`);
   const n = Number(n64);
   if (8 + n > buf.length) fail(`header length ${n} runs past the end of the ${buf.length}-byte file (truncated or not a safetensors file)`);
 

@@ -58,6 +58,7 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
  * previous file (if any) is left untouched.
  */
 export function atomicWriteFile(file: string, bytes: Uint8Array): void {
+  removeStaleTemps(file);
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let fd: number | null = null;
   try {
@@ -73,6 +74,29 @@ export function atomicWriteFile(file: string, bytes: Uint8Array): void {
     throw new Error(`save ${file}: ${(e as Error).message} (the previous file, if any, is unchanged)`, { cause: e });
   }
   fsyncDir(path.dirname(path.resolve(file)));
+}
+
+/** Temp files of this target left by processes that died mid-save (killed): never a valid file, safe to drop. */
+function removeStaleTemps(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const prefix = `${path.basename(file)}.tmp-`;
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length)) : null;
+    if (!m || processAlive(Number(m[1]))) continue;
+    try { fs.unlinkSync(path.join(dir, name)); } catch { /* raced with another cleaner */ }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }
 
 /** Make the rename durable. Not possible on every platform (Windows): best effort. */
