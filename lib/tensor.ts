@@ -141,6 +141,7 @@ export class Tensor {
   /** All dims reversed (a matrix transpose for 2-D). */
   get T(): Tensor { return ops.permute(this, this.shape.map((_, i) => this.shape.length - 1 - i)); }
   indexSelect(dim: number, index: ArrayLike<number> | Tensor): Tensor { return ops.indexSelect(this, dim, index); }
+  gather(dim: number, index: Tensor | number[][] | number[]): Tensor { return ops.gather(this, dim, index); }
   eq(o: Scalar): Tensor { return ops.eq(this, o); }
   gt(o: Scalar): Tensor { return ops.gt(this, o); }
   lt(o: Scalar): Tensor { return ops.lt(this, o); }

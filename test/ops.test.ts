@@ -46,6 +46,8 @@ describe('gradcheck of every op', () => {
     ['indexSelect rows (repeated)', (x) => x.indexSelect(0, [2, 0, 2]).exp(), (s) => az([3, 4], s)],
     ['indexSelect dim 1', (x) => x.indexSelect(1, [3, 1]).exp(), (s) => az([2, 4], s)],
     ['narrow', (x) => tg.narrow(x, 1, 1, 2).exp(), (s) => az([2, 4], s)],
+    ['gather dim 1 (repeated)', (x) => x.gather(1, [[2, 0, 2], [1, 1, 3], [0, 3, 0]]).exp(), (s) => az([3, 4], s)],
+    ['gather dim 0', (x) => x.gather(0, [[1, 0, 2, 2]]).exp(), (s) => az([3, 4], s)],
     ['scalar ops', (x) => x.add(2).mul(3).sub(1).div(4), (s) => az([2, 2], s)],
     ['reversed scalar ops', (x) => tg.sub(1, x).mul(tg.add(2, x)).div(tg.mul(3, x)), (s) => az([2, 2], s)],
     ['number / tensor', (x) => tg.div(2, x), (s) => az([2, 2], s)],
@@ -235,6 +237,8 @@ describe('forward values', () => {
     expect(x.T.toArray()).toEqual([[1, -4], [-2, 5], [3, -6]]);
     expect(x.reshape(3, 2).toArray()).toEqual([[1, -2], [3, -4], [5, -6]]);
     expect(x.indexSelect(0, [1, 1, 0]).toArray()).toEqual([[-4, 5, -6], [-4, 5, -6], [1, -2, 3]]);
+    expect(x.gather(1, [[2], [0]]).toArray()).toEqual([[3], [-4]]); // the picked entry of each row
+    expect(x.gather(0, [[1, 0, 1]]).toArray()).toEqual([[-4, -2, -6]]);
     expect(tg.concat([x, x], 1).shape).toEqual([2, 6]);
     expect(tg.stack([x, x]).shape).toEqual([2, 2, 3]);
     expect(x.matmul(tensor([1, 1, 1])).toArray()).toEqual([2, -5]);
@@ -295,6 +299,8 @@ describe('errors name the op and the shapes', () => {
     expect(() => tg.crossEntropy(tg.randn([2, 3]), [0, 3])).toThrow('crossEntropy: index 3 at position 1 is out of range [0, 3)');
     expect(() => tg.crossEntropy(tg.randn([2, 3]), [0])).toThrow('crossEntropy: input [2, 3] has 2 rows but 1 labels were given');
     expect(() => tg.randn([2, 3]).indexSelect(0, [2])).toThrow(/indexSelect: index 2/);
+    expect(() => tg.randn([2, 3]).gather(1, [[3], [0]])).toThrow('gather: index 3 at position 0 is out of range [0, 3)');
+    expect(() => tg.randn([2, 3]).gather(1, [0, 1])).toThrow('gather: index of shape [2] does not fit input [2, 3] along dim 1');
   });
   it('linear shape mismatch', () => {
     expect(() => tg.linear(tg.randn([2, 3]), tg.randn([4, 5]))).toThrow(/linear: input \[2, 3\], weight \[4, 5\]/);

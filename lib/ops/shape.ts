@@ -220,3 +220,55 @@ export function stack(xs: readonly Tensor[], dim = 0): Tensor {
   const d = normDim('stack', dim, xs[0].ndim + 1);
   return concat(xs.map((t) => unsqueeze(t, d)), d);
 }
+
+// out[i][j] = x[i][index[i][j]] (dim 1; likewise for any dim): per-row picks, e.g. the logit of each label.
+function gatherWalk(xShape: readonly number[], idxShape: readonly number[], dim: number, idx: Int32Array,
+  visit: (xOff: number, k: number) => void): void {
+  const nd = idxShape.length;
+  const xStrides = new Array<number>(nd);
+  let s = 1;
+  for (let d = nd - 1; d >= 0; d--) { xStrides[d] = s; s *= xShape[d]; }
+  const pos = new Array<number>(nd).fill(0);
+  for (let k = 0; k < idx.length; k++) {
+    let off = 0;
+    for (let d = 0; d < nd; d++) off += (d === dim ? idx[k] : pos[d]) * xStrides[d];
+    visit(off, k);
+    for (let d = nd - 1; d >= 0 && ++pos[d] === idxShape[d]; d--) pos[d] = 0;
+  }
+}
+
+const gatherOp = defineOp({
+  name: 'Gather',
+  forward: (x: Tensor, dim: number, idx: Int32Array, idxShape: number[]) => {
+    const out = empty(x, idxShape);
+    gatherWalk(x.shape, idxShape, dim, idx, (off, k) => { out.data[k] = x.data[off]; });
+    return out;
+  },
+  vjp: (g, _out, x: Tensor, dim: number, idx: Int32Array, idxShape: number[]): Grads => [scatterAdd(g, dim, idx, idxShape, x.shape)],
+});
+
+const scatterAdd = defineOp({
+  name: 'ScatterAdd',
+  forward: (g: Tensor, dim: number, idx: Int32Array, idxShape: number[], xShape: number[]) => {
+    const out = empty(g, xShape);
+    gatherWalk(xShape, idxShape, dim, idx, (off, k) => { out.data[off] += g.data[k]; });
+    return out;
+  },
+  vjp: (gg, _out, _g, dim: number, idx: Int32Array, idxShape: number[]): Grads => [gatherOp(gg, dim, idx, idxShape)],
+});
+
+/** torch.gather: out[i][j] = x[i][index[i][j]] for dim 1 (index has x's number of dims and fits inside x elsewhere). */
+export function gather(x: Tensor, dim: number, index: Tensor | number[][] | number[]): Tensor {
+  const d = normDim('gather', dim, x.ndim);
+  const idxT = index instanceof Tensor ? index : new Tensor(Float32Array.from((index as unknown[]).flat(Infinity) as number[]), nestedShape(index));
+  if (idxT.ndim !== x.ndim || idxT.shape.some((s, i) => i !== d && s > x.shape[i])) {
+    throw new RangeError(`gather: index of shape ${fmt(idxT.shape)} does not fit input ${fmt(x.shape)} along dim ${dim}`);
+  }
+  return gatherOp(x, d, toIndex('gather', idxT, x.shape[d]), idxT.shape.slice());
+}
+
+function nestedShape(a: unknown): number[] {
+  const shape: number[] = [];
+  for (let l = a; Array.isArray(l); l = l[0]) shape.push(l.length);
+  return shape;
+}
