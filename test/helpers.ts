@@ -1,24 +1,36 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { Tensor, gradcheck, type GradcheckOptions } from '../lib/index.js';
 
-type Nested = number | Nested[];
+export type Nested = number | Nested[];
+
+/** The PyTorch reference values (test/fixtures/gen_torch.py). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const fx: any = JSON.parse(readFileSync(new URL('./fixtures/torch.json', import.meta.url), 'utf8'));
+
+let maxAbsDiff = 0;
+/** Largest |actual - expected| seen by expectClose in this file (reported against the fixtures). */
+export function maxDiffSeen(): number {
+  return maxAbsDiff;
+}
 
 /** Element-wise |a - b| <= atol + rtol·|b| with a message naming the worst element. */
-export function expectClose(actual: Tensor | ArrayLike<number> | number, expected: Nested | ArrayLike<number> | Tensor, rtol = 1e-5, atol = 1e-6): void {
-  const a = toFlat(actual), e = toFlat(expected);
-  expect(a.length, 'element count').toBe(e.length);
+export function expectClose(actual: Tensor | ArrayLike<number> | number | Nested, expected: Nested | ArrayLike<number> | Tensor, rtol = 1e-5, atol = 1e-6, what = ''): void {
+  const a = flat(actual), e = flat(expected);
+  expect(a.length, `${what} element count`).toBe(e.length);
   let worst = -1, worstErr = 0;
   for (let i = 0; i < a.length; i++) {
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - e[i]));
     const err = Math.abs(a[i] - e[i]) - (atol + rtol * Math.abs(e[i]));
     if (!(err <= 0) && (worst < 0 || !(err <= worstErr))) { worst = i; worstErr = err; }
   }
-  if (worst >= 0) expect.fail(`element ${worst}: got ${a[worst]}, expected ${e[worst]} (rtol ${rtol}, atol ${atol})`);
+  if (worst >= 0) expect.fail(`${what} element ${worst}: got ${a[worst]}, expected ${e[worst]} (rtol ${rtol}, atol ${atol})`);
 }
 
-function toFlat(v: unknown): number[] {
+export function flat(v: unknown): number[] {
   if (typeof v === 'number') return [v];
   if (v instanceof Tensor) return Array.from(v.data);
-  if (Array.isArray(v)) return (v as unknown[]).flatMap((x) => toFlat(x));
+  if (Array.isArray(v)) return (v as unknown[]).flatMap((x) => flat(x));
   return Array.from(v as ArrayLike<number>);
 }
 

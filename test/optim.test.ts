@@ -1,28 +1,9 @@
 // optim: SGD / Adam / AdamW trajectories against PyTorch (test/fixtures/torch.json), state dicts, option checks.
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, tensor, zeros, nn, optim } from '../lib/index.js';
+import { expectClose, flat, fx, maxDiffSeen, type Nested } from './helpers.js';
 
-type Nested = number | Nested[];
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const fx: any = JSON.parse(readFileSync(new URL('./fixtures/torch.json', import.meta.url), 'utf8'));
-
-function flat(v: Tensor | Nested): number[] {
-  if (v instanceof Tensor) return Array.from(v.data);
-  return Array.isArray(v) ? v.flatMap((x) => flat(x)) : [v];
-}
-
-let maxAbsDiff = 0;
-function expectClose(actual: Tensor | Nested, expected: Tensor | Nested, rtol = 1e-5, atol = 1e-6, what = ''): void {
-  const a = flat(actual), e = flat(expected);
-  expect(a.length, 'element count').toBe(e.length);
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - e[i]);
-    maxAbsDiff = Math.max(maxAbsDiff, d);
-    if (!(d <= atol + rtol * Math.abs(e[i]))) expect.fail(`${what} element ${i}: got ${a[i]}, expected ${e[i]} (|diff| ${d})`);
-  }
-}
-afterAll(() => console.log(`optim fixtures: max |tapegrad - torch| = ${maxAbsDiff.toExponential(2)}`));
+afterAll(() => console.log(`optim fixtures: max |tapegrad - torch| = ${maxDiffSeen().toExponential(2)}`));
 
 function freshMlp(): nn.Sequential {
   const m = new nn.Sequential(new nn.Linear(4, 5), new nn.ReLU(), new nn.Linear(5, 3));
