@@ -7,7 +7,7 @@ export { detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from './autograd/an
 export { grad, vjp } from './autograd/functional.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './autograd/gradcheck.js';
 export { defineOp, Node } from './autograd/node.js';
-export { setBackend, getBackend, backendInfo, type BackendName } from './backend/index.js';
+export { setBackend, getBackend, backendInfo, setNumThreads, getNumThreads, type BackendName } from './backend/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';

@@ -306,3 +306,24 @@ describe('errors name the op and the shapes', () => {
     expect(() => tg.linear(tg.randn([2, 3]), tg.randn([4, 5]))).toThrow(/linear: input \[2, 3\], weight \[4, 5\]/);
   });
 });
+
+describe('matmulAsync and threads', () => {
+  it('matmulAsync equals matmul, and the event loop runs while it computes', async () => {
+    const a = tg.randn([600, 500]), b = tg.randn([500, 600]);
+    let ticked = false;
+    setImmediate(() => { ticked = true; });
+    const c = await tg.matmulAsync(a, b);
+    expectClose(c, a.matmul(b), 1e-5, 1e-4);
+    // native: the gemm (a few ms) runs on the thread pool while the loop turns; js computes in place
+    if (tg.getBackend() === 'native') expect(ticked).toBe(true);
+    await expect(tg.matmulAsync(a, a)).rejects.toThrow('matmulAsync: expected 2-D tensors [m, k] and [k, n], got [600, 500] and [600, 500]');
+  });
+  it('setNumThreads / getNumThreads', () => {
+    const n = tg.getNumThreads();
+    expect(n).toBeGreaterThanOrEqual(1);
+    tg.setNumThreads(1);
+    expect(tg.getNumThreads()).toBe(1);
+    tg.setNumThreads(n);
+    expect(() => tg.setNumThreads(0)).toThrow('setNumThreads: expected a positive integer, got 0');
+  });
+});

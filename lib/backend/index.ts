@@ -50,6 +50,16 @@ export function kernels(a?: FloatArray): Backend {
   return a instanceof Float64Array ? jsBackend : active;
 }
 
+/** Threads of the active backend's matrix multiply (OpenBLAS; the JS backend has one). Default: the cores available. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  active.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return active.getNumThreads();
+}
+
 export function nativeBackend(): Backend | null {
   return tryNative();
 }

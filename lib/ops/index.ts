@@ -2,5 +2,5 @@ export { add, sub, mul, div, neg, exp, log, pow, sqrt, abs, clamp, eq, gt, lt, m
 export { sigmoid, tanh, relu, softmax, logSoftmax } from './activation.js';
 export { sum, mean, max, argmax } from './reduce.js';
 export { reshape, flatten, squeeze, unsqueeze, expand, sumTo, permute, transpose, indexSelect, narrow, concat, stack, gather } from './shape.js';
-export { matmul, linear } from './matmul.js';
+export { matmul, matmulAsync, linear } from './matmul.js';
 export { crossEntropy, nllLoss, mseLoss, bceLoss, bceWithLogitsLoss, oneHot, type Labels } from './loss.js';

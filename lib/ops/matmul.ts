@@ -1,4 +1,6 @@
-import { kernels } from '../backend/index.js';
+import { getBackend, kernels } from '../backend/index.js';
+import { nativeAddon } from '../backend/native.js';
+import { noGrad } from '../autograd/mode.js';
 import { ACCUMULATED, defineOp, type Grads } from '../autograd/node.js';
 import { activationBackward, type Activation } from './activation.js';
 import { takeGradBuffer } from '../autograd/engine.js';
@@ -137,4 +139,21 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activati
   if (!op) throw new RangeError(`linear: unknown activation '${activation}' (expected relu, sigmoid or tanh)`);
   const y = bias ? op(x2, weight, bias) : op(x2, weight);
   return x.ndim === 2 ? y : reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
+}
+
+/**
+ * a·b for 2-D float32 tensors off the main thread: on the native backend the gemm runs on the libuv
+ * thread pool and the event loop stays free; elsewhere it is computed synchronously. Not recorded on
+ * the tape (inference, precomputation).
+ */
+export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new RangeError(`matmulAsync: expected 2-D tensors [m, k] and [k, n], got ${a instanceof Tensor ? fmt(a.shape) : typeof a} and ${b instanceof Tensor ? fmt(b.shape) : typeof b}`);
+  }
+  const [m, k] = a.shape, n = b.shape[1];
+  const addon = getBackend() === 'native' && a.dtype === 'float32' && b.dtype === 'float32' ? nativeAddon() : null;
+  if (!addon) return noGrad(() => matmul(a, b));
+  const out = new Tensor(new Float32Array(m * n), [m, n]);
+  await addon.gemmAsync(false, false, m, n, k, 1, a.data as Float32Array, b.data as Float32Array, 0, out.data as Float32Array);
+  return out;
 }
