@@ -147,6 +147,11 @@ export class Tensor {
   lt(o: Scalar): Tensor { return ops.lt(this, o); }
 }
 
+/** True for tapegrad tensors (also across duplicate copies of the module, which instanceof would miss). */
+export function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && (v as { _isTensor?: boolean })._isTensor === true;
+}
+
 function flat(a: number[] | [number[]]): number[] {
   return Array.isArray(a[0]) ? (a[0] as number[]) : (a as number[]);
 }

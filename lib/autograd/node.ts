@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import { isTensor, type Tensor } from '../tensor.js';
 import { isGradEnabled } from './mode.js';
 import { checkForward, isAnomalyEnabled } from './anomaly.js';
 
@@ -74,8 +74,4 @@ function tensorsOf(args: readonly unknown[]): Tensor[] {
     else if (Array.isArray(a)) for (const t of a) if (isTensor(t)) inputs.push(t);
   }
   return inputs;
-}
-
-function isTensor(a: unknown): a is Tensor {
-  return typeof a === 'object' && a !== null && (a as { _isTensor?: boolean })._isTensor === true;
 }

@@ -1,4 +1,4 @@
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
 
 // A Module owns parameters (tensors that require grad), buffers (state without gradients, e.g. the
@@ -8,9 +8,6 @@ import { fmt, sameShape } from '../shape.js';
 // with requiresGrad, is registered the first time the module is walked, in declaration order.
 // Names starting with '_' and `training` are never discovered.
 
-export function isTensor(v: unknown): v is Tensor {
-  return typeof v === 'object' && v !== null && (v as { _isTensor?: boolean })._isTensor === true;
-}
 
 type Kind = 'param' | 'buffer' | 'module';
 

@@ -2,7 +2,8 @@ import { Tensor, type NestedArray } from '../tensor.js';
 import { tensor, zeros } from '../creation.js';
 import { randperm } from '../random.js';
 import { fmt } from '../shape.js';
-import { Module, isTensor } from './module.js';
+import { Module } from './module.js';
+import { isTensor } from '../tensor.js';
 
 export interface PerceptronOptions {
   /** Learning rate of the update rule (default 1). */

@@ -1,4 +1,4 @@
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { enableGrad } from '../autograd/mode.js';
 import { fmt, sameShape } from '../shape.js';
 
@@ -28,9 +28,6 @@ export interface OptimizerStateDict {
   paramGroups: ({ params: number[] } & Record<string, Hyper>)[];
 }
 
-function isTensor(v: unknown): v is Tensor {
-  return typeof v === 'object' && v !== null && (v as { _isTensor?: boolean })._isTensor === true;
-}
 
 /**
  * Base of the optimizers: holds param groups and per-parameter state; subclasses validate their
