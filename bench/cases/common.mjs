@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 // Shared by the JavaScript case runners (bench/cases/*.mjs). bench/torch_bench.py mirrors the same
 // definitions in Python (PRNG, shapes, timing rule); keep the two in step.
 
@@ -140,4 +141,18 @@ export function memInfo() {
 
 export function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+/** Run each case through its handler, then record time, memory and CPU on `out` and emit it. */
+export function runCases(out, cases, handlers) {
+  const t0 = performance.now();
+  for (const c of cases) {
+    process.stderr.write(`  ${out.engine} t=${out.threads}: ${c}\n`);
+    handlers[c]?.();
+  }
+  out.seconds = (performance.now() - t0) / 1000;
+  out.mem = memInfo();
+  const cpu = process.cpuUsage();
+  out.cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  emit(out);
 }

@@ -2,7 +2,7 @@
 //   [--soak=STEPS] (mlp steps with RSS at intervals instead of the cases). Prints one JSON object.
 import { performance } from 'node:perf_hooks';
 import {
-  parseArgs, measure, mlpData, gemmData, MLP, LARGE, XOR, XOR_X, XOR_Y, stepFlop, memInfo, emit,
+  parseArgs, measure, mlpData, gemmData, MLP, LARGE, XOR, XOR_X, XOR_Y, stepFlop, memInfo, emit, runCases,
 } from './common.mjs';
 
 const { args, spec } = parseArgs();
@@ -145,20 +145,6 @@ function soak(steps) {
     method: 'counting subclasses of Float32Array/Float64Array/Int32Array on globalThis for 100 steps; JS objects not counted' };
 }
 
-const t0 = performance.now();
-if (args.soak) {
-  soak(Number(args.soak) > 1 ? Number(args.soak) : 10000);
-} else {
-  for (const c of spec.cases) {
-    process.stderr.write(`  ${out.engine} t=${out.threads}: ${c}\n`);
-    if (c === 'sgemm') sgemmCase();
-    else if (c === 'mlp') mlpCase('mlp', MLP);
-    else if (c === 'large') mlpCase('large', LARGE);
-    else if (c === 'xor') xorCase();
-  }
-}
-out.seconds = (performance.now() - t0) / 1000;
-out.mem = memInfo();
-const cpu = process.cpuUsage();
-out.cpuSeconds = (cpu.user + cpu.system) / 1e6;
-emit(out);
+const cases = { sgemm: sgemmCase, mlp: () => mlpCase('mlp', MLP), large: () => mlpCase('large', LARGE), xor: xorCase };
+if (args.soak) soak(Number(args.soak) > 1 ? Number(args.soak) : 10000);
+runCases(out, args.soak ? [] : spec.cases, cases);

@@ -4,7 +4,7 @@
 // (mean over the batch) against one-hot labels, gradients only for the variables. Prints one JSON object.
 import { performance } from 'node:perf_hooks';
 import {
-  parseArgs, measure, mlpData, gemmData, MLP, LARGE, XOR, XOR_X, XOR_Y, stepFlop, memInfo, emit,
+  parseArgs, measure, mlpData, gemmData, MLP, LARGE, XOR, XOR_X, XOR_Y, stepFlop, memInfo, emit, runCases,
 } from './common.mjs';
 
 const { args, spec } = parseArgs();
@@ -112,16 +112,4 @@ function xorCase() {
   last.dispose();
 }
 
-const t0 = performance.now();
-for (const c of spec.cases) {
-  process.stderr.write(`  ${out.engine} t=${out.threads}: ${c}\n`);
-  if (c === 'sgemm') sgemmCase();
-  else if (c === 'mlp') mlpCase('mlp', MLP);
-  else if (c === 'large') mlpCase('large', LARGE);
-  else if (c === 'xor') xorCase();
-}
-out.seconds = (performance.now() - t0) / 1000;
-out.mem = memInfo();
-const cpu = process.cpuUsage();
-out.cpuSeconds = (cpu.user + cpu.system) / 1e6;
-emit(out);
+runCases(out, spec.cases, { sgemm: sgemmCase, mlp: () => mlpCase('mlp', MLP), large: () => mlpCase('large', LARGE), xor: xorCase });
