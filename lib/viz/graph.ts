@@ -89,7 +89,8 @@ export function toDot(t: Tensor, opts: DotOptions = {}): string {
     '  node [fontname="Helvetica", fontsize=10];',
     '  edge [color="#555555", arrowsize=0.7];',
   ];
-  if (opts.title) head.push(`  labelloc=t;`, `  label=${dotString(opts.title)};`, '  fontname="Helvetica";');
+  // graphviz-wasm underestimates text widths: a small title font and some padding keep it uncut
+  if (opts.title) head.push(`  labelloc=t;`, `  label=${dotString(opts.title)};`, '  fontname="Helvetica";', '  fontsize=11;', '  pad=0.3;');
   return [...head, ...lines, ...edges, '}', ''].join('\n');
 }
 

@@ -32,7 +32,9 @@ function tickText(v: number, step: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e5 || a < 1e-3) return v.toExponential(1);
-  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  // enough decimals to show the step exactly (0.25 needs 2, 0.5 needs 1)
+  let decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  while (decimals < 6 && Math.abs(Number(step.toFixed(decimals)) - step) > 1e-9 * step) decimals++;
   return v.toFixed(decimals);
 }
 
