@@ -1,6 +1,6 @@
 // The Rosenblatt perceptron (AND, OR learnable; XOR not) and a 2-4-1 MLP that solves XOR by backprop.
 import { describe, expect, it } from 'vitest';
-import { tensor, manualSeed, noGrad, nn, optim } from '../lib/index.js';
+import { tensor, manualSeed, noGrad, nn, optim, type Tensor } from '../lib/index.js';
 
 const X = [[0, 0], [0, 1], [1, 0], [1, 1]];
 const AND = [0, 0, 0, 1];
@@ -62,21 +62,27 @@ describe('Perceptron', () => {
   });
 });
 
+const x = tensor(X), y = tensor(XOR.map((v) => [v]));
+
+/** 1000 full-batch steps on the four XOR rows; returns the last loss. */
+function trainXor(model: nn.Module, opt: optim.Optimizer, lossFn: { forward(a: Tensor, b: Tensor): Tensor }): number {
+  let loss = Infinity;
+  for (let epoch = 0; epoch < 1000; epoch++) {
+    opt.zeroGrad();
+    const l = lossFn.forward(model.forward(x), y);
+    l.backward();
+    opt.step();
+    loss = l.item();
+  }
+  return loss;
+}
+
 describe('MLP 2-4-1 solves XOR by backprop', () => {
   it('Linear-Tanh-Linear-Sigmoid with BCE and Adam reaches 100% accuracy', () => {
     manualSeed(0);
     const model = new nn.Sequential(new nn.Linear(2, 4), new nn.Tanh(), new nn.Linear(4, 1), new nn.Sigmoid());
     const opt = new optim.Adam(model.parameters(), { lr: 0.05 });
-    const lossFn = new nn.BCELoss();
-    const x = tensor(X), y = tensor(XOR.map((v) => [v]));
-    let loss = Infinity;
-    for (let epoch = 0; epoch < 1000; epoch++) {
-      opt.zeroGrad();
-      const l = lossFn.forward(model.forward(x), y);
-      l.backward();
-      opt.step();
-      loss = l.item();
-    }
+    const loss = trainXor(model, opt, new nn.BCELoss());
     const out = noGrad(() => model.eval().forward(x));
     const pred = Array.from(out.data, (p) => (p > 0.5 ? 1 : 0));
     expect(pred).toEqual(XOR);
@@ -88,16 +94,7 @@ describe('MLP 2-4-1 solves XOR by backprop', () => {
       manualSeed(seed);
       const model = new nn.Sequential(new nn.Linear(2, 4), new nn.Tanh(), new nn.Linear(4, 1));
       const opt = new optim.SGD(model.parameters(), { lr: 0.5, momentum: 0.9 });
-      const lossFn = new nn.BCEWithLogitsLoss();
-      const x = tensor(X), y = tensor(XOR.map((v) => [v]));
-      let loss = Infinity;
-      for (let epoch = 0; epoch < 1000; epoch++) {
-        opt.zeroGrad();
-        const l = lossFn.forward(model.forward(x), y);
-        l.backward();
-        opt.step();
-        loss = l.item();
-      }
+      const loss = trainXor(model, opt, new nn.BCEWithLogitsLoss());
       const pred = Array.from(noGrad(() => model.forward(x)).data, (z) => (z > 0 ? 1 : 0));
       expect(pred, `seed ${seed}`).toEqual(XOR);
       expect(loss, `seed ${seed}`).toBeLessThan(0.05);
