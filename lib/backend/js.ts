@@ -640,8 +640,6 @@ function adamStep(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatAr
 
 // ---------------------------------------------------------------------------------------------
 
-let requestedThreads = 1;
-
 export const jsBackend: Backend = {
   name: 'js',
   gemm,
@@ -658,7 +656,7 @@ export const jsBackend: Backend = {
   permute,
   sgdStep,
   adamStep,
-  /** Stored for backendInfo symmetry only; the JS backend is single-threaded. */
-  setNumThreads(n: number): void { requestedThreads = n; },
+  /** The JS backend is single-threaded: nothing to set. */
+  setNumThreads(): void {},
   getNumThreads(): number { return 1; },
 };

@@ -1,6 +1,5 @@
 // The `tapegrad` command line (bin/tapegrad.js calls main). Built on commander: every command has --help.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { CliError } from './errors.js';
 import { DATASETS } from './data.js';
 import { ACTIVATIONS, OPTIMIZERS, DEFAULTS } from './train.js';
 import {
