@@ -7,7 +7,7 @@
     {
       "target_name": "tapegrad",
       "sources": [
-        "native/addon.cc", "native/gemm.cc", "native/elementwise.cc",
+        "native/addon.cc", "native/args.cc", "native/gemm.cc", "native/elementwise.cc",
         "native/reduce.cc", "native/loss.cc", "native/optim.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

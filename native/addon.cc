@@ -1,31 +1,23 @@
-// Node-API glue of the tapegrad native backend: argument validation, typed-array pointers (with
-// byteOffset, zero copy) and dispatch to the kernels in gemm.cc / elementwise.cc / reduce.cc /
-// loss.cc / optim.cc. Every entry point checks argument count, types, integer dims, overflow-safe
-// sizes (64-bit, at most 2^31 - 1 elements per operand), array lengths (including batched strides),
-// detached buffers and label/index ranges, and throws a TypeError/RangeError naming the kernel and
-// the argument. No input from JS may crash the process.
+// Node-API entry points of the tapegrad native backend: one function per kernel of the catalogue
+// (lib/backend/catalogue.ts), each validating its arguments with Args (args.cc) before it calls the
+// kernel (gemm.cc / elementwise.cc / reduce.cc / loss.cc / optim.cc) on the typed arrays' memory
+// (with byteOffset, zero copy). No input from JS may crash the process.
 //
-// Built without C++ exceptions (NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS): a helper that fails throws
-// the JS exception and returns false; the caller returns at once.
+// Built without C++ exceptions (NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS): a check that fails throws
+// the JS exception and returns false; the entry point returns at once.
 //
-// Context-aware (Napi::Addon): loads in any number of worker_threads. The only process-wide state
-// is OpenBLAS's thread count.
-#ifndef NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS
-#define NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS
-#endif
+// Context-aware: loads in any number of worker_threads. The only process-wide state is OpenBLAS's
+// thread count.
 #include <cblas.h>
-#include <napi.h>
 #include <sched.h>
 
-#include <cmath>
-#include <cstdarg>
-#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <string>
 #include <thread>
 #include <vector>
 
+#include "args.h"
 #include "kernels.h"
 
 extern "C" {
@@ -36,361 +28,62 @@ char* openblas_get_config(void);
 char* openblas_get_corename(void);
 }
 
+namespace tg {
 namespace {
 
-constexpr int64_t kMaxElements = 2147483647;  // 2^31 - 1: cblas takes int, and it bounds every product
 constexpr int kMaxThreads = 1024;
-constexpr size_t kMaxRank = 64;
 
-struct F32 {
-  float* p = nullptr;
-  int64_t n = 0;
-  napi_value value = nullptr;
-};
-struct I32 {
-  int32_t* p = nullptr;
-  int64_t n = 0;
-  napi_value value = nullptr;
-};
+#define TG_ENUM_NAME(e, name) #name,
+const char* const kUnaryNames[] = {TG_UNARY_OPS(TG_ENUM_NAME)};
+const char* const kBinaryNames[] = {TG_BINARY_OPS(TG_ENUM_NAME)};
+const char* const kReduceNames[] = {TG_REDUCE_OPS(TG_ENUM_NAME)};
+const OpNames kUnaryOps{kUnaryNames, sizeof kUnaryNames / sizeof *kUnaryNames};
+const OpNames kBinaryOps{kBinaryNames, sizeof kBinaryNames / sizeof *kBinaryNames};
+const OpNames kReduceOps{kReduceNames, sizeof kReduceNames / sizeof *kReduceNames};
 
-std::string fmtNumber(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
-const char* typedArrayName(napi_typedarray_type t) {
-  switch (t) {
-    case napi_int8_array: return "an Int8Array";
-    case napi_uint8_array: return "a Uint8Array";
-    case napi_uint8_clamped_array: return "a Uint8ClampedArray";
-    case napi_int16_array: return "an Int16Array";
-    case napi_uint16_array: return "a Uint16Array";
-    case napi_int32_array: return "an Int32Array";
-    case napi_uint32_array: return "a Uint32Array";
-    case napi_float32_array: return "a Float32Array";
-    case napi_float64_array: return "a Float64Array";
-    case napi_bigint64_array: return "a BigInt64Array";
-    case napi_biguint64_array: return "a BigUint64Array";
-    default: return "a typed array";
-  }
-}
-
-// What a JS value is, in words, for error messages ("a Float64Array", "undefined", "a number").
-std::string describe(napi_env env, napi_value v) {
-  napi_valuetype t = napi_undefined;
-  if (napi_typeof(env, v, &t) != napi_ok) return "an unknown value";
-  switch (t) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "a boolean";
-    case napi_number: {
-      double d = 0;
-      napi_get_value_double(env, v, &d);
-      return "the number " + fmtNumber(d);
-    }
-    case napi_string: return "a string";
-    case napi_symbol: return "a symbol";
-    case napi_function: return "a function";
-    case napi_bigint: return "a bigint";
-    case napi_external: return "an external";
-    case napi_object: {
-      bool is = false;
-      if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-        napi_typedarray_type tt;
-        size_t len;
-        if (napi_get_typedarray_info(env, v, &tt, &len, nullptr, nullptr, nullptr) == napi_ok) return typedArrayName(tt);
-      }
-      if (napi_is_array(env, v, &is) == napi_ok && is) return "an Array";
-      if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) return "an ArrayBuffer";
-      if (napi_is_dataview(env, v, &is) == napi_ok && is) return "a DataView";
-      return "an object";
-    }
-  }
-  return "an unknown value";
-}
-
-// Validating accessor for one call's arguments. Every method returns false after throwing.
-class Args {
- public:
-  Args(const Napi::CallbackInfo& info, const char* kernel) : info_(info), env_(info.Env()), kernel_(kernel) {}
-
-  Napi::Env env() const { return env_; }
-  const char* kernel() const { return kernel_; }
-
-  bool typeError(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
-    va_list ap;
-    va_start(ap, fmt);
-    throwError(true, fmt, ap);
-    va_end(ap);
-    return false;
-  }
-  bool rangeError(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
-    va_list ap;
-    va_start(ap, fmt);
-    throwError(false, fmt, ap);
-    va_end(ap);
-    return false;
-  }
-
-  bool count(size_t min, size_t max) {
-    const size_t n = info_.Length();
-    if (n >= min && n <= max) return true;
-    if (min == max) return typeError("expected %zu argument%s, got %zu", min, min == 1 ? "" : "s", n);
-    return typeError("expected %zu to %zu arguments, got %zu", min, max, n);
-  }
-
-  bool isMissing(size_t i) const { return i >= info_.Length() || info_[i].IsUndefined(); }
-
-  bool f32(size_t i, const char* name, F32* out, bool nullable = false) {
-    napi_value v = arg(i);
-    if (nullable && (info_[i].IsNull() || info_[i].IsUndefined())) {
-      *out = F32{};
-      return true;
-    }
-    napi_typedarray_type t = napi_int8_array;
-    void* data = nullptr;
-    size_t len = 0;
-    napi_value ab = nullptr;
-    if (!typedArray(v, &t, &len, &data, &ab) || t != napi_float32_array)
-      return typeError("argument '%s' must be a Float32Array%s, got %s", name, nullable ? " or null" : "",
-                       describe(env_, v).c_str());
-    if (!usable(name, len, data, ab)) return false;
-    out->p = static_cast<float*>(data);
-    out->n = static_cast<int64_t>(len);
-    out->value = v;
-    return true;
-  }
-
-  bool i32(size_t i, const char* name, I32* out) {
-    napi_value v = arg(i);
-    napi_typedarray_type t = napi_int8_array;
-    void* data = nullptr;
-    size_t len = 0;
-    napi_value ab = nullptr;
-    if (!typedArray(v, &t, &len, &data, &ab) || t != napi_int32_array)
-      return typeError("argument '%s' must be an Int32Array, got %s", name, describe(env_, v).c_str());
-    if (!usable(name, len, data, ab)) return false;
-    out->p = static_cast<int32_t*>(data);
-    out->n = static_cast<int64_t>(len);
-    out->value = v;
-    return true;
-  }
-
-  // A finite non-negative integer <= 2^31 - 1 (sizes, strides, batch counts).
-  bool dim(size_t i, const char* name, int64_t* out) {
-    double d;
-    if (!number(i, name, &d)) return false;
-    if (!(d >= 0) || d != std::floor(d) || d > double(kMaxElements))
-      return rangeError("argument '%s' must be an integer in [0, 2^31-1], got %s", name, fmtNumber(d).c_str());
-    *out = static_cast<int64_t>(d);
-    return true;
-  }
-
-  bool optDim(size_t i, const char* name, int64_t* out, int64_t dflt) {
-    if (isMissing(i)) return *out = dflt, true;
-    return dim(i, name, out);
-  }
-
-  bool number(size_t i, const char* name, double* out) {
-    napi_value v = arg(i);
-    napi_valuetype t;
-    if (napi_typeof(env_, v, &t) != napi_ok || t != napi_number)
-      return typeError("argument '%s' must be a number, got %s", name, describe(env_, v).c_str());
-    napi_get_value_double(env_, v, out);
-    return true;
-  }
-
-  bool finite(size_t i, const char* name, double* out) {
-    if (!number(i, name, out)) return false;
-    if (!std::isfinite(*out)) return rangeError("argument '%s' must be a finite number, got %s", name, fmtNumber(*out).c_str());
-    return true;
-  }
-
-  bool boolean(size_t i, const char* name, bool* out) {
-    napi_value v = arg(i);
-    napi_valuetype t;
-    if (napi_typeof(env_, v, &t) != napi_ok || t != napi_boolean)
-      return typeError("argument '%s' must be a boolean, got %s", name, describe(env_, v).c_str());
-    napi_get_value_bool(env_, v, out);
-    return true;
-  }
-
-  bool string(size_t i, const char* name, char* buf, size_t cap) {
-    napi_value v = arg(i);
-    napi_valuetype t;
-    if (napi_typeof(env_, v, &t) != napi_ok || t != napi_string)
-      return typeError("argument '%s' must be a string, got %s", name, describe(env_, v).c_str());
-    size_t len = 0;
-    napi_get_value_string_utf8(env_, v, buf, cap, &len);
-    // too long, or with an embedded NUL ("add\0x"): not a known name
-    if (len + 1 >= cap || std::strlen(buf) != len) buf[0] = '\0';
-    return true;
-  }
-
-  // A shape: an Array of at most 64 non-negative integers whose product is <= 2^31 - 1.
-  bool shape(size_t i, const char* name, std::vector<int64_t>* out, int64_t* count) {
-    napi_value v = arg(i);
-    bool isArray = false;
-    if (napi_is_array(env_, v, &isArray) != napi_ok || !isArray)
-      return typeError("argument '%s' must be an Array of dims, got %s", name, describe(env_, v).c_str());
-    uint32_t len = 0;
-    if (napi_get_array_length(env_, v, &len) != napi_ok) return typeError("argument '%s' is not a plain Array", name);
-    if (len > kMaxRank) return rangeError("argument '%s' has rank %u, at most %zu is supported", name, len, kMaxRank);
-    out->resize(len);
-    int64_t prod = 1;
-    for (uint32_t j = 0; j < len; ++j) {
-      napi_value e;
-      if (napi_get_element(env_, v, j, &e) != napi_ok) return pendingOr(name);
-      napi_valuetype t;
-      double d = 0;
-      if (napi_typeof(env_, e, &t) != napi_ok || t != napi_number)
-        return typeError("argument '%s'[%u] must be a number, got %s", name, j, describe(env_, e).c_str());
-      napi_get_value_double(env_, e, &d);
-      if (!(d >= 0) || d != std::floor(d) || d > double(kMaxElements))
-        return rangeError("argument '%s'[%u] must be an integer in [0, 2^31-1], got %s", name, j, fmtNumber(d).c_str());
-      (*out)[j] = static_cast<int64_t>(d);
-      prod = prod == 0 ? 0 : prod * (*out)[j];  // both factors <= 2^31-1: no int64 overflow
-      if (prod > kMaxElements)
-        return rangeError("argument '%s' = %s has more than 2^31-1 elements", name, shapeString(*out, j + 1).c_str());
-    }
-    *count = prod;
-    return true;
-  }
-
-  // a * b, checked against the 2^31 - 1 element cap (what: e.g. "m*k").
-  bool product(int64_t a, int64_t b, const char* what, int64_t* out) {
-    const int64_t p = a * b;  // operands are each <= 2^31-1 here, so no int64 overflow
-    if (p > kMaxElements) return rangeError("%s = %lld elements exceeds the 2^31-1 limit", what, (long long)p);
-    *out = p;
-    return true;
-  }
-  bool product3(int64_t a, int64_t b, int64_t c, const char* what, int64_t* out) {
-    int64_t ab = 0;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%s", what);
-    if (!product(a, b, buf, &ab)) return false;
-    return product(ab, c, buf, out);
-  }
-
-  // The array must have at least `need` elements (why: the formula, e.g. "m*n").
-  template <class A>
-  bool length(const A& arr, const char* name, int64_t need, const char* why) {
-    if (arr.n >= need) return true;
-    return rangeError("argument '%s' has %lld elements, needs %lld (%s)", name, (long long)arr.n, (long long)need, why);
-  }
-
-  static std::string shapeString(const std::vector<int64_t>& s, size_t upto = SIZE_MAX) {
-    std::string r = "[";
-    for (size_t i = 0; i < s.size() && i < upto; ++i) r += (i ? "," : "") + std::to_string(s[i]);
-    if (upto < s.size()) r += ",...";
-    return r + "]";
-  }
-
- private:
-  napi_value arg(size_t i) const { return i < info_.Length() ? static_cast<napi_value>(info_[i]) : static_cast<napi_value>(env_.Undefined()); }
-
-  bool typedArray(napi_value v, napi_typedarray_type* t, size_t* len, void** data, napi_value* ab) {
-    bool is = false;
-    if (napi_is_typedarray(env_, v, &is) != napi_ok || !is) return false;
-    size_t off = 0;
-    // `data` already includes byteOffset (Node-API adjusts it).
-    return napi_get_typedarray_info(env_, v, t, len, data, ab, &off) == napi_ok;
-  }
-
-  bool usable(const char* name, size_t len, void* data, napi_value ab) {
-    if (len > size_t(kMaxElements))
-      return rangeError("argument '%s' has %zu elements, more than 2^31-1", name, len);
-    if (len == 0 && ab != nullptr) {
-      bool detached = false;
-      if (napi_is_detached_arraybuffer(env_, ab, &detached) == napi_ok && detached)
-        return typeError("argument '%s' is backed by a detached ArrayBuffer (was it transferred?)", name);
-    }
-    if (len > 0 && data == nullptr) return typeError("argument '%s' has no data (detached ArrayBuffer?)", name);
-    return true;
-  }
-
-  bool pendingOr(const char* name) {
-    bool pending = false;
-    napi_is_exception_pending(env_, &pending);
-    if (!pending) typeError("argument '%s' could not be read", name);
-    return false;
-  }
-
-  void throwError(bool type, const char* fmt, va_list ap) {
-    char msg[512];
-    int n = std::snprintf(msg, sizeof msg, "%s: ", kernel_);
-    if (n < 0 || size_t(n) >= sizeof msg) n = 0;
-    std::vsnprintf(msg + n, sizeof msg - size_t(n), fmt, ap);
-    bool pending = false;
-    napi_is_exception_pending(env_, &pending);
-    if (pending) return;  // keep the first error
-    if (type)
-      napi_throw_type_error(env_, nullptr, msg);
-    else
-      napi_throw_range_error(env_, nullptr, msg);
-  }
-
-  const Napi::CallbackInfo& info_;
-  Napi::Env env_;
-  const char* kernel_;
-};
-
-#define REQUIRE(expr)                \
-  do {                               \
-    if (!(expr)) return env.Undefined(); \
+#define REQUIRE(expr)                        \
+  do {                                       \
+    if (!(expr)) return A.env().Undefined(); \
   } while (0)
-
-bool overlaps(const float* p, int64_t pn, const float* q, int64_t qn) {
-  if (pn <= 0 || qn <= 0) return false;
-  return p < q + qn && q < p + pn;
-}
 
 // ---- gemm: shared by the sync and async entry points -------------------------------------------
 
 struct GemmCall {
-  bool transA = false, transB = false;
-  int64_t m = 0, n = 0, k = 0, batch = 1, strideA = 0, strideB = 0, strideC = 0;
-  double alpha = 1, beta = 0;
+  GemmOptions o;
   F32 a, b, c;
 };
 
-// Arguments: (transA, transB, m, n, k, alpha, a, b, beta, c, batch?, strideA?, strideB?, strideC?)
+// (transA, transB, m, n, k, alpha, a, b, beta, c, batch?, strideA?, strideB?, strideC?)
 bool parseGemm(Args& A, GemmCall* g) {
+  GemmOptions& o = g->o;
+  double alpha = 1, beta = 0;
   if (!A.count(10, 14)) return false;
-  if (!A.boolean(0, "transA", &g->transA) || !A.boolean(1, "transB", &g->transB)) return false;
-  if (!A.dim(2, "m", &g->m) || !A.dim(3, "n", &g->n) || !A.dim(4, "k", &g->k)) return false;
-  if (!A.number(5, "alpha", &g->alpha)) return false;
+  if (!A.boolean(0, "transA", &o.transA) || !A.boolean(1, "transB", &o.transB)) return false;
+  if (!A.dim(2, "m", &o.m) || !A.dim(3, "n", &o.n) || !A.dim(4, "k", &o.k)) return false;
+  if (!A.number(5, "alpha", &alpha)) return false;
   if (!A.f32(6, "a", &g->a) || !A.f32(7, "b", &g->b)) return false;
-  if (!A.number(8, "beta", &g->beta)) return false;
+  if (!A.number(8, "beta", &beta)) return false;
   if (!A.f32(9, "c", &g->c)) return false;
+  o.alpha = static_cast<float>(alpha);
+  o.beta = static_cast<float>(beta);
   int64_t mk = 0, kn = 0, mn = 0;
-  if (!A.product(g->m, g->k, "m*k", &mk) || !A.product(g->k, g->n, "k*n", &kn) || !A.product(g->m, g->n, "m*n", &mn))
+  if (!A.product(o.m, o.k, "m*k", &mk) || !A.product(o.k, o.n, "k*n", &kn) || !A.product(o.m, o.n, "m*n", &mn))
     return false;
-  if (!A.optDim(10, "batch", &g->batch, 1) || !A.optDim(11, "strideA", &g->strideA, mk) ||
-      !A.optDim(12, "strideB", &g->strideB, kn) || !A.optDim(13, "strideC", &g->strideC, mn))
+  if (!A.optDim(10, "batch", &o.batch, 1) || !A.optDim(11, "strideA", &o.strideA, mk) ||
+      !A.optDim(12, "strideB", &o.strideB, kn) || !A.optDim(13, "strideC", &o.strideC, mn))
     return false;
-  if (g->batch == 0 || mn == 0) return true;  // nothing is touched
+  if (o.batch == 0 || mn == 0) return true;  // nothing is touched
   // Elements touched: (batch-1)*stride + size; every factor <= 2^31-1, so this fits in int64.
-  const int64_t last = g->batch - 1;
-  const int64_t needA = mk == 0 ? 0 : last * g->strideA + mk;
-  const int64_t needB = kn == 0 ? 0 : last * g->strideB + kn;
-  const int64_t needC = last * g->strideC + mn;
-  const bool batched = g->batch > 1;
+  const int64_t last = o.batch - 1;
+  const int64_t needA = mk == 0 ? 0 : last * o.strideA + mk;
+  const int64_t needB = kn == 0 ? 0 : last * o.strideB + kn;
+  const int64_t needC = last * o.strideC + mn;
+  const bool batched = o.batch > 1;
   if (!A.length(g->a, "a", needA, batched ? "(batch-1)*strideA + m*k" : "m*k")) return false;
   if (!A.length(g->b, "b", needB, batched ? "(batch-1)*strideB + k*n" : "k*n")) return false;
   if (!A.length(g->c, "c", needC, batched ? "(batch-1)*strideC + m*n" : "m*n")) return false;
   // BLAS reads A and B while writing C: an overlap gives garbage, so refuse it.
-  if (overlaps(g->c.p, needC, g->a.p, needA)) return A.rangeError("argument 'c' overlaps argument 'a' in memory");
-  if (overlaps(g->c.p, needC, g->b.p, needB)) return A.rangeError("argument 'c' overlaps argument 'b' in memory");
-  return true;
-}
-
-void runGemm(const GemmCall& g) {
-  tg::gemm(g.transA, g.transB, g.m, g.n, g.k, static_cast<float>(g.alpha), g.a.p, g.b.p, static_cast<float>(g.beta),
-           g.c.p, g.batch, g.strideA, g.strideB, g.strideC);
+  return A.disjoint(g->c, needC, "c", g->a, needA, "a") && A.disjoint(g->c, needC, "c", g->b, needB, "b");
 }
 
 // Runs sgemm on the libuv thread pool on private copies of a, b and c, taken on the main thread:
@@ -409,14 +102,11 @@ class GemmWorker : public Napi::AsyncWorker {
         c_(call.c.p, call.c.p + call.c.n),
         cLength_(call.c.n) {
     refC_ = Napi::Persistent(Napi::Value(env, call.c.value).As<Napi::Object>());
-    call_.a.p = a_.data();
-    call_.b.p = b_.data();
-    call_.c.p = c_.data();
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { runGemm(call_); }
+  void Execute() override { gemm(call_.o, a_.data(), b_.data(), c_.data()); }
   void OnOK() override {
     Napi::Env env = Env();
     napi_typedarray_type t;
@@ -446,8 +136,6 @@ class GemmWorker : public Napi::AsyncWorker {
   Napi::ObjectReference refC_;
 };
 
-std::once_flag gThreadsOnce;
-
 int availableCores() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -459,418 +147,337 @@ int availableCores() {
   return h > 0 ? int(h) : 1;
 }
 
-class TapegradAddon : public Napi::Addon<TapegradAddon> {
- public:
-  TapegradAddon(Napi::Env env, Napi::Object exports) {
-    // Default OpenBLAS thread count = cores available to this process, unless the user chose one
-    // through the environment. Process-wide, so done once even when several workers load the addon.
-    std::call_once(gThreadsOnce, [] {
-      if (!std::getenv("OPENBLAS_NUM_THREADS") && !std::getenv("GOTO_NUM_THREADS") && !std::getenv("OMP_NUM_THREADS"))
-        openblas_set_num_threads(availableCores());
-    });
-    DefineAddon(exports, {
-        InstanceMethod("gemm", &TapegradAddon::Gemm, napi_enumerable),
-        InstanceMethod("gemmAsync", &TapegradAddon::GemmAsync, napi_enumerable),
-        InstanceMethod("unary", &TapegradAddon::Unary, napi_enumerable),
-        InstanceMethod("binary", &TapegradAddon::Binary, napi_enumerable),
-        InstanceMethod("reduce", &TapegradAddon::Reduce, napi_enumerable),
-        InstanceMethod("argmax", &TapegradAddon::Argmax, napi_enumerable),
-        InstanceMethod("sumTo", &TapegradAddon::SumTo, napi_enumerable),
-        InstanceMethod("softmax", &TapegradAddon::Softmax, napi_enumerable),
-        InstanceMethod("crossEntropy", &TapegradAddon::CrossEntropy, napi_enumerable),
-        InstanceMethod("crossEntropyBackward", &TapegradAddon::CrossEntropyBackward, napi_enumerable),
-        InstanceMethod("indexSelect", &TapegradAddon::IndexSelect, napi_enumerable),
-        InstanceMethod("indexAdd", &TapegradAddon::IndexAdd, napi_enumerable),
-        InstanceMethod("permute", &TapegradAddon::Permute, napi_enumerable),
-        InstanceMethod("sgdStep", &TapegradAddon::SgdStep, napi_enumerable),
-        InstanceMethod("adamStep", &TapegradAddon::AdamStep, napi_enumerable),
-        InstanceMethod("setNumThreads", &TapegradAddon::SetNumThreads, napi_enumerable),
-        InstanceMethod("getNumThreads", &TapegradAddon::GetNumThreads, napi_enumerable),
-        InstanceMethod("info", &TapegradAddon::Info, napi_enumerable),
-    });
-  }
+// ---- entry points, one per kernel (arguments as in catalogue.ts) --------------------------------
 
- private:
-  Napi::Value Gemm(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "gemm");
-    GemmCall g;
-    REQUIRE(parseGemm(A, &g));
-    runGemm(g);
-    return env.Undefined();
-  }
+Napi::Value Gemm(Args& A) {
+  GemmCall g;
+  REQUIRE(parseGemm(A, &g));
+  gemm(g.o, g.a.p, g.b.p, g.c.p);
+  return A.env().Undefined();
+}
 
-  // Same arguments as gemm; returns a Promise<void>. Bad arguments reject the promise.
-  Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "gemmAsync");
-    GemmCall g;
-    if (!parseGemm(A, &g)) {
-      Napi::Error err = env.GetAndClearPendingException();
-      auto d = Napi::Promise::Deferred::New(env);
-      d.Reject(err.Value());
-      return d.Promise();
-    }
-    auto* w = new GemmWorker(env, g);
-    Napi::Promise p = w->Promise();
-    w->Queue();
-    return p;
+// Returns a Promise<void>; bad arguments reject it.
+Napi::Value GemmAsync(Args& A) {
+  Napi::Env env = A.env();
+  GemmCall g;
+  if (!parseGemm(A, &g)) {
+    Napi::Error err = env.GetAndClearPendingException();
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(err.Value());
+    return d.Promise();
   }
+  auto* w = new GemmWorker(env, g);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
 
-  // unary(op, x, out, p0?, p1?)
-  Napi::Value Unary(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "unary");
-    REQUIRE(A.count(3, 5));
-    char name[32];
-    REQUIRE(A.string(0, "op", name, sizeof name));
-    tg::Unary op;
-    if (!tg::parseUnary(name, &op)) {
-      A.rangeError("unknown op '%s'", name);
-      return env.Undefined();
-    }
-    F32 x, out;
-    REQUIRE(A.f32(1, "x", &x) && A.f32(2, "out", &out));
-    REQUIRE(A.length(out, "out", x.n, "x.length"));
-    double p0 = 0, p1 = 0;
-    const bool needP0 = op == tg::Unary::Pow || op == tg::Unary::Clamp || op == tg::Unary::Affine;
-    const bool needP1 = op == tg::Unary::Clamp || op == tg::Unary::Affine;
-    if (needP0) REQUIRE(A.number(3, "p0", &p0));
-    if (needP1) REQUIRE(A.number(4, "p1", &p1));
-    tg::unary(op, x.p, out.p, x.n, p0, p1);
-    return env.Undefined();
-  }
+// (op, x, out, p0?, p1?)
+Napi::Value UnaryEntry(Args& A) {
+  REQUIRE(A.count(3, 5));
+  int op = 0;
+  F32 x, out;
+  REQUIRE(A.op(0, kUnaryOps, &op) && A.f32(1, "x", &x) && A.f32(2, "out", &out));
+  REQUIRE(A.length(out, "out", x.n, "x.length"));
+  const Unary u = static_cast<Unary>(op);
+  double p0 = 0, p1 = 0;
+  if (u == Unary::Pow || u == Unary::Clamp || u == Unary::Affine) REQUIRE(A.number(3, "p0", &p0));
+  if (u == Unary::Clamp || u == Unary::Affine) REQUIRE(A.number(4, "p1", &p1));
+  unary(u, x.p, out.p, x.n, p0, p1);
+  return A.env().Undefined();
+}
 
-  // binary(op, a, aShape, b, bShape, out, outShape)
-  Napi::Value Binary(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "binary");
-    REQUIRE(A.count(7, 7));
-    char name[32];
-    REQUIRE(A.string(0, "op", name, sizeof name));
-    tg::Binary op;
-    if (!tg::parseBinary(name, &op)) {
-      A.rangeError("unknown op '%s'", name);
-      return env.Undefined();
-    }
-    F32 a, b, out;
-    std::vector<int64_t> as, bs, os;
-    int64_t an = 0, bn = 0, on = 0;
-    // Shapes first: reading an Array element can run a JS getter, which could detach a buffer
-    // whose pointer we already hold. Typed-array pointers are taken only after all JS has run.
-    REQUIRE(A.shape(2, "aShape", &as, &an) && A.shape(4, "bShape", &bs, &bn) && A.shape(6, "outShape", &os, &on));
-    REQUIRE(A.f32(1, "a", &a) && A.f32(3, "b", &b) && A.f32(5, "out", &out));
-    REQUIRE(broadcastsTo(A, name, as, bs, os, "aShape", as) && broadcastsTo(A, name, as, bs, os, "bShape", bs));
-    REQUIRE(A.length(a, "a", an, "product of aShape") && A.length(b, "b", bn, "product of bShape") &&
-            A.length(out, "out", on, "product of outShape"));
-    tg::binary(op, a.p, as, b.p, bs, out.p, os);
-    return env.Undefined();
-  }
+bool broadcastsTo(Args& A, const char* which, const Shape& s, const Shape& as, const Shape& bs, const Shape& os) {
+  if (Args::broadcasts(s, os)) return true;
+  return A.rangeError("%s: shapes %s and %s do not broadcast to outShape %s", which, Args::shapeString(as).c_str(),
+                      Args::shapeString(bs).c_str(), Args::shapeString(os).c_str());
+}
 
-  static bool broadcastsTo(Args& A, const char* op, const std::vector<int64_t>& as, const std::vector<int64_t>& bs,
-                           const std::vector<int64_t>& os, const char* which, const std::vector<int64_t>& s) {
-    bool ok = s.size() <= os.size();
-    for (size_t i = 0; ok && i < s.size(); ++i) {
-      const int64_t d = s[s.size() - 1 - i], o = os[os.size() - 1 - i];
-      ok = d == o || d == 1;
-    }
-    if (ok) return true;
-    return A.rangeError("(%s) %s: shapes %s and %s do not broadcast to outShape %s", op, which,
-                        Args::shapeString(as).c_str(), Args::shapeString(bs).c_str(), Args::shapeString(os).c_str());
-  }
+// (op, a, aShape, b, bShape, out, outShape)
+Napi::Value BinaryEntry(Args& A) {
+  REQUIRE(A.count(7, 7));
+  int op = 0;
+  F32 a, b, out;
+  Shape as, bs, os;
+  int64_t an = 0, bn = 0, on = 0;
+  REQUIRE(A.op(0, kBinaryOps, &op));
+  REQUIRE(A.shape(2, "aShape", &as, &an) && A.shape(4, "bShape", &bs, &bn) && A.shape(6, "outShape", &os, &on));
+  REQUIRE(A.f32(1, "a", &a) && A.f32(3, "b", &b) && A.f32(5, "out", &out));
+  REQUIRE(broadcastsTo(A, "aShape", as, as, bs, os) && broadcastsTo(A, "bShape", bs, as, bs, os));
+  REQUIRE(A.length(a, "a", an, "product of aShape") && A.length(b, "b", bn, "product of bShape") &&
+          A.length(out, "out", on, "product of outShape"));
+  binary(static_cast<Binary>(op), a.p, as, b.p, bs, out.p, os);
+  return A.env().Undefined();
+}
 
-  // Validates x/out for [outer, n, inner] kernels; sets total = outer*n*inner and oi = outer*inner.
-  static bool axisDims(Args& A, size_t i0, int64_t* outer, int64_t* n, int64_t* inner, int64_t* total, int64_t* oi) {
-    if (!A.dim(i0, "outer", outer) || !A.dim(i0 + 1, "n", n) || !A.dim(i0 + 2, "inner", inner)) return false;
-    return A.product3(*outer, *n, *inner, "outer*n*inner", total) && A.product(*outer, *inner, "outer*inner", oi);
-  }
+// (op, x, outer, n, inner, out)
+Napi::Value ReduceEntry(Args& A) {
+  REQUIRE(A.count(6, 6));
+  int op = 0;
+  F32 x, out;
+  int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0;
+  REQUIRE(A.op(0, kReduceOps, &op) && A.f32(1, "x", &x) && A.axis(2, &outer, &n, &inner, &total, &oi) &&
+          A.f32(5, "out", &out));
+  REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", oi, "outer*inner"));
+  reduce(static_cast<Reduce>(op), x.p, outer, n, inner, out.p);
+  return A.env().Undefined();
+}
 
-  // reduce(op, x, outer, n, inner, out)
-  Napi::Value Reduce(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "reduce");
-    REQUIRE(A.count(6, 6));
-    char name[32];
-    REQUIRE(A.string(0, "op", name, sizeof name));
-    tg::Reduce op;
-    if (!tg::parseReduce(name, &op)) {
-      A.rangeError("unknown op '%s' (expected sum, max or min)", name);
-      return env.Undefined();
-    }
-    F32 x, out;
-    int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0;
-    REQUIRE(A.f32(1, "x", &x) && axisDims(A, 2, &outer, &n, &inner, &total, &oi) && A.f32(5, "out", &out));
-    REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", oi, "outer*inner"));
-    tg::reduce(op, x.p, outer, n, inner, out.p);
-    return env.Undefined();
-  }
+// (x, outer, n, inner, out: Int32Array)
+Napi::Value Argmax(Args& A) {
+  REQUIRE(A.count(5, 5));
+  F32 x;
+  I32 out;
+  int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0;
+  REQUIRE(A.f32(0, "x", &x) && A.axis(1, &outer, &n, &inner, &total, &oi) && A.i32(4, "out", &out));
+  REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", oi, "outer*inner"));
+  if (n == 0 && oi > 0) REQUIRE(A.rangeError("argument 'n' is 0: argmax of an empty axis"));
+  argmax(x.p, outer, n, inner, out.p);
+  return A.env().Undefined();
+}
 
-  // argmax(x, outer, n, inner, out: Int32Array)
-  Napi::Value Argmax(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "argmax");
-    REQUIRE(A.count(5, 5));
-    F32 x;
-    I32 out;
-    int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0;
-    REQUIRE(A.f32(0, "x", &x) && axisDims(A, 1, &outer, &n, &inner, &total, &oi) && A.i32(4, "out", &out));
-    REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", oi, "outer*inner"));
-    if (n == 0 && oi > 0) {
-      A.rangeError("argument 'n' is 0: argmax of an empty axis");
-      return env.Undefined();
-    }
-    tg::argmax(x.p, outer, n, inner, out.p);
-    return env.Undefined();
-  }
+// (x, xShape, out, outShape)
+Napi::Value SumTo(Args& A) {
+  REQUIRE(A.count(4, 4));
+  F32 x, out;
+  Shape xs, os;
+  int64_t xn = 0, on = 0;
+  REQUIRE(A.shape(1, "xShape", &xs, &xn) && A.shape(3, "outShape", &os, &on));
+  REQUIRE(A.f32(0, "x", &x) && A.f32(2, "out", &out));
+  if (!Args::broadcasts(os, xs))
+    REQUIRE(A.rangeError("argument 'outShape' %s does not broadcast to xShape %s", Args::shapeString(os).c_str(),
+                         Args::shapeString(xs).c_str()));
+  REQUIRE(A.length(x, "x", xn, "product of xShape") && A.length(out, "out", on, "product of outShape"));
+  sumTo(x.p, xs, out.p, os);
+  return A.env().Undefined();
+}
 
-  // sumTo(x, xShape, out, outShape)
-  Napi::Value SumTo(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "sumTo");
-    REQUIRE(A.count(4, 4));
-    F32 x, out;
-    std::vector<int64_t> xs, os;
-    int64_t xn = 0, on = 0;
-    // Shapes before pointers (a getter in a shape array could detach a buffer).
-    REQUIRE(A.shape(1, "xShape", &xs, &xn) && A.shape(3, "outShape", &os, &on));
-    REQUIRE(A.f32(0, "x", &x) && A.f32(2, "out", &out));
-    bool ok = os.size() <= xs.size();
-    for (size_t i = 0; ok && i < os.size(); ++i) {
-      const int64_t o = os[os.size() - 1 - i], d = xs[xs.size() - 1 - i];
-      ok = o == d || o == 1;
-    }
-    if (!ok) {
-      A.rangeError("argument 'outShape' %s does not broadcast to xShape %s", Args::shapeString(os).c_str(),
-                   Args::shapeString(xs).c_str());
-      return env.Undefined();
-    }
-    REQUIRE(A.length(x, "x", xn, "product of xShape") && A.length(out, "out", on, "product of outShape"));
-    tg::sumTo(x.p, xs, out.p, os);
-    return env.Undefined();
-  }
+// (x, outer, n, inner, out, log)
+Napi::Value Softmax(Args& A) {
+  REQUIRE(A.count(6, 6));
+  F32 x, out;
+  bool log = false;
+  int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0;
+  REQUIRE(A.f32(0, "x", &x) && A.axis(1, &outer, &n, &inner, &total, &oi) && A.f32(4, "out", &out) &&
+          A.boolean(5, "log", &log));
+  REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", total, "outer*n*inner"));
+  softmax(x.p, outer, n, inner, out.p, log);
+  return A.env().Undefined();
+}
 
-  // softmax(x, outer, n, inner, out, log)
-  Napi::Value Softmax(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "softmax");
-    REQUIRE(A.count(6, 6));
-    F32 x, out;
-    bool log;
-    int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0;
-    REQUIRE(A.f32(0, "x", &x) && axisDims(A, 1, &outer, &n, &inner, &total, &oi) && A.f32(4, "out", &out) &&
-            A.boolean(5, "log", &log));
-    REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", total, "outer*n*inner"));
-    tg::softmax(x.p, outer, n, inner, out.p, log);
-    return env.Undefined();
-  }
+// The shared part of crossEntropy(logits, labels, rows, classes, probs) and
+// crossEntropyBackward(probs, labels, rows, classes, scale, out): `in` at 0, `out` last.
+bool parseLoss(Args& A, size_t outAt, const char* inName, F32* in, I32* labels, int64_t* rows, int64_t* classes, F32* out) {
+  int64_t total = 0;
+  if (!A.count(outAt + 1, outAt + 1)) return false;
+  if (!A.f32(0, inName, in) || !A.i32(1, "labels", labels) || !A.dim(2, "rows", rows) || !A.dim(3, "classes", classes))
+    return false;
+  if (!A.f32(outAt, outAt == 4 ? "probs" : "out", out) || !A.product(*rows, *classes, "rows*classes", &total)) return false;
+  return A.length(*in, inName, total, "rows*classes") && A.length(*labels, "labels", *rows, "rows") &&
+         A.length(*out, outAt == 4 ? "probs" : "out", total, "rows*classes") &&
+         A.inRange(*labels, *rows, *classes, "labels");
+}
 
-  static bool checkLabels(Args& A, const I32& labels, int64_t rows, int64_t classes) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const int32_t y = labels.p[r];
-      if (y < 0 || y >= classes)
-        return A.rangeError("labels[%lld] = %d is outside [0, %lld)", (long long)r, y, (long long)classes);
-    }
-    return true;
-  }
+Napi::Value CrossEntropy(Args& A) {
+  F32 logits, probs;
+  I32 labels;
+  int64_t rows = 0, classes = 0;
+  REQUIRE(parseLoss(A, 4, "logits", &logits, &labels, &rows, &classes, &probs));
+  return Napi::Number::New(A.env(), crossEntropy(logits.p, labels.p, rows, classes, probs.p));
+}
 
-  // crossEntropy(logits, labels, rows, classes, probs) -> mean loss
-  Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "crossEntropy");
-    REQUIRE(A.count(5, 5));
-    F32 logits, probs;
-    I32 labels;
-    int64_t rows = 0, classes = 0, total = 0;
-    REQUIRE(A.f32(0, "logits", &logits) && A.i32(1, "labels", &labels) && A.dim(2, "rows", &rows) &&
-            A.dim(3, "classes", &classes) && A.f32(4, "probs", &probs));
-    REQUIRE(A.product(rows, classes, "rows*classes", &total));
-    REQUIRE(A.length(logits, "logits", total, "rows*classes") && A.length(labels, "labels", rows, "rows") &&
-            A.length(probs, "probs", total, "rows*classes"));
-    REQUIRE(checkLabels(A, labels, rows, classes));
-    return Napi::Number::New(env, tg::crossEntropy(logits.p, labels.p, rows, classes, probs.p));
-  }
+Napi::Value CrossEntropyBackward(Args& A) {
+  F32 probs, out;
+  I32 labels;
+  int64_t rows = 0, classes = 0;
+  double scale = 0;
+  REQUIRE(A.count(6, 6) && A.number(4, "scale", &scale));
+  REQUIRE(parseLoss(A, 5, "probs", &probs, &labels, &rows, &classes, &out));
+  crossEntropyBackward(probs.p, labels.p, rows, classes, scale, out.p);
+  return A.env().Undefined();
+}
 
-  // crossEntropyBackward(probs, labels, rows, classes, scale, out)
-  Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "crossEntropyBackward");
-    REQUIRE(A.count(6, 6));
-    F32 probs, out;
-    I32 labels;
-    int64_t rows = 0, classes = 0, total = 0;
-    double scale;
-    REQUIRE(A.f32(0, "probs", &probs) && A.i32(1, "labels", &labels) && A.dim(2, "rows", &rows) &&
-            A.dim(3, "classes", &classes) && A.number(4, "scale", &scale) && A.f32(5, "out", &out));
-    REQUIRE(A.product(rows, classes, "rows*classes", &total));
-    REQUIRE(A.length(probs, "probs", total, "rows*classes") && A.length(labels, "labels", rows, "rows") &&
-            A.length(out, "out", total, "rows*classes"));
-    REQUIRE(checkLabels(A, labels, rows, classes));
-    tg::crossEntropyBackward(probs.p, labels.p, rows, classes, scale, out.p);
-    return env.Undefined();
-  }
+// The shared part of indexSelect(x, outer, n, inner, idx, out) and indexAdd(g, outer, n, inner, idx, out):
+// `dense` has outer*n*inner elements, `picked` outer*idx.length*inner.
+struct IndexCall {
+  F32 src, out;
+  I32 idx;
+  int64_t outer = 0, n = 0, inner = 0, dense = 0, picked = 0;
+};
+bool parseIndex(Args& A, const char* srcName, bool srcIsDense, IndexCall* c) {
+  int64_t oi = 0;
+  if (!A.count(6, 6) || !A.f32(0, srcName, &c->src) || !A.axis(1, &c->outer, &c->n, &c->inner, &c->dense, &oi) ||
+      !A.i32(4, "idx", &c->idx) || !A.f32(5, "out", &c->out) ||
+      !A.product(oi, c->idx.n, "outer*idx.length*inner", &c->picked))
+    return false;
+  const char* dense = "outer*n*inner";
+  const char* picked = "outer*idx.length*inner";
+  if (!A.length(c->src, srcName, srcIsDense ? c->dense : c->picked, srcIsDense ? dense : picked) ||
+      !A.length(c->out, "out", srcIsDense ? c->picked : c->dense, srcIsDense ? picked : dense))
+    return false;
+  return c->picked == 0 || A.inRange(c->idx, c->idx.n, c->n, "idx");
+}
 
-  static bool checkIndices(Args& A, const I32& idx, int64_t n) {
-    for (int64_t j = 0; j < idx.n; ++j)
-      if (idx.p[j] < 0 || idx.p[j] >= n)
-        return A.rangeError("idx[%lld] = %d is outside [0, %lld)", (long long)j, idx.p[j], (long long)n);
-    return true;
-  }
+Napi::Value IndexSelect(Args& A) {
+  IndexCall c;
+  REQUIRE(parseIndex(A, "x", true, &c) && A.disjoint(c.out, c.picked, "out", c.src, c.dense, "x"));
+  indexSelect(c.src.p, c.outer, c.n, c.inner, c.idx.p, c.idx.n, c.out.p);
+  return A.env().Undefined();
+}
 
-  // indexSelect(x, outer, n, inner, idx, out)
-  Napi::Value IndexSelect(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "indexSelect");
-    REQUIRE(A.count(6, 6));
-    F32 x, out;
-    I32 idx;
-    int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0, outTotal = 0;
-    REQUIRE(A.f32(0, "x", &x) && axisDims(A, 1, &outer, &n, &inner, &total, &oi) && A.i32(4, "idx", &idx) &&
-            A.f32(5, "out", &out));
-    REQUIRE(A.product(oi, idx.n, "outer*idx.length*inner", &outTotal));
-    REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", outTotal, "outer*idx.length*inner"));
-    if (outTotal > 0) REQUIRE(checkIndices(A, idx, n));
-    if (overlaps(out.p, outTotal, x.p, total)) {
-      A.rangeError("argument 'out' overlaps argument 'x' in memory");
-      return env.Undefined();
-    }
-    tg::indexSelect(x.p, outer, n, inner, idx.p, idx.n, out.p);
-    return env.Undefined();
-  }
+Napi::Value IndexAdd(Args& A) {
+  IndexCall c;
+  REQUIRE(parseIndex(A, "g", false, &c));
+  indexAdd(c.src.p, c.outer, c.n, c.inner, c.idx.p, c.idx.n, c.out.p);
+  return A.env().Undefined();
+}
 
-  // indexAdd(g, outer, n, inner, idx, out)
-  Napi::Value IndexAdd(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "indexAdd");
-    REQUIRE(A.count(6, 6));
-    F32 g, out;
-    I32 idx;
-    int64_t outer = 0, n = 0, inner = 0, total = 0, oi = 0, gTotal = 0;
-    REQUIRE(A.f32(0, "g", &g) && axisDims(A, 1, &outer, &n, &inner, &total, &oi) && A.i32(4, "idx", &idx) &&
-            A.f32(5, "out", &out));
-    REQUIRE(A.product(oi, idx.n, "outer*idx.length*inner", &gTotal));
-    REQUIRE(A.length(g, "g", gTotal, "outer*idx.length*inner") && A.length(out, "out", total, "outer*n*inner"));
-    if (gTotal > 0) REQUIRE(checkIndices(A, idx, n));
-    tg::indexAdd(g.p, outer, n, inner, idx.p, idx.n, out.p);
-    return env.Undefined();
+// (x, shape, perm, out)
+Napi::Value Permute(Args& A) {
+  REQUIRE(A.count(4, 4));
+  F32 x, out;
+  Shape shape, perm;
+  int64_t total = 0, ignored = 0;
+  REQUIRE(A.shape(1, "shape", &shape, &total) && A.shape(2, "perm", &perm, &ignored));
+  REQUIRE(A.f32(0, "x", &x) && A.f32(3, "out", &out));
+  // perm's entries are integers in [0, 2^31-1] but its "product" is meaningless (0 is valid).
+  std::vector<bool> seen(shape.size(), false);
+  bool ok = perm.size() == shape.size();
+  for (size_t i = 0; ok && i < perm.size(); ++i) {
+    ok = perm[i] < int64_t(shape.size()) && !seen[size_t(perm[i])];
+    if (ok) seen[size_t(perm[i])] = true;
   }
+  if (!ok)
+    REQUIRE(A.rangeError("argument 'perm' %s is not a permutation of the %zu axes of shape %s",
+                         Args::shapeString(perm).c_str(), shape.size(), Args::shapeString(shape).c_str()));
+  REQUIRE(A.length(x, "x", total, "product of shape") && A.length(out, "out", total, "product of shape"));
+  REQUIRE(A.disjoint(out, total, "out", x, total, "x"));
+  permute(x.p, shape, perm, out.p);
+  return A.env().Undefined();
+}
 
-  // permute(x, shape, perm, out)
-  Napi::Value Permute(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "permute");
-    REQUIRE(A.count(4, 4));
-    F32 x, out;
-    std::vector<int64_t> shape, perm;
-    int64_t total = 0, ignored = 0;
-    // Shapes before pointers (a getter in a shape array could detach a buffer).
-    REQUIRE(A.shape(1, "shape", &shape, &total) && A.shape(2, "perm", &perm, &ignored));
-    REQUIRE(A.f32(0, "x", &x) && A.f32(3, "out", &out));
-    // perm's entries are integers in [0, 2^31-1] but its "product" is meaningless (0 is valid).
-    std::vector<bool> seen(shape.size(), false);
-    bool ok = perm.size() == shape.size();
-    for (size_t i = 0; ok && i < perm.size(); ++i) {
-      ok = perm[i] < int64_t(shape.size()) && !seen[size_t(perm[i])];
-      if (ok) seen[size_t(perm[i])] = true;
-    }
-    if (!ok) {
-      A.rangeError("argument 'perm' %s is not a permutation of the %zu axes of shape %s",
-                   Args::shapeString(perm).c_str(), shape.size(), Args::shapeString(shape).c_str());
-      return env.Undefined();
-    }
-    REQUIRE(A.length(x, "x", total, "product of shape") && A.length(out, "out", total, "product of shape"));
-    if (overlaps(out.p, total, x.p, total)) {
-      A.rangeError("argument 'out' overlaps argument 'x' in memory");
-      return env.Undefined();
-    }
-    tg::permute(x.p, shape, perm, out.p);
-    return env.Undefined();
+// (param, grad, buf|null, first, o: {lr, momentum, dampening, nesterov, weightDecay})
+Napi::Value SgdStep(Args& A) {
+  REQUIRE(A.count(5, 5));
+  napi_value opts;
+  SgdOptions o;
+  bool first = false;
+  REQUIRE(A.object(4, "o", &opts) && A.fieldFinite(opts, "lr", &o.lr) && A.fieldFinite(opts, "momentum", &o.momentum) &&
+          A.fieldFinite(opts, "dampening", &o.dampening) && A.fieldBool(opts, "nesterov", &o.nesterov) &&
+          A.fieldFinite(opts, "weightDecay", &o.weightDecay));
+  F32 param, grad, buf;
+  REQUIRE(A.f32(0, "param", &param) && A.f32(1, "grad", &grad) && A.f32(2, "buf", &buf, true) &&
+          A.boolean(3, "first", &first));
+  REQUIRE(A.length(grad, "grad", param.n, "param.length"));
+  if (o.momentum != 0) {
+    if (buf.p == nullptr && param.n > 0)
+      REQUIRE(A.typeError("argument 'buf' must be a Float32Array when momentum != 0, got null"));
+    REQUIRE(A.length(buf, "buf", param.n, "param.length"));
   }
+  sgdStep(param.p, grad.p, buf.p, first, param.n, o);
+  return A.env().Undefined();
+}
 
-  // sgdStep(param, grad, buf|null, first, lr, momentum, dampening, nesterov, weightDecay)
-  Napi::Value SgdStep(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "sgdStep");
-    REQUIRE(A.count(9, 9));
-    F32 param, grad, buf;
-    bool first, nesterov;
-    double lr, momentum, dampening, wd;
-    REQUIRE(A.f32(0, "param", &param) && A.f32(1, "grad", &grad) && A.f32(2, "buf", &buf, true) &&
-            A.boolean(3, "first", &first) && A.finite(4, "lr", &lr) && A.finite(5, "momentum", &momentum) &&
-            A.finite(6, "dampening", &dampening) && A.boolean(7, "nesterov", &nesterov) &&
-            A.finite(8, "weightDecay", &wd));
-    REQUIRE(A.length(grad, "grad", param.n, "param.length"));
-    if (momentum != 0) {
-      if (buf.p == nullptr && param.n > 0) {
-        A.typeError("argument 'buf' must be a Float32Array when momentum != 0, got null");
-        return env.Undefined();
-      }
-      REQUIRE(A.length(buf, "buf", param.n, "param.length"));
-    }
-    tg::sgdStep(param.p, grad.p, buf.p, first, param.n, lr, momentum, dampening, nesterov, wd);
-    return env.Undefined();
-  }
+// (param, grad, m, v, step, o: {lr, beta1, beta2, eps, weightDecay, decoupled})
+Napi::Value AdamStep(Args& A) {
+  REQUIRE(A.count(6, 6));
+  napi_value opts;
+  AdamOptions o;
+  REQUIRE(A.object(5, "o", &opts) && A.fieldFinite(opts, "lr", &o.lr) && A.fieldFinite(opts, "beta1", &o.beta1) &&
+          A.fieldFinite(opts, "beta2", &o.beta2) && A.fieldFinite(opts, "eps", &o.eps) &&
+          A.fieldFinite(opts, "weightDecay", &o.weightDecay) && A.fieldBool(opts, "decoupled", &o.decoupled));
+  F32 param, grad, m, v;
+  int64_t step = 0;
+  REQUIRE(A.f32(0, "param", &param) && A.f32(1, "grad", &grad) && A.f32(2, "m", &m) && A.f32(3, "v", &v) &&
+          A.dim(4, "step", &step));
+  if (step < 1) REQUIRE(A.rangeError("argument 'step' must be >= 1 (steps are 1-based), got %lld", (long long)step));
+  REQUIRE(A.length(grad, "grad", param.n, "param.length") && A.length(m, "m", param.n, "param.length") &&
+          A.length(v, "v", param.n, "param.length"));
+  adamStep(param.p, grad.p, m.p, v.p, param.n, double(step), o);
+  return A.env().Undefined();
+}
 
-  // adamStep(param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay, decoupled)
-  Napi::Value AdamStep(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "adamStep");
-    REQUIRE(A.count(11, 11));
-    F32 param, grad, m, v;
-    int64_t step = 0;
-    double lr, beta1, beta2, eps, wd;
-    bool decoupled;
-    REQUIRE(A.f32(0, "param", &param) && A.f32(1, "grad", &grad) && A.f32(2, "m", &m) && A.f32(3, "v", &v) &&
-            A.dim(4, "step", &step) && A.finite(5, "lr", &lr) && A.finite(6, "beta1", &beta1) &&
-            A.finite(7, "beta2", &beta2) && A.finite(8, "eps", &eps) && A.finite(9, "weightDecay", &wd) &&
-            A.boolean(10, "decoupled", &decoupled));
-    if (step < 1) {
-      A.rangeError("argument 'step' must be >= 1 (steps are 1-based), got %lld", (long long)step);
-      return env.Undefined();
-    }
-    REQUIRE(A.length(grad, "grad", param.n, "param.length") && A.length(m, "m", param.n, "param.length") &&
-            A.length(v, "v", param.n, "param.length"));
-    tg::adamStep(param.p, grad.p, m.p, v.p, param.n, double(step), lr, beta1, beta2, eps, wd, decoupled);
-    return env.Undefined();
-  }
+// setNumThreads(n): OpenBLAS threads for the whole process (all workers share them).
+Napi::Value SetNumThreads(Args& A) {
+  REQUIRE(A.count(1, 1));
+  int64_t n = 0;
+  REQUIRE(A.dim(0, "n", &n));
+  if (n < 1 || n > kMaxThreads)
+    REQUIRE(A.rangeError("argument 'n' must be in [1, %d], got %lld", kMaxThreads, (long long)n));
+  openblas_set_num_threads(static_cast<int>(n));
+  return A.env().Undefined();
+}
 
-  // setNumThreads(n): OpenBLAS threads for the whole process (all workers share them).
-  Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "setNumThreads");
-    REQUIRE(A.count(1, 1));
-    int64_t n = 0;
-    REQUIRE(A.dim(0, "n", &n));
-    if (n < 1 || n > kMaxThreads) {
-      A.rangeError("argument 'n' must be in [1, %d], got %lld", kMaxThreads, (long long)n);
-      return env.Undefined();
-    }
-    openblas_set_num_threads(static_cast<int>(n));
-    return env.Undefined();
-  }
+Napi::Value GetNumThreads(Args& A) {
+  REQUIRE(A.count(0, 0));
+  return Napi::Number::New(A.env(), openblas_get_num_threads());
+}
 
-  Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "getNumThreads");
-    REQUIRE(A.count(0, 0));
-    return Napi::Number::New(env, openblas_get_num_threads());
-  }
+// info(): { openblasConfig, openblasCore, numThreads, cores }
+Napi::Value Info(Args& A) {
+  REQUIRE(A.count(0, 0));
+  Napi::Env env = A.env();
+  Napi::Object o = Napi::Object::New(env);
+  const char* cfg = openblas_get_config();
+  const char* core = openblas_get_corename();
+  o.Set("openblasConfig", Napi::String::New(env, cfg ? cfg : ""));
+  o.Set("openblasCore", Napi::String::New(env, core ? core : ""));
+  o.Set("numThreads", Napi::Number::New(env, openblas_get_num_threads()));
+  o.Set("cores", Napi::Number::New(env, availableCores()));
+  return o;
+}
 
-  // info(): { openblasConfig, openblasCore, numThreads, cores }
-  Napi::Value Info(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Args A(info, "info");
-    REQUIRE(A.count(0, 0));
-    Napi::Object o = Napi::Object::New(env);
-    const char* cfg = openblas_get_config();
-    const char* core = openblas_get_corename();
-    o.Set("openblasConfig", Napi::String::New(env, cfg ? cfg : ""));
-    o.Set("openblasCore", Napi::String::New(env, core ? core : ""));
-    o.Set("numThreads", Napi::Number::New(env, openblas_get_num_threads()));
-    o.Set("cores", Napi::Number::New(env, availableCores()));
-    return o;
-  }
+// ---- the table -------------------------------------------------------------------------------
+
+struct EntryPoint {
+  const char* name;
+  Napi::Value (*fn)(Args&);
 };
 
-}  // namespace
+const EntryPoint kEntryPoints[] = {
+    {"gemm", Gemm},
+    {"gemmAsync", GemmAsync},
+    {"unary", UnaryEntry},
+    {"binary", BinaryEntry},
+    {"reduce", ReduceEntry},
+    {"argmax", Argmax},
+    {"sumTo", SumTo},
+    {"softmax", Softmax},
+    {"crossEntropy", CrossEntropy},
+    {"crossEntropyBackward", CrossEntropyBackward},
+    {"indexSelect", IndexSelect},
+    {"indexAdd", IndexAdd},
+    {"permute", Permute},
+    {"sgdStep", SgdStep},
+    {"adamStep", AdamStep},
+    {"setNumThreads", SetNumThreads},
+    {"getNumThreads", GetNumThreads},
+    {"info", Info},
+};
 
-NODE_API_ADDON(TapegradAddon)
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  const auto* e = static_cast<const EntryPoint*>(info.Data());
+  Args A(info, e->name);
+  return e->fn(A);
+}
+
+std::once_flag gThreadsOnce;
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Default OpenBLAS thread count = cores available to this process, unless the user chose one
+  // through the environment. Process-wide, so done once even when several workers load the addon.
+  std::call_once(gThreadsOnce, [] {
+    if (!std::getenv("OPENBLAS_NUM_THREADS") && !std::getenv("GOTO_NUM_THREADS") && !std::getenv("OMP_NUM_THREADS"))
+      openblas_set_num_threads(availableCores());
+  });
+  for (const EntryPoint& e : kEntryPoints)
+    exports.Set(e.name, Napi::Function::New(env, Call, e.name, const_cast<EntryPoint*>(&e)));
+  return exports;
+}
+
+}  // namespace
+}  // namespace tg
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return tg::Init(env, exports); }
+
+NODE_API_MODULE(tapegrad, InitAddon)

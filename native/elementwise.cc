@@ -12,31 +12,6 @@
 
 namespace tg {
 
-bool parseUnary(const char* s, Unary* op) {
-  static const struct { const char* name; Unary op; } table[] = {
-      {"neg", Unary::Neg},     {"exp", Unary::Exp},         {"log", Unary::Log},
-      {"sqrt", Unary::Sqrt},   {"abs", Unary::Abs},         {"sigmoid", Unary::Sigmoid},
-      {"tanh", Unary::Tanh},   {"relu", Unary::Relu},       {"step", Unary::Step},
-      {"sign", Unary::Sign},   {"pow", Unary::Pow},         {"clamp", Unary::Clamp},
-      {"affine", Unary::Affine}};
-  for (const auto& e : table)
-    if (std::strcmp(s, e.name) == 0) return *op = e.op, true;
-  return false;
-}
-
-bool parseBinary(const char* s, Binary* op) {
-  static const struct { const char* name; Binary op; } table[] = {
-      {"add", Binary::Add},         {"sub", Binary::Sub},
-      {"mul", Binary::Mul},         {"div", Binary::Div},
-      {"maximum", Binary::Maximum}, {"minimum", Binary::Minimum},
-      {"eq", Binary::Eq},           {"gt", Binary::Gt},
-      {"lt", Binary::Lt},           {"reluGrad", Binary::ReluGrad},
-      {"sigmoidGrad", Binary::SigmoidGrad}, {"tanhGrad", Binary::TanhGrad}};
-  for (const auto& e : table)
-    if (std::strcmp(s, e.name) == 0) return *op = e.op, true;
-  return false;
-}
-
 // ---- unary -----------------------------------------------------------------------------------
 
 template <class F>
@@ -51,13 +26,10 @@ static inline double sigmoidD(double v) {
 
 void unary(Unary op, const float* x, float* out, int64_t n, double p0, double p1) {
   switch (op) {
-    case Unary::Neg: return map1(x, out, n, [](float v) { return -v; });
     case Unary::Abs: return map1(x, out, n, [](float v) { return std::fabs(v); });
     case Unary::Sqrt: return map1(x, out, n, [](float v) { return std::sqrt(v); });
     // Math trap: relu(NaN) is NaN (like torch and Math.max), so test "v < 0" rather than "v > 0".
     case Unary::Relu: return map1(x, out, n, [](float v) { return v < 0.0f ? 0.0f : v; });
-    // step(0) = 0: the subgradient convention used by reluGrad as well.
-    case Unary::Step: return map1(x, out, n, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
     // sign(NaN) = NaN, sign(±0) = ±0 (Math.sign).
     case Unary::Sign:
       return map1(x, out, n, [](float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : v); });
@@ -188,8 +160,6 @@ void binary(Binary op, const float* a, const std::vector<int64_t>& aShape, const
     // NaN-propagating like Math.max / torch.maximum.
     case Binary::Maximum:
       return broadcastLoop([](float x, float y) { return (x > y || x != x) ? x : y; }, a, b, out, L);
-    case Binary::Minimum:
-      return broadcastLoop([](float x, float y) { return (x < y || x != x) ? x : y; }, a, b, out, L);
     case Binary::Eq: return broadcastLoop([](float x, float y) { return x == y ? 1.0f : 0.0f; }, a, b, out, L);
     case Binary::Gt: return broadcastLoop([](float x, float y) { return x > y ? 1.0f : 0.0f; }, a, b, out, L);
     case Binary::Lt: return broadcastLoop([](float x, float y) { return x < y ? 1.0f : 0.0f; }, a, b, out, L);

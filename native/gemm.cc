@@ -16,24 +16,25 @@ static void scaleC(float* c, int64_t count, float beta) {
   }
 }
 
-void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          const float* b, float beta, float* c, int64_t batch, int64_t strideA, int64_t strideB,
-          int64_t strideC) {
-  if (m == 0 || n == 0 || batch == 0) return;
+void gemm(const GemmOptions& o, const float* a, const float* b, float* c) {
+  const bool transA = o.transA, transB = o.transB;
+  const int64_t m = o.m, n = o.n, k = o.k;
+  const float alpha = o.alpha, beta = o.beta;
+  if (m == 0 || n == 0 || o.batch == 0) return;
   // Leading dimensions of the matrices as stored (row-major): op(A) is m x k, so A is m x k or k x m.
   const int lda = static_cast<int>(std::max<int64_t>(1, transA ? m : k));
   const int ldb = static_cast<int>(std::max<int64_t>(1, transB ? k : n));
   const int ldc = static_cast<int>(n);
   const CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
-  for (int64_t i = 0; i < batch; ++i) {
-    float* ci = c + i * strideC;
+  for (int64_t i = 0; i < o.batch; ++i) {
+    float* ci = c + i * o.strideC;
     if (k == 0) {
       scaleC(ci, m * n, beta);
       continue;
     }
     cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-                alpha, a + i * strideA, lda, b + i * strideB, ldb, beta, ci, ldc);
+                alpha, a + i * o.strideA, lda, b + i * o.strideB, ldb, beta, ci, ldc);
   }
 }
 

@@ -1,7 +1,7 @@
 // Kernel entry points of the tapegrad native backend (float32 only).
 //
-// These functions trust their arguments: addon.cc validates every size, length, index range and
-// type before calling them. Sizes are int64_t (the addon caps element counts at 2^31 - 1), arrays
+// These functions trust their arguments: addon.cc (with args.cc) validates every size, length,
+// index range and type before calling them. Sizes are int64_t (the addon caps element counts at 2^31 - 1), arrays
 // are dense row-major, and outputs are written in place. The semantics mirror lib/backend/backend.ts
 // and the JS reference backend (lib/backend/js.ts); see the comments there.
 #pragma once
@@ -12,17 +12,27 @@
 namespace tg {
 
 // ---- gemm.cc ---------------------------------------------------------------------------------
+struct GemmOptions {
+  bool transA = false, transB = false;
+  int64_t m = 0, n = 0, k = 0, batch = 1, strideA = 0, strideB = 0, strideC = 0;
+  float alpha = 1, beta = 0;
+};
 // C = alpha * op(A) * op(B) + beta * C for each of `batch` matrices (strides may be 0).
-void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          const float* b, float beta, float* c, int64_t batch, int64_t strideA, int64_t strideB,
-          int64_t strideC);
+void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
 
 // ---- elementwise.cc --------------------------------------------------------------------------
-enum class Unary { Neg, Exp, Log, Sqrt, Abs, Sigmoid, Tanh, Relu, Step, Sign, Pow, Clamp, Affine };
-enum class Binary { Add, Sub, Mul, Div, Maximum, Minimum, Eq, Gt, Lt, ReluGrad, SigmoidGrad, TanhGrad };
+// The op lists of lib/backend/catalogue.ts, in the same order: X(Enum, name).
+#define TG_UNARY_OPS(X)                                                                                \
+  X(Exp, exp) X(Log, log) X(Sqrt, sqrt) X(Abs, abs) X(Sigmoid, sigmoid) X(Tanh, tanh) X(Relu, relu) \
+  X(Sign, sign) X(Pow, pow) X(Clamp, clamp) X(Affine, affine)
+#define TG_BINARY_OPS(X)                                                                  \
+  X(Add, add) X(Sub, sub) X(Mul, mul) X(Div, div) X(Maximum, maximum) X(Eq, eq) X(Gt, gt) \
+  X(Lt, lt) X(ReluGrad, reluGrad) X(SigmoidGrad, sigmoidGrad) X(TanhGrad, tanhGrad)
+#define TG_REDUCE_OPS(X) X(Sum, sum) X(Max, max)
+#define TG_ENUM_VALUE(e, name) e,
 
-bool parseUnary(const char* name, Unary* op);
-bool parseBinary(const char* name, Binary* op);
+enum class Unary { TG_UNARY_OPS(TG_ENUM_VALUE) };
+enum class Binary { TG_BINARY_OPS(TG_ENUM_VALUE) };
 
 void unary(Unary op, const float* x, float* out, int64_t n, double p0, double p1);
 
@@ -42,8 +52,7 @@ void permute(const float* x, const std::vector<int64_t>& shape, const std::vecto
              float* out);
 
 // ---- reduce.cc -------------------------------------------------------------------------------
-enum class Reduce { Sum, Max, Min };
-bool parseReduce(const char* name, Reduce* op);
+enum class Reduce { TG_REDUCE_OPS(TG_ENUM_VALUE) };
 
 void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out);
 void argmax(const float* x, int64_t outer, int64_t n, int64_t inner, int32_t* out);
@@ -60,9 +69,16 @@ void crossEntropyBackward(const float* probs, const int32_t* labels, int64_t row
                           double scale, float* out);
 
 // ---- optim.cc --------------------------------------------------------------------------------
-void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, double lr,
-             double momentum, double dampening, bool nesterov, double weightDecay);
-void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, double lr,
-              double beta1, double beta2, double eps, double weightDecay, bool decoupled);
+// The option objects of lib/backend/catalogue.ts.
+struct SgdOptions {
+  double lr = 0, momentum = 0, dampening = 0, weightDecay = 0;
+  bool nesterov = false;
+};
+struct AdamOptions {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weightDecay = 0;
+  bool decoupled = false;
+};
+void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o);
+void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o);
 
 }  // namespace tg

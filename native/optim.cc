@@ -7,8 +7,9 @@
 
 namespace tg {
 
-void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, double lr, double momentum,
-             double dampening, bool nesterov, double weightDecay) {
+void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o) {
+  const double lr = o.lr, momentum = o.momentum, dampening = o.dampening, weightDecay = o.weightDecay;
+  const bool nesterov = o.nesterov;
   //   d = g + wd·p (only when wd != 0: 0·Inf would be NaN);  buf = first ? d : momentum·buf + (1 - dampening)·d
   //   d = nesterov ? d + momentum·buf : buf;  p -= lr·d
   if (momentum == 0.0 && weightDecay == 0.0) {
@@ -35,8 +36,9 @@ void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n,
   }
 }
 
-void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, double lr, double beta1,
-              double beta2, double eps, double weightDecay, bool decoupled) {
+void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o) {
+  const double lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps, weightDecay = o.weightDecay;
+  const bool decoupled = o.decoupled;
   //   Adam:  g += wd·p            AdamW: p *= 1 - lr·wd
   //   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
   //   p -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps)

@@ -10,13 +10,6 @@
 
 namespace tg {
 
-bool parseReduce(const char* s, Reduce* op) {
-  if (std::strcmp(s, "sum") == 0) return *op = Reduce::Sum, true;
-  if (std::strcmp(s, "max") == 0) return *op = Reduce::Max, true;
-  if (std::strcmp(s, "min") == 0) return *op = Reduce::Min, true;
-  return false;
-}
-
 // Sum of a contiguous run in double with 8 independent partial sums (pipelined / SLP-vectorized).
 static double sumRun(const float* x, int64_t n) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -28,9 +21,8 @@ static double sumRun(const float* x, int64_t n) {
   return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-// NaN-propagating max/min (torch.max semantics; a NaN anywhere gives NaN).
+// NaN-propagating max (torch.max semantics; a NaN anywhere gives NaN).
 static inline float maxNaN(float m, float v) { return (v > m || v != v) ? v : m; }
-static inline float minNaN(float m, float v) { return (v < m || v != v) ? v : m; }
 
 void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out) {
   if (outer == 0 || inner == 0) return;  // no output: and no scratch sized by dims that touch no memory
@@ -52,17 +44,13 @@ void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, 
     }
     return;
   }
-  const bool isMax = op == Reduce::Max;
+  // Reduce::Max
   for (int64_t o = 0; o < outer; ++o) {
     float* dst = out + o * inner;
-    for (int64_t j = 0; j < inner; ++j) dst[j] = isMax ? -inf : inf;
+    for (int64_t j = 0; j < inner; ++j) dst[j] = -inf;
     for (int64_t i = 0; i < n; ++i) {
       const float* row = x + (o * n + i) * inner;
-      if (isMax) {
-        for (int64_t j = 0; j < inner; ++j) dst[j] = maxNaN(dst[j], row[j]);
-      } else {
-        for (int64_t j = 0; j < inner; ++j) dst[j] = minNaN(dst[j], row[j]);
-      }
+      for (int64_t j = 0; j < inner; ++j) dst[j] = maxNaN(dst[j], row[j]);
     }
   }
 }

@@ -55,8 +55,9 @@ if (!argv.includes('--child')) {
 
 // ---------------------------------------------------------------------------------------------------
 // child
-const { nativeAddon } = await import('./tapegrad.mjs');
+const { nativeAddon, catalogue } = await import('./tapegrad.mjs');
 const addon = await nativeAddon();
+const { KERNELS, OPTION_FIELDS, UNARY_OPS, BINARY_OPS, REDUCE_OPS } = await catalogue();
 if (!addon) {
   console.log('fuzz: the native addon is not available; nothing to fuzz');
   console.log(`FUZZ-RESULT ${JSON.stringify({ calls: 0, rejected: 0, valid: 0, failures: [], skipped: true })}`);
@@ -87,11 +88,11 @@ const atOffset = (a) => { const k = int(1, 3); const big = new a.constructor(a.l
 const isTA = (v) => ArrayBuffer.isView(v) && !(v instanceof DataView);
 
 // ---- valid calls, one generator per entry point ------------------------------------------------------
-// Each returns { args, kinds, need, outs, min, max, checkFinite, alias? } where kinds[i] says how argument i
-// is validated, need[i] the exact number of elements a typed-array argument must have (0: not checked),
-// outs the indices of written arrays, min/max the accepted argument counts, alias what aliasing is refused.
-const UNARY = ['neg', 'exp', 'log', 'sqrt', 'abs', 'sigmoid', 'tanh', 'relu', 'step', 'sign', 'pow', 'clamp', 'affine'];
-const BINARY = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'gt', 'lt', 'reluGrad', 'sigmoidGrad', 'tanhGrad'];
+// Each returns { args, need, outs, alias?, ... } where need[i] is the exact number of elements a typed-array
+// argument must have (0: not checked), outs the indices of written arrays, alias what aliasing is refused.
+// For a kernel, kinds (how each argument is validated) and min/max (the accepted argument counts) come
+// from the catalogue (lib/backend/catalogue.ts); the other entry points give them here.
+const UNARY = UNARY_OPS, BINARY = BINARY_OPS;
 
 function randShape(rank = int(0, 4), max = 4) { return Array.from({ length: rank }, () => dimv(max)); }
 function broadcastFrom(out) {
@@ -105,79 +106,79 @@ const gens = {
     const batched = chance(0.3), batch = batched ? int(1, 3) : 1;
     const a = f32(batch * m * k, -1, 1), b = f32(batch * k * n, -1, 1), c = f32(batch * m * n, -1, 1);
     const args = [tA, tB, m, n, k, r() * 2 - 1, a, b, r() * 2 - 1, c];
-    const kinds = ['bool', 'bool', 'dim', 'dim', 'dim', 'num', 'f32', 'f32', 'num', 'f32'];
-    if (batched) { args.push(batch, m * k, k * n, m * n); kinds.push('dim', 'dim', 'dim', 'dim'); }
+    if (batched) args.push(batch, m * k, k * n, m * n);
     const mn = m * n, touched = mn > 0 && batch > 0;
     const need = [0, 0, 0, 0, 0, 0, touched && m * k ? a.length : 0, touched && k * n ? b.length : 0, 0, touched ? c.length : 0];
-    return { args, kinds, need, outs: [9], min: 10, max: 14, alias: touched ? [[9, 6, m * k > 0], [9, 7, k * n > 0]] : [], dims: [m, n, k] };
+    return { args, need, outs: [9], alias: touched ? [[9, 6, m * k > 0], [9, 7, k * n > 0]] : [], dims: [m, n, k] };
   },
   unary() {
     const op = pick(UNARY), L = int(0, 40), x = f32(L), out = f32(L);
-    const args = [op, x, out], kinds = ['op', 'f32', 'f32'];
-    if (op === 'pow') { args.push(int(-2, 3)); kinds.push('num'); }
-    if (op === 'clamp') { const lo = r(); args.push(lo, lo + r()); kinds.push('num', 'num'); }
-    if (op === 'affine') { args.push(r() * 4 - 2, r() * 4 - 2); kinds.push('num', 'num'); }
-    return { args, kinds, need: [0, 0, L], outs: [2], min: 3, max: 5, alias: [], inplace: [[2, 1]], dims: [L] };
+    const args = [op, x, out];
+    if (op === 'pow') args.push(int(-2, 3));
+    if (op === 'clamp') { const lo = r(); args.push(lo, lo + r()); }
+    if (op === 'affine') args.push(r() * 4 - 2, r() * 4 - 2);
+    return { args, need: [0, 0, L], outs: [2], alias: [], inplace: [[2, 1]], dims: [L] };
   },
   binary() {
     const op = pick(BINARY), os = randShape(), as = broadcastFrom(os), bs = broadcastFrom(os);
     const a = f32(prod(as)), b = f32(prod(bs)), out = f32(prod(os));
     return {
-      args: [op, a, as, b, bs, out, os], kinds: ['op', 'f32', 'shape', 'f32', 'shape', 'f32', 'shape'],
-      need: [0, a.length, 0, b.length, 0, out.length, 0], outs: [5], min: 7, max: 7, alias: [], dims: os,
+      args: [op, a, as, b, bs, out, os], need: [0, a.length, 0, b.length, 0, out.length, 0], outs: [5], alias: [], dims: os,
     };
   },
   reduce() {
-    const op = pick(['sum', 'max', 'min']), outer = dimv(), n = int(1, 6), inner = dimv();
+    const op = pick(REDUCE_OPS), outer = dimv(), n = int(1, 6), inner = dimv();
     const x = f32(outer * n * inner), out = f32(outer * inner);
-    return { args: [op, x, outer, n, inner, out], kinds: ['op', 'f32', 'dim', 'dim', 'dim', 'f32'], need: [0, x.length, 0, 0, 0, out.length], outs: [5], min: 6, max: 6, alias: [], dims: [outer, n, inner] };
+    return { args: [op, x, outer, n, inner, out], need: [0, x.length, 0, 0, 0, out.length], outs: [5], alias: [], dims: [outer, n, inner] };
   },
   argmax() {
     const outer = dimv(), n = int(1, 6), inner = dimv();
     const x = f32(outer * n * inner), out = new Int32Array(outer * inner);
-    return { args: [x, outer, n, inner, out], kinds: ['f32', 'dim', 'dim', 'dim', 'i32'], need: [x.length, 0, 0, 0, out.length], outs: [4], min: 5, max: 5, alias: [], dims: [outer, n, inner] };
+    return { args: [x, outer, n, inner, out], need: [x.length, 0, 0, 0, out.length], outs: [4], alias: [], dims: [outer, n, inner] };
   },
   sumTo() {
     const xs = randShape(), os = broadcastFrom(xs), x = f32(prod(xs)), out = f32(prod(os));
-    return { args: [x, xs, out, os], kinds: ['f32', 'shape', 'f32', 'shape'], need: [x.length, 0, out.length, 0], outs: [2], min: 4, max: 4, alias: [], dims: xs };
+    return { args: [x, xs, out, os], need: [x.length, 0, out.length, 0], outs: [2], alias: [], dims: xs };
   },
   softmax() {
     const outer = dimv(), n = int(1, 6), inner = dimv(), x = f32(outer * n * inner, -3, 3), out = f32(x.length);
-    return { args: [x, outer, n, inner, out, chance(0.5)], kinds: ['f32', 'dim', 'dim', 'dim', 'f32', 'bool'], need: [x.length, 0, 0, 0, out.length, 0], outs: [4], min: 6, max: 6, alias: [], inplace: [[4, 0]], dims: [outer, n, inner] };
+    return { args: [x, outer, n, inner, out, chance(0.5)], need: [x.length, 0, 0, 0, out.length, 0], outs: [4], alias: [], inplace: [[4, 0]], dims: [outer, n, inner] };
   },
   crossEntropy() {
     const rows = dimv(), classes = int(1, 7), logits = f32(rows * classes, -3, 3), labels = i32(rows, classes), probs = f32(rows * classes);
-    return { args: [logits, labels, rows, classes, probs], kinds: ['f32', 'i32', 'dim', 'dim', 'f32'], need: [logits.length, rows, 0, 0, probs.length], outs: [4], min: 5, max: 5, alias: [], labels: [1, classes], dims: [rows, classes], returnsNumber: rows > 0 }; // mean over 0 rows is NaN, as in PyTorch
+    return { args: [logits, labels, rows, classes, probs], need: [logits.length, rows, 0, 0, probs.length], outs: [4], alias: [], labels: [1, classes], dims: [rows, classes], returnsNumber: rows > 0 }; // mean over 0 rows is NaN, as in PyTorch
   },
   crossEntropyBackward() {
     const rows = dimv(), classes = int(1, 7), probs = f32(rows * classes, 0, 1), labels = i32(rows, classes), out = f32(rows * classes);
-    return { args: [probs, labels, rows, classes, r(), out], kinds: ['f32', 'i32', 'dim', 'dim', 'num', 'f32'], need: [probs.length, rows, 0, 0, 0, out.length], outs: [5], min: 6, max: 6, alias: [], labels: [1, classes], dims: [rows, classes] };
+    return { args: [probs, labels, rows, classes, r(), out], need: [probs.length, rows, 0, 0, 0, out.length], outs: [5], alias: [], labels: [1, classes], dims: [rows, classes] };
   },
   indexSelect() {
     const outer = dimv(), n = int(1, 6), inner = dimv(), idx = i32(int(0, 6), n);
     const x = f32(outer * n * inner), out = f32(outer * idx.length * inner);
-    return { args: [x, outer, n, inner, idx, out], kinds: ['f32', 'dim', 'dim', 'dim', 'i32', 'f32'], need: [x.length, 0, 0, 0, 0, out.length], outs: [5], min: 6, max: 6, alias: out.length && x.length ? [[5, 0, true]] : [], labels: out.length ? [4, n] : null, dims: [outer, n, inner] };
+    return { args: [x, outer, n, inner, idx, out], need: [x.length, 0, 0, 0, 0, out.length], outs: [5], alias: out.length && x.length ? [[5, 0, true]] : [], labels: out.length ? [4, n] : null, dims: [outer, n, inner] };
   },
   indexAdd() {
     const outer = dimv(), n = int(1, 6), inner = dimv(), idx = i32(int(0, 6), n);
     const g = f32(outer * idx.length * inner), out = f32(outer * n * inner);
-    return { args: [g, outer, n, inner, idx, out], kinds: ['f32', 'dim', 'dim', 'dim', 'i32', 'f32'], need: [g.length, 0, 0, 0, 0, out.length], outs: [5], min: 6, max: 6, alias: [], labels: g.length ? [4, n] : null, dims: [outer, n, inner] };
+    return { args: [g, outer, n, inner, idx, out], need: [g.length, 0, 0, 0, 0, out.length], outs: [5], alias: [], labels: g.length ? [4, n] : null, dims: [outer, n, inner] };
   },
   permute() {
     const shape = randShape(int(0, 4)), perm = shape.map((_, i) => i);
     for (let i = perm.length - 1; i > 0; i--) { const j = int(0, i); [perm[i], perm[j]] = [perm[j], perm[i]]; }
     const x = f32(prod(shape)), out = f32(x.length);
-    return { args: [x, shape, perm, out], kinds: ['f32', 'shape', 'shape', 'f32'], need: [x.length, 0, 0, out.length], outs: [3], min: 4, max: 4, alias: x.length ? [[3, 0, true]] : [], dims: shape };
+    return { args: [x, shape, perm, out], need: [x.length, 0, 0, out.length], outs: [3], alias: x.length ? [[3, 0, true]] : [], dims: shape };
   },
   sgdStep() { // buf may be null when momentum = 0 or nothing is touched (param.length 0)
     const L = int(0, 30), momentum = chance(0.5) ? 0 : r();
-    const args = [f32(L), f32(L, -1, 1), momentum || chance(0.5) ? f32(L) : null, chance(0.5), r(), momentum, r() * 0.5, momentum > 0 && chance(0.5), r() * 0.1];
-    return { args, kinds: ['f32', 'f32', momentum && L > 0 ? 'f32' : 'f32?', 'bool', 'finite', 'finite', 'finite', 'bool', 'finite'], need: [0, L, momentum ? L : 0, 0, 0, 0, 0, 0, 0], outs: [0], min: 9, max: 9, alias: [], inplace: [[1, 0]], dims: [L] };
+    const o = { lr: r(), momentum, dampening: r() * 0.5, nesterov: momentum > 0 && chance(0.5), weightDecay: r() * 0.1 };
+    const args = [f32(L), f32(L, -1, 1), momentum || chance(0.5) ? f32(L) : null, chance(0.5), o];
+    return { args, need: [0, L, momentum ? L : 0, 0, 0], outs: [0], alias: [], inplace: [[1, 0]], dims: [L] };
   },
   adamStep() {
     const L = int(0, 30);
-    const args = [f32(L), f32(L, -1, 1), f32(L, -0.1, 0.1), f32(L, 0, 0.1), int(1, 100), r() * 0.01, 0.9, 0.999, 1e-8, r() * 0.1, chance(0.5)];
-    return { args, kinds: ['f32', 'f32', 'f32', 'f32', 'dim', 'finite', 'finite', 'finite', 'finite', 'finite', 'bool'], need: [0, L, L, L, 0, 0, 0, 0, 0, 0, 0], outs: [0, 2, 3], min: 11, max: 11, alias: [], dims: [L] };
+    const o = { lr: r() * 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: r() * 0.1, decoupled: chance(0.5) };
+    const args = [f32(L), f32(L, -1, 1), f32(L, -0.1, 0.1), f32(L, 0, 0.1), int(1, 100), o];
+    return { args, need: [0, L, L, L, 0, 0], outs: [0, 2, 3], alias: [], dims: [L] };
   },
   setNumThreads() {
     return { args: [int(1, 2)], kinds: ['threads'], need: [0], outs: [], min: 1, max: 1, alias: [], dims: [1] };
@@ -186,6 +187,13 @@ const gens = {
   info() { return { args: [], kinds: [], need: [], outs: [], min: 0, max: 0, alias: [], dims: [] }; },
 };
 gens.gemmAsync = () => ({ ...gens.gemm(), async: true });
+// A kernel's argument kinds and counts, from the catalogue ('unaryOp' etc. are all 'op'; '?' optional).
+for (const [name, spec] of Object.entries(KERNELS)) {
+  const kinds = spec.args.map((k) => k.replace(/\?$/, '').replace(/^\w+Op$/, 'op'));
+  const min = spec.args.filter((k) => !k.endsWith('?')).length, gen = gens[name];
+  if (!gen) throw new Error(`fuzz: no generator for the kernel '${name}'`);
+  gens[name] = () => { const c = gen(); return { ...c, kinds: kinds.slice(0, c.args.length), min, max: kinds.length }; };
+}
 // Entry points the fuzzer has no generator for are still fuzzed with random argument lists.
 const unknownEntries = ENTRY.filter((k) => !gens[k]);
 
@@ -200,10 +208,12 @@ const notF32 = () => pick([
 ])();
 const notI32 = () => pick([() => new Float32Array(8), () => new Uint32Array(8), () => new Int16Array(8), () => [0, 1], () => null, () => detached(Int32Array), () => 5, () => new Float64Array(2)])();
 const notShape = () => pick([() => 6, () => '6', () => null, () => undefined, () => new Int32Array([2, 3]), () => ({ 0: 2, length: 1 }), () => [-1], () => [NaN], () => [1.5], () => ['2'], () => [null], () => [2 ** 31], () => [65536, 65536], () => new Array(65).fill(1), () => [Infinity]])();
+const notOptions = () => pick([null, undefined, 3, 'o', true, 1n]);
+const badField = (kind) => (kind === 'bool' ? notBool() : chance(0.5) ? notNumber() : pick([NaN, Infinity, -Infinity]));
 const notOp = () => pick([3, null, undefined, 'cube', '', 'a'.repeat(100), {}, 'SUM', 'add\0']);
 const rejects = (kind, v) => {
   // The bad values above are always rejected for these kinds (a few only in some positions).
-  if (kind === 'f32?') return v !== null && v !== undefined;
+  if (kind === 'f32|null') return v !== null && v !== undefined;
   return true;
 };
 
@@ -277,8 +287,11 @@ async function one(fn) {
       case 'dim': args[i] = chance(0.5) ? notNumber() : badDim(); break;
       case 'threads': args[i] = pick([0, -1, 1025, 1.5, NaN, '2', null, 2 ** 31]); break;
       case 'num': args[i] = notNumber(); break;
-      case 'finite': args[i] = chance(0.5) ? notNumber() : pick([NaN, Infinity, -Infinity]); break;
-      case 'f32': case 'f32?': args[i] = notF32(); break;
+      case 'f32': case 'f32|null': args[i] = notF32(); break;
+      case 'sgd': case 'adam':
+        if (chance(0.3)) args[i] = notOptions();
+        else { const [f, k] = pick(Object.entries(OPTION_FIELDS[kind])); args[i] = { ...args[i], [f]: badField(k) }; }
+        break;
       case 'i32': args[i] = notI32(); break;
       case 'shape': args[i] = notShape(); break;
       case 'op': args[i] = notOp(); break;

@@ -11,3 +11,7 @@ export async function nativeAddon() {
   const m = await import(src ? '../lib/backend/native.ts' : '../dist/backend/native.js');
   return m.nativeAddon();
 }
+/** The kernel catalogue (lib/backend/catalogue.ts). */
+export async function catalogue() {
+  return import(src ? '../lib/backend/catalogue.ts' : '../dist/backend/catalogue.js');
+}

@@ -10,9 +10,10 @@
 //    covers sums that cancel to ~0 (the inputs are O(1), up to 4096 terms).
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import type { Backend, BinaryOp, UnaryOp } from '../lib/backend/backend.js';
+import type { Backend, UnaryOp } from '../lib/backend/backend.js';
+import { BINARY_OPS, KERNEL_NAMES, NO_SMALL_WORK, REDUCE_OPS, UNARY_OPS } from '../lib/backend/catalogue.js';
 import { jsBackend } from '../lib/backend/js.js';
-import { NO_SMALL_WORK, loadNative, makeNativeBackend, nativeAddon, nativeAddonPath } from '../lib/backend/native.js';
+import { loadNative, makeNativeBackend, nativeAddon, nativeAddonPath } from '../lib/backend/native.js';
 
 const addon = nativeAddon();
 const { reason } = loadNative();
@@ -67,6 +68,13 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
 describe.skipIf(!addon)(`native backend (${reason})`, () => {
   const nat: Backend = makeNativeBackend(addon!, NO_SMALL_WORK); // every call goes to the addon
   const js = jsBackend;
+
+  it('the addon and the native backend have exactly the catalogue\'s kernels (plus thread controls and info)', () => {
+    const A = addon as unknown as Record<string, unknown>;
+    expect(Object.keys(A).filter((k) => typeof A[k] === 'function').sort())
+      .toEqual([...KERNEL_NAMES, 'setNumThreads', 'getNumThreads', 'info'].sort());
+    for (const name of KERNEL_NAMES) expect(typeof nat[name], name).toBe('function');
+  });
 
   // ---- gemm -------------------------------------------------------------------------------------
   describe('gemm', () => {
@@ -142,6 +150,13 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       addon!.gemm(false, false, 64, 64, 64, 1, x, y, 0, ref, 2, 4096, 0, 4096);
       for (const o of outs) expect(Array.from(o)).toEqual(Array.from(ref));
     });
+    it('the backend\'s gemmAsync matches the JS backend\'s', async () => {
+      const a = randn(40 * 30, 15), b = randn(30 * 20, 16), cn = new Float32Array(40 * 20), cj = new Float32Array(40 * 20);
+      await Promise.all([nat.gemmAsync(false, false, 40, 20, 30, 1, a, b, 0, cn), js.gemmAsync(false, false, 40, 20, 30, 1, a, b, 0, cj)]);
+      const scale = new Float32Array(40 * 20);
+      js.gemm(false, false, 40, 20, 30, 1, a.map(Math.abs), b.map(Math.abs), 0, scale);
+      expectClose(cn, cj, 'gemmAsync 40x20x30', 1e-5, 1e-6, scale);
+    });
     it('gemmAsync rejects (does not throw) on bad arguments', async () => {
       const a = new Float32Array(4);
       await expect(addon!.gemmAsync(false, false, 2, 2, 2, 1, a, a, 0, new Float32Array(3))).rejects.toThrow(RangeError);
@@ -152,21 +167,23 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
   // ---- element-wise ---------------------------------------------------------------------------
   describe('unary', () => {
     const specials = new Float32Array([0, -0, 1, -1, 0.5, -2.5, 3e38, -3e38, 1e-40, Infinity, -Infinity, NaN, 88.8, -104, 20, -20]);
-    const cases: [UnaryOp, number?, number?, boolean?][] = [
-      ['neg'], ['exp'], ['log', undefined, undefined, true], ['sqrt', undefined, undefined, true], ['abs'],
-      ['sigmoid'], ['tanh'], ['relu'], ['step'], ['sign'], ['pow', 2], ['pow', 3], ['pow', 0.5, undefined, true],
-      ['pow', -1, undefined, true], ['pow', 1], ['clamp', -0.5, 0.5], ['clamp', -Infinity, 0], ['affine', 2, -1],
-      ['affine', -0.1, 3],
-    ];
-    for (const [op, p0, p1, positive] of cases) {
-      it(`${op}${p0 !== undefined ? `(${p0}${p1 !== undefined ? `, ${p1}` : ''})` : ''}`, () => {
-        for (const x of [randn(1037, 5, positive ? 0.01 : -6, 6), specials, randn(1, 6)]) {
-          const oj = new Float32Array(x.length), on = new Float32Array(x.length);
-          js.unary(op, x, oj, p0, p1);
-          nat.unary(op, x, on, p0, p1);
-          expectClose(on, oj, `unary ${op}`);
-        }
-      });
+    // Parameters (p0, p1) and whether the op needs positive inputs; an op not listed runs once without.
+    const params: Partial<Record<UnaryOp, [number?, number?, boolean?][]>> = {
+      log: [[undefined, undefined, true]], sqrt: [[undefined, undefined, true]],
+      pow: [[2], [3], [0.5, undefined, true], [-1, undefined, true], [1]],
+      clamp: [[-0.5, 0.5], [-Infinity, 0]], affine: [[2, -1], [-0.1, 3]],
+    };
+    for (const op of UNARY_OPS) {
+      for (const [p0, p1, positive] of params[op] ?? [[]]) {
+        it(`${op}${p0 !== undefined ? `(${p0}${p1 !== undefined ? `, ${p1}` : ''})` : ''}`, () => {
+          for (const x of [randn(1037, 5, positive ? 0.01 : -6, 6), specials, randn(1, 6)]) {
+            const oj = new Float32Array(x.length), on = new Float32Array(x.length);
+            js.unary(op, x, oj, p0, p1);
+            nat.unary(op, x, on, p0, p1);
+            expectClose(on, oj, `unary ${op}`);
+          }
+        });
+      }
     }
     it('in place (out aliases x)', () => {
       const x = randn(100, 8), y = x.slice(), ref = new Float32Array(100);
@@ -177,7 +194,6 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
   });
 
   describe('binary with broadcasting', () => {
-    const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'gt', 'lt', 'reluGrad', 'sigmoidGrad', 'tanhGrad'];
     const shapes: [number[], number[], number[], string][] = [
       [[7, 33], [7, 33], [7, 33], 'same shape'],
       [[7, 33], [1], [7, 33], 'scalar right'],
@@ -192,7 +208,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       [[3, 0, 2], [2], [3, 0, 2], 'empty'],
       [[64, 1, 32], [64, 16, 32], [64, 16, 32], 'middle broadcast, large'],
     ];
-    for (const op of ops) {
+    for (const op of BINARY_OPS) {
       it(op, () => {
         let seed = 100;
         for (const [as, bs, os, name] of shapes) {
@@ -207,9 +223,9 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
         }
       });
     }
-    it('NaN propagation in maximum/minimum, and out aliasing a', () => {
+    it('NaN propagation in maximum, and out aliasing a', () => {
       const a = new Float32Array([NaN, 1, 2, NaN]), b = new Float32Array([1, NaN, 3, NaN]);
-      for (const op of ['maximum', 'minimum', 'reluGrad'] as BinaryOp[]) {
+      for (const op of ['maximum', 'reluGrad'] as const) {
         const oj = new Float32Array(4), on = new Float32Array(4);
         js.binary(op, a, [4], b, [4], oj, [4]);
         nat.binary(op, a, [4], b, [4], on, [4]);
@@ -225,8 +241,8 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
   // ---- reductions -----------------------------------------------------------------------------
   describe('reductions', () => {
     const dims: [number, number, number][] = [[1, 1000, 1], [7, 13, 5], [3, 1, 4], [1, 4096, 1], [2, 0, 3], [5, 3, 1], [1, 1, 1]];
-    it('reduce sum/max/min', () => {
-      for (const op of ['sum', 'max', 'min'] as const) {
+    it('reduce (every op)', () => {
+      for (const op of REDUCE_OPS) {
         for (const [o, n, i] of dims) {
           const x = randn(o * n * i, o + n + i);
           const rj = new Float32Array(o * i), rn = new Float32Array(o * i);
@@ -404,6 +420,8 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       structuredClone(buf.buffer, { transfer: [buf.buffer] });
       return buf;
     };
+    const sgd = (over: Record<string, unknown>) => ({ lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...over });
+    const adam = (over: Record<string, unknown>) => ({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, ...over });
     const g = (over: Record<number, unknown>, base: unknown[] = [false, false, 2, 3, 4, 1, f(8), f(12), 0, f(6)]) =>
       base.map((v, i) => (i in over ? over[i] : v));
     const cases: [string, string, unknown[], typeof TypeError | typeof RangeError, RegExp][] = [
@@ -453,11 +471,17 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       ['short indexSelect out', 'indexSelect', [f(10), 1, 10, 1, new Int32Array([0, 1, 2]), f(2)], RangeError, /argument 'out' has 2 elements, needs 3/],
       ['bad permutation', 'permute', [f(6), [2, 3], [0, 0], f(6)], RangeError, /not a permutation/],
       ['perm too long', 'permute', [f(6), [2, 3], [0, 1, 2], f(6)], RangeError, /not a permutation/],
-      ['momentum without buffer', 'sgdStep', [f(4), f(4), null, true, 0.1, 0.9, 0, false, 0], TypeError, /argument 'buf' must be a Float32Array when momentum != 0/],
-      ['NaN lr', 'sgdStep', [f(4), f(4), null, true, NaN, 0, 0, false, 0], RangeError, /argument 'lr' must be a finite number, got NaN/],
-      ['short grad', 'sgdStep', [f(4), f(3), null, true, 0.1, 0, 0, false, 0], RangeError, /argument 'grad' has 3 elements, needs 4/],
-      ['adam step 0', 'adamStep', [f(4), f(4), f(4), f(4), 0, 1e-3, 0.9, 0.999, 1e-8, 0, false], RangeError, /step' must be >= 1/],
-      ['adam short v', 'adamStep', [f(4), f(4), f(4), f(1), 1, 1e-3, 0.9, 0.999, 1e-8, 0, false], RangeError, /argument 'v' has 1 elements/],
+      ['momentum without buffer', 'sgdStep', [f(4), f(4), null, true, sgd({ momentum: 0.9 })], TypeError, /argument 'buf' must be a Float32Array when momentum != 0/],
+      ['NaN lr', 'sgdStep', [f(4), f(4), null, true, sgd({ lr: NaN })], RangeError, /^sgdStep: argument 'o.lr' must be a finite number, got NaN$/],
+      ['missing option', 'sgdStep', [f(4), f(4), null, true, { lr: 0.1 }], TypeError, /argument 'o.momentum' must be a number, got undefined/],
+      ['nesterov not boolean', 'sgdStep', [f(4), f(4), null, true, sgd({ nesterov: 1 })], TypeError, /argument 'o.nesterov' must be a boolean, got the number 1/],
+      ['options not an object', 'sgdStep', [f(4), f(4), null, true, 2], TypeError, /^sgdStep: argument 'o' must be an options object, got the number 2$/],
+      ['old positional call', 'sgdStep', [f(4), f(4), null, true, 0.1, 0, 0, false, 0], TypeError, /expected 5 arguments, got 9/],
+      ['short grad', 'sgdStep', [f(4), f(3), null, true, sgd({})], RangeError, /argument 'grad' has 3 elements, needs 4/],
+      ['adam step 0', 'adamStep', [f(4), f(4), f(4), f(4), 0, adam({})], RangeError, /step' must be >= 1/],
+      ['adam short v', 'adamStep', [f(4), f(4), f(4), f(1), 1, adam({})], RangeError, /argument 'v' has 1 elements/],
+      ['adam Infinity eps', 'adamStep', [f(4), f(4), f(4), f(4), 1, adam({ eps: Infinity })], RangeError, /argument 'o.eps' must be a finite number, got Infinity/],
+      ['adam decoupled missing', 'adamStep', [f(4), f(4), f(4), f(4), 1, adam({ decoupled: undefined })], TypeError, /argument 'o.decoupled' must be a boolean, got undefined/],
       ['threads 0', 'setNumThreads', [0], RangeError, /setNumThreads: argument 'n' must be in \[1, 1024\]/],
       ['threads string', 'setNumThreads', ['2'], TypeError, /argument 'n' must be a number/],
       ['getNumThreads with args', 'getNumThreads', [1], TypeError, /expected 0 arguments, got 1/],
@@ -474,10 +498,13 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
         expect((caught as Error).message).toMatch(msg);
       });
     }
-    it('an exception from a shape getter propagates unchanged', () => {
+    it('an exception from a shape or option getter propagates unchanged', () => {
       const s = [2];
       Object.defineProperty(s, 0, { get() { throw new Error('boom'); } });
       expect(() => A.binary('add', f(2), s, f(2), [2], f(2), [2])).toThrow('boom');
+      const o = adam({});
+      Object.defineProperty(o, 'lr', { get() { throw new Error('bang'); } });
+      expect(() => A.adamStep(f(2), f(2), f(2), f(2), 1, o)).toThrow('bang');
     });
     it('a shape getter that detaches an array buffer cannot make the kernel touch freed memory', () => {
       const a = f(1 << 16), s = [1 << 16];
@@ -489,6 +516,9 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       const y = f(64), perm = [1, 0];
       Object.defineProperty(perm, 0, { get() { structuredClone(y.buffer, { transfer: [y.buffer] }); return 1; } });
       expect(() => A.permute(y, [8, 8], perm, f(64))).toThrow(/argument 'x' is backed by a detached ArrayBuffer/);
+      const p = f(64), o = sgd({});
+      Object.defineProperty(o, 'weightDecay', { get() { structuredClone(p.buffer, { transfer: [p.buffer] }); return 0; } });
+      expect(() => A.sgdStep(p, f(64), null, true, o)).toThrow(/argument 'param' is backed by a detached ArrayBuffer/);
     });
     it('fuzz: 5000 random argument lists never crash, only TypeError/RangeError', () => {
       const r = rng(2024);

@@ -206,6 +206,11 @@ function gemm(
   }
 }
 
+/** The JS backend has no thread pool: gemm runs now, and the promise reports its result. */
+async function gemmAsync(...args: Parameters<typeof gemm>): Promise<void> {
+  gemm(...args);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Element-wise kernels
 
@@ -213,7 +218,6 @@ function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 0): voi
   const len = x.length;
   if (out.length < len) throw new RangeError(`unary ${op}: out has ${out.length} elements, x has ${len}`);
   switch (op) {
-    case 'neg': for (let i = 0; i < len; i++) out[i] = -x[i]; break;
     case 'exp': for (let i = 0; i < len; i++) out[i] = Math.exp(x[i]); break;
     case 'log': for (let i = 0; i < len; i++) out[i] = Math.log(x[i]); break;
     case 'sqrt': for (let i = 0; i < len; i++) out[i] = Math.sqrt(x[i]); break;
@@ -223,7 +227,6 @@ function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 0): voi
     case 'tanh': for (let i = 0; i < len; i++) out[i] = Math.tanh(x[i]); break;
     // `x < 0 ? 0 : x` keeps NaN as NaN (a NaN compare is false).
     case 'relu': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v < 0 ? 0 : v; } break;
-    case 'step': for (let i = 0; i < len; i++) out[i] = x[i] > 0 ? 1 : 0; break;
     // Zero and NaN fall through to themselves.
     case 'sign': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
     case 'pow':
@@ -251,7 +254,6 @@ function binaryRun(
     case 'mul': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] * b[bo]; break;
     case 'div': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] / b[bo]; break;
     case 'maximum': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = Math.max(a[ao], b[bo]); break;
-    case 'minimum': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = Math.min(a[ao], b[bo]); break;
     case 'eq': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] === b[bo] ? 1 : 0; break;
     case 'gt': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] > b[bo] ? 1 : 0; break;
     case 'lt': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] < b[bo] ? 1 : 0; break;
@@ -392,9 +394,9 @@ function checkAxis(what: string, len: number, outer: number, n: number, inner: n
 
 function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void {
   checkAxis(`reduce ${op}`, x.length, outer, n, inner);
-  // Identities for an empty axis; max/min propagate NaN like PyTorch: once m is NaN, every
+  // Identities for an empty axis; max propagates NaN like PyTorch: once m is NaN, every
   // `v > m` is false, and `v !== v` lets the first NaN in.
-  const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
+  const init = op === 'sum' ? 0 : -Infinity;
   const acc = accBuf(inner);
   for (let o = 0; o < outer; o++) {
     acc.fill(init, 0, inner);
@@ -404,9 +406,6 @@ function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: nu
         case 'sum': for (let i = 0; i < inner; i++) acc[i] += x[base + i]; break;
         case 'max':
           for (let i = 0; i < inner; i++) { const v = x[base + i]; if (v > acc[i] || v !== v) acc[i] = v; }
-          break;
-        case 'min':
-          for (let i = 0; i < inner; i++) { const v = x[base + i]; if (v < acc[i] || v !== v) acc[i] = v; }
           break;
         default: throw new Error(`reduce: unknown op '${String(op)}'`);
       }
@@ -643,6 +642,7 @@ function adamStep(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatAr
 export const jsBackend: Backend = {
   name: 'js',
   gemm,
+  gemmAsync,
   unary,
   binary,
   reduce,

@@ -1,5 +1,4 @@
-import { getBackend, kernels } from '../backend/index.js';
-import { nativeAddon } from '../backend/native.js';
+import { kernels } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
 import { ACCUMULATED, defineOp, type Grads } from '../autograd/node.js';
 import { activationBackward, type Activation } from './activation.js';
@@ -151,9 +150,8 @@ export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
     throw new RangeError(`matmulAsync: expected 2-D tensors [m, k] and [k, n], got ${a instanceof Tensor ? fmt(a.shape) : typeof a} and ${b instanceof Tensor ? fmt(b.shape) : typeof b}`);
   }
   const [m, k] = a.shape, n = b.shape[1];
-  const addon = getBackend() === 'native' && a.dtype === 'float32' && b.dtype === 'float32' ? nativeAddon() : null;
-  if (!addon) return noGrad(() => matmul(a, b));
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return noGrad(() => matmul(a, b));
   const out = new Tensor(new Float32Array(m * n), [m, n]);
-  await addon.gemmAsync(false, false, m, n, k, 1, a.data as Float32Array, b.data as Float32Array, 0, out.data as Float32Array);
+  await kernels(a.data).gemmAsync(false, false, m, n, k, 1, a.data, b.data, 0, out.data);
   return out;
 }
