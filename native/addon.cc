@@ -266,15 +266,14 @@ Napi::Value Softmax(Args& A) {
 }
 
 // The shared part of crossEntropy(logits, labels, rows, classes, probs) and
-// crossEntropyBackward(probs, labels, rows, classes, scale, out): `in` at 0, `out` last.
-bool parseLoss(Args& A, size_t outAt, const char* inName, F32* in, I32* labels, int64_t* rows, int64_t* classes, F32* out) {
+// crossEntropyBackward(probs, labels, rows, classes, scale, out): `in` is argument 0, `out` the last.
+bool parseLoss(Args& A, const char* inName, const char* outName, size_t outAt, F32* in, I32* labels, int64_t* rows,
+               int64_t* classes, F32* out) {
   int64_t total = 0;
-  if (!A.count(outAt + 1, outAt + 1)) return false;
-  if (!A.f32(0, inName, in) || !A.i32(1, "labels", labels) || !A.dim(2, "rows", rows) || !A.dim(3, "classes", classes))
-    return false;
-  if (!A.f32(outAt, outAt == 4 ? "probs" : "out", out) || !A.product(*rows, *classes, "rows*classes", &total)) return false;
-  return A.length(*in, inName, total, "rows*classes") && A.length(*labels, "labels", *rows, "rows") &&
-         A.length(*out, outAt == 4 ? "probs" : "out", total, "rows*classes") &&
+  return A.count(outAt + 1, outAt + 1) && A.f32(0, inName, in) && A.i32(1, "labels", labels) &&
+         A.dim(2, "rows", rows) && A.dim(3, "classes", classes) && A.f32(outAt, outName, out) &&
+         A.product(*rows, *classes, "rows*classes", &total) && A.length(*in, inName, total, "rows*classes") &&
+         A.length(*labels, "labels", *rows, "rows") && A.length(*out, outName, total, "rows*classes") &&
          A.inRange(*labels, *rows, *classes, "labels");
 }
 
@@ -282,7 +281,7 @@ Napi::Value CrossEntropy(Args& A) {
   F32 logits, probs;
   I32 labels;
   int64_t rows = 0, classes = 0;
-  REQUIRE(parseLoss(A, 4, "logits", &logits, &labels, &rows, &classes, &probs));
+  REQUIRE(parseLoss(A, "logits", "probs", 4, &logits, &labels, &rows, &classes, &probs));
   return Napi::Number::New(A.env(), crossEntropy(logits.p, labels.p, rows, classes, probs.p));
 }
 
@@ -291,8 +290,7 @@ Napi::Value CrossEntropyBackward(Args& A) {
   I32 labels;
   int64_t rows = 0, classes = 0;
   double scale = 0;
-  REQUIRE(A.count(6, 6) && A.number(4, "scale", &scale));
-  REQUIRE(parseLoss(A, 5, "probs", &probs, &labels, &rows, &classes, &out));
+  REQUIRE(parseLoss(A, "probs", "out", 5, &probs, &labels, &rows, &classes, &out) && A.number(4, "scale", &scale));
   crossEntropyBackward(probs.p, labels.p, rows, classes, scale, out.p);
   return A.env().Undefined();
 }
