@@ -56,8 +56,10 @@ if (!argv.includes('--child')) {
 // ---------------------------------------------------------------------------------------------------
 // child
 const { nativeAddon, catalogue } = await import('./tapegrad.mjs');
+const { kernelCases, mulberry32, randomTools } = await import('./kernel-cases.mjs');
 const addon = await nativeAddon();
-const { KERNELS, OPTION_FIELDS, UNARY_OPS, BINARY_OPS, REDUCE_OPS } = await catalogue();
+const cat = await catalogue();
+const { OPTION_FIELDS } = cat;
 if (!addon) {
   console.log('fuzz: the native addon is not available; nothing to fuzz');
   console.log(`FUZZ-RESULT ${JSON.stringify({ calls: 0, rejected: 0, valid: 0, failures: [], skipped: true })}`);
@@ -66,134 +68,22 @@ if (!addon) {
 const A = addon;
 const ENTRY = Object.keys(A).filter((k) => typeof A[k] === 'function');
 
-function mulberry32(a) {
-  return () => {
-    a |= 0; a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const r = mulberry32(SEED);
-const int = (lo, hi) => lo + Math.floor(r() * (hi - lo + 1)); // inclusive
-const pick = (xs) => xs[Math.floor(r() * xs.length)];
-const chance = (p) => r() < p;
-const dimv = (max = 6) => (chance(0.1) ? 0 : int(1, max));
-const prod = (s) => s.reduce((p, d) => p * d, 1);
-const f32 = (n, lo = 0.1, hi = 2) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r(); return a; };
-const i32 = (n, max) => { const a = new Int32Array(n); for (let i = 0; i < n; i++) a[i] = int(0, Math.max(0, max - 1)); return a; };
+const { int, pick, chance, f32, i32, randShape } = randomTools(r);
 const detached = (T = Float32Array, n = 8) => { const a = new T(n); structuredClone(a.buffer, { transfer: [a.buffer] }); return a; };
 const onShared = (a) => { const s = new a.constructor(new SharedArrayBuffer(a.byteLength)); s.set(a); return s; };
 const atOffset = (a) => { const k = int(1, 3); const big = new a.constructor(a.length + k + 2); big.set(a, k); return big.subarray(k, k + a.length); };
 const isTA = (v) => ArrayBuffer.isView(v) && !(v instanceof DataView);
 
-// ---- valid calls, one generator per entry point ------------------------------------------------------
-// Each returns { args, need, outs, alias?, ... } where need[i] is the exact number of elements a typed-array
-// argument must have (0: not checked), outs the indices of written arrays, alias what aliasing is refused.
-// For a kernel, kinds (how each argument is validated) and min/max (the accepted argument counts) come
-// from the catalogue (lib/backend/catalogue.ts); the other entry points give them here.
-const UNARY = UNARY_OPS, BINARY = BINARY_OPS;
-
-function randShape(rank = int(0, 4), max = 4) { return Array.from({ length: rank }, () => dimv(max)); }
-function broadcastFrom(out) {
-  const rank = int(0, out.length);
-  return out.slice(out.length - rank).map((d) => (chance(0.3) ? 1 : d));
-}
-
+// ---- valid calls: the kernels' from kernel-cases.mjs, plus the other entry points -------------------
 const gens = {
-  gemm() {
-    const tA = chance(0.5), tB = chance(0.5), m = dimv(9), n = dimv(9), k = dimv(9);
-    const batched = chance(0.3), batch = batched ? int(1, 3) : 1;
-    const a = f32(batch * m * k, -1, 1), b = f32(batch * k * n, -1, 1), c = f32(batch * m * n, -1, 1);
-    const args = [tA, tB, m, n, k, r() * 2 - 1, a, b, r() * 2 - 1, c];
-    if (batched) args.push(batch, m * k, k * n, m * n);
-    const mn = m * n, touched = mn > 0 && batch > 0;
-    const need = [0, 0, 0, 0, 0, 0, touched && m * k ? a.length : 0, touched && k * n ? b.length : 0, 0, touched ? c.length : 0];
-    return { args, need, outs: [9], alias: touched ? [[9, 6, m * k > 0], [9, 7, k * n > 0]] : [], dims: [m, n, k] };
-  },
-  unary() {
-    const op = pick(UNARY), L = int(0, 40), x = f32(L), out = f32(L);
-    const args = [op, x, out];
-    if (op === 'pow') args.push(int(-2, 3));
-    if (op === 'clamp') { const lo = r(); args.push(lo, lo + r()); }
-    if (op === 'affine') args.push(r() * 4 - 2, r() * 4 - 2);
-    return { args, need: [0, 0, L], outs: [2], alias: [], inplace: [[2, 1]], dims: [L] };
-  },
-  binary() {
-    const op = pick(BINARY), os = randShape(), as = broadcastFrom(os), bs = broadcastFrom(os);
-    const a = f32(prod(as)), b = f32(prod(bs)), out = f32(prod(os));
-    return {
-      args: [op, a, as, b, bs, out, os], need: [0, a.length, 0, b.length, 0, out.length, 0], outs: [5], alias: [], dims: os,
-    };
-  },
-  reduce() {
-    const op = pick(REDUCE_OPS), outer = dimv(), n = int(1, 6), inner = dimv();
-    const x = f32(outer * n * inner), out = f32(outer * inner);
-    return { args: [op, x, outer, n, inner, out], need: [0, x.length, 0, 0, 0, out.length], outs: [5], alias: [], dims: [outer, n, inner] };
-  },
-  argmax() {
-    const outer = dimv(), n = int(1, 6), inner = dimv();
-    const x = f32(outer * n * inner), out = new Int32Array(outer * inner);
-    return { args: [x, outer, n, inner, out], need: [x.length, 0, 0, 0, out.length], outs: [4], alias: [], dims: [outer, n, inner] };
-  },
-  sumTo() {
-    const xs = randShape(), os = broadcastFrom(xs), x = f32(prod(xs)), out = f32(prod(os));
-    return { args: [x, xs, out, os], need: [x.length, 0, out.length, 0], outs: [2], alias: [], dims: xs };
-  },
-  softmax() {
-    const outer = dimv(), n = int(1, 6), inner = dimv(), x = f32(outer * n * inner, -3, 3), out = f32(x.length);
-    return { args: [x, outer, n, inner, out, chance(0.5)], need: [x.length, 0, 0, 0, out.length, 0], outs: [4], alias: [], inplace: [[4, 0]], dims: [outer, n, inner] };
-  },
-  crossEntropy() {
-    const rows = dimv(), classes = int(1, 7), logits = f32(rows * classes, -3, 3), labels = i32(rows, classes), probs = f32(rows * classes);
-    return { args: [logits, labels, rows, classes, probs], need: [logits.length, rows, 0, 0, probs.length], outs: [4], alias: [], labels: [1, classes], dims: [rows, classes], returnsNumber: rows > 0 }; // mean over 0 rows is NaN, as in PyTorch
-  },
-  crossEntropyBackward() {
-    const rows = dimv(), classes = int(1, 7), probs = f32(rows * classes, 0, 1), labels = i32(rows, classes), out = f32(rows * classes);
-    return { args: [probs, labels, rows, classes, r(), out], need: [probs.length, rows, 0, 0, 0, out.length], outs: [5], alias: [], labels: [1, classes], dims: [rows, classes] };
-  },
-  indexSelect() {
-    const outer = dimv(), n = int(1, 6), inner = dimv(), idx = i32(int(0, 6), n);
-    const x = f32(outer * n * inner), out = f32(outer * idx.length * inner);
-    return { args: [x, outer, n, inner, idx, out], need: [x.length, 0, 0, 0, 0, out.length], outs: [5], alias: out.length && x.length ? [[5, 0, true]] : [], labels: out.length ? [4, n] : null, dims: [outer, n, inner] };
-  },
-  indexAdd() {
-    const outer = dimv(), n = int(1, 6), inner = dimv(), idx = i32(int(0, 6), n);
-    const g = f32(outer * idx.length * inner), out = f32(outer * n * inner);
-    return { args: [g, outer, n, inner, idx, out], need: [g.length, 0, 0, 0, 0, out.length], outs: [5], alias: [], labels: g.length ? [4, n] : null, dims: [outer, n, inner] };
-  },
-  permute() {
-    const shape = randShape(int(0, 4)), perm = shape.map((_, i) => i);
-    for (let i = perm.length - 1; i > 0; i--) { const j = int(0, i); [perm[i], perm[j]] = [perm[j], perm[i]]; }
-    const x = f32(prod(shape)), out = f32(x.length);
-    return { args: [x, shape, perm, out], need: [x.length, 0, 0, out.length], outs: [3], alias: x.length ? [[3, 0, true]] : [], dims: shape };
-  },
-  sgdStep() { // buf may be null when momentum = 0 or nothing is touched (param.length 0)
-    const L = int(0, 30), momentum = chance(0.5) ? 0 : r();
-    const o = { lr: r(), momentum, dampening: r() * 0.5, nesterov: momentum > 0 && chance(0.5), weightDecay: r() * 0.1 };
-    const args = [f32(L), f32(L, -1, 1), momentum || chance(0.5) ? f32(L) : null, chance(0.5), o];
-    return { args, need: [0, L, momentum ? L : 0, 0, 0], outs: [0], alias: [], inplace: [[1, 0]], dims: [L] };
-  },
-  adamStep() {
-    const L = int(0, 30);
-    const o = { lr: r() * 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: r() * 0.1, decoupled: chance(0.5) };
-    const args = [f32(L), f32(L, -1, 1), f32(L, -0.1, 0.1), f32(L, 0, 0.1), int(1, 100), o];
-    return { args, need: [0, L, L, L, 0, 0], outs: [0, 2, 3], alias: [], dims: [L] };
-  },
+  ...kernelCases(r, cat),
   setNumThreads() {
     return { args: [int(1, 2)], kinds: ['threads'], need: [0], outs: [], min: 1, max: 1, alias: [], dims: [1] };
   },
   getNumThreads() { return { args: [], kinds: [], need: [], outs: [], min: 0, max: 0, alias: [], dims: [], returnsNumber: true }; },
   info() { return { args: [], kinds: [], need: [], outs: [], min: 0, max: 0, alias: [], dims: [] }; },
 };
-gens.gemmAsync = () => ({ ...gens.gemm(), async: true });
-// A kernel's argument kinds and counts, from the catalogue ('unaryOp' etc. are all 'op'; '?' optional).
-for (const [name, spec] of Object.entries(KERNELS)) {
-  const kinds = spec.args.map((k) => k.replace(/\?$/, '').replace(/^\w+Op$/, 'op'));
-  const min = spec.args.filter((k) => !k.endsWith('?')).length, gen = gens[name];
-  if (!gen) throw new Error(`fuzz: no generator for the kernel '${name}'`);
-  gens[name] = () => { const c = gen(); return { ...c, kinds: kinds.slice(0, c.args.length), min, max: kinds.length }; };
-}
 // Entry points the fuzzer has no generator for are still fuzzed with random argument lists.
 const unknownEntries = ENTRY.filter((k) => !gens[k]);
 

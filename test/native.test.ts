@@ -11,7 +11,10 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import type { Backend, UnaryOp } from '../lib/backend/backend.js';
+import * as catalogue from '../lib/backend/catalogue.js';
 import { BINARY_OPS, KERNEL_NAMES, NO_SMALL_WORK, REDUCE_OPS, UNARY_OPS } from '../lib/backend/catalogue.js';
+// @ts-expect-error: a plain JS module without types
+import { kernelCases } from '../scripts/kernel-cases.mjs';
 import { jsBackend } from '../lib/backend/js.js';
 import { loadNative, makeNativeBackend, nativeAddon, nativeAddonPath } from '../lib/backend/native.js';
 
@@ -74,6 +77,26 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
     expect(Object.keys(A).filter((k) => typeof A[k] === 'function').sort())
       .toEqual([...KERNEL_NAMES, 'setNumThreads', 'getNumThreads', 'info'].sort());
     for (const name of KERNEL_NAMES) expect(typeof nat[name], name).toBe('function');
+  });
+
+  // Every kernel, from the catalogue: random valid calls (scripts/kernel-cases.mjs, the fuzzer's) give
+  // the same outputs on both backends. Sizes are small (k <= 9, O(1) inputs), so one tolerance fits all.
+  describe('every kernel of the catalogue agrees with the JS backend on random valid calls', () => {
+    const cases = kernelCases(rng(77), catalogue) as Record<string, () => { args: unknown[]; outs: number[] }>;
+    const copy = (args: unknown[]) => args.map((a) => (ArrayBuffer.isView(a) ? (a as Float32Array).slice() : a));
+    for (const name of KERNEL_NAMES) {
+      it(name, async () => {
+        const run = (k: Backend, args: unknown[]) => (k[name] as (...a: unknown[]) => unknown)(...args);
+        for (let t = 0; t < 300; t++) {
+          const { args, outs } = cases[name]();
+          const aj = copy(args), an = copy(args);
+          const rj = await run(js, aj), rn = await run(nat, an);
+          const what = `${name} #${t} (${args.map((a) => (ArrayBuffer.isView(a) ? `[${(a as Float32Array).length}]` : JSON.stringify(a))).join(', ')})`;
+          for (const i of outs) expectClose(an[i] as Float32Array, aj[i] as Float32Array, what, 1e-5, 1e-5);
+          if (typeof rj === 'number') expectClose([rn as number], [rj], `${what}: result`, 1e-5, 1e-6);
+        }
+      });
+    }
   });
 
   // ---- gemm -------------------------------------------------------------------------------------
