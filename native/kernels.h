@@ -1,9 +1,9 @@
 // Kernel entry points of the tapegrad native backend (float32 only).
 //
 // These functions trust their arguments: addon.cc (with args.cc) validates every size, length,
-// index range and type before calling them. Sizes are int64_t (the addon caps element counts at 2^31 - 1), arrays
-// are dense row-major, and outputs are written in place. The semantics mirror lib/backend/backend.ts
-// and the JS reference backend (lib/backend/js.ts); see the comments there.
+// index range and type before calling them. Sizes are int64_t (the addon caps element counts at
+// 2^31 - 1), arrays are dense row-major, and outputs are written in place. The semantics mirror
+// lib/backend/catalogue.ts and the JS reference backend (lib/backend/js.ts); see the comments there.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ struct GemmOptions {
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
 
 // ---- elementwise.cc --------------------------------------------------------------------------
-// The op lists of lib/backend/catalogue.ts, in the same order: X(Enum, name).
+// The op lists of lib/backend/catalogue.ts (the same names; a test checks it): X(Enum, name).
 #define TG_UNARY_OPS(X)                                                                                \
   X(Exp, exp) X(Log, log) X(Sqrt, sqrt) X(Abs, abs) X(Sigmoid, sigmoid) X(Tanh, tanh) X(Relu, relu) \
   X(Sign, sign) X(Pow, pow) X(Clamp, clamp) X(Affine, affine)

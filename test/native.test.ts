@@ -78,6 +78,21 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       .toEqual([...KERNEL_NAMES, 'setNumThreads', 'getNumThreads', 'info'].sort());
     for (const name of KERNEL_NAMES) expect(typeof nat[name], name).toBe('function');
   });
+  it('the addon knows exactly the catalogue\'s op names (from its "unknown op" message)', () => {
+    const A = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const f = new Float32Array(1);
+    const calls: [readonly string[], () => unknown][] = [
+      [UNARY_OPS, () => A.unary('?', f, f)],
+      [BINARY_OPS, () => A.binary('?', f, [1], f, [1], f, [1])],
+      [REDUCE_OPS, () => A.reduce('?', f, 1, 1, 1, f)],
+    ];
+    for (const [ops, call] of calls) {
+      expect(call).toThrow(RangeError);
+      try { call(); } catch (e) {
+        expect(/\(expected (.*)\)$/.exec((e as Error).message)?.[1].split(', ')).toEqual([...ops]);
+      }
+    }
+  });
 
   // Every kernel, from the catalogue: random valid calls (scripts/kernel-cases.mjs, the fuzzer's) give
   // the same outputs on both backends. Sizes are small (k <= 9, O(1) inputs), so one tolerance fits all.
