@@ -187,10 +187,11 @@ Napi::Value UnaryEntry(Args& A) {
   return A.env().Undefined();
 }
 
-bool broadcastsTo(Args& A, const char* which, const Shape& s, const Shape& as, const Shape& bs, const Shape& os) {
+bool broadcastsTo(Args& A, int op, const char* which, const Shape& s, const Shape& as, const Shape& bs,
+                  const Shape& os) {
   if (Args::broadcasts(s, os)) return true;
-  return A.rangeError("%s: shapes %s and %s do not broadcast to outShape %s", which, Args::shapeString(as).c_str(),
-                      Args::shapeString(bs).c_str(), Args::shapeString(os).c_str());
+  return A.rangeError("(%s) %s: shapes %s and %s do not broadcast to outShape %s", kBinaryNames[op], which,
+                      Args::shapeString(as).c_str(), Args::shapeString(bs).c_str(), Args::shapeString(os).c_str());
 }
 
 // (op, a, aShape, b, bShape, out, outShape)
@@ -203,7 +204,7 @@ Napi::Value BinaryEntry(Args& A) {
   REQUIRE(A.op(0, kBinaryOps, &op));
   REQUIRE(A.shape(2, "aShape", &as, &an) && A.shape(4, "bShape", &bs, &bn) && A.shape(6, "outShape", &os, &on));
   REQUIRE(A.f32(1, "a", &a) && A.f32(3, "b", &b) && A.f32(5, "out", &out));
-  REQUIRE(broadcastsTo(A, "aShape", as, as, bs, os) && broadcastsTo(A, "bShape", bs, as, bs, os));
+  REQUIRE(broadcastsTo(A, op, "aShape", as, as, bs, os) && broadcastsTo(A, op, "bShape", bs, as, bs, os));
   REQUIRE(A.length(a, "a", an, "product of aShape") && A.length(b, "b", bn, "product of bShape") &&
           A.length(out, "out", on, "product of outShape"));
   binary(static_cast<Binary>(op), a.p, as, b.p, bs, out.p, os);

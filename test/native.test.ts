@@ -487,7 +487,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       ['pow without p0', 'unary', ['pow', f(2), f(2)], TypeError, /argument 'p0' must be a number, got undefined/],
       ['short out', 'unary', ['exp', f(3), f(2)], RangeError, /argument 'out' has 2 elements, needs 3/],
       ['detached out', 'unary', ['exp', f(3), detached()], TypeError, /detached/],
-      ['no broadcast', 'binary', ['add', f(6), [2, 3], f(4), [4], f(6), [2, 3]], RangeError, /do not broadcast/],
+      ['no broadcast', 'binary', ['add', f(6), [2, 3], f(4), [4], f(6), [2, 3]], RangeError, /^binary: \(add\) bShape: shapes \[2,3\] and \[4\] do not broadcast to outShape \[2,3\]$/],
       ['shape not array', 'binary', ['add', f(6), 6, f(6), [6], f(6), [6]], TypeError, /argument 'aShape' must be an Array/],
       ['shape with -1', 'binary', ['add', f(6), [-1], f(6), [6], f(6), [6]], RangeError, /argument 'aShape'\[0\]/],
       ['shape with NaN', 'binary', ['add', f(6), [6], f(6), [NaN], f(6), [6]], RangeError, /argument 'bShape'\[0\] .* NaN/],
