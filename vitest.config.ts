@@ -1,11 +1,14 @@
 import { defineConfig } from 'vitest/config';
 import { createRequire } from 'node:module';
+import { locateAddon } from './lib/backend/locate.ts';
 
 // The op/autograd/nn suite runs once per backend. The native project is left out (with a note)
 // when the addon cannot load, unless CI_REQUIRE_NATIVE=1 (CI), where that is an error.
 function nativeLoads(): string | null {
   try {
-    createRequire(import.meta.url)('node-gyp-build')(import.meta.dirname);
+    const found = locateAddon(import.meta.dirname);
+    if (found.path === null) return found.reason;
+    createRequire(import.meta.url)(found.path);
     return null;
   } catch (e) {
     return (e as Error).message.split('\n')[0];

@@ -6,6 +6,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdamOptions, Backend, BinaryOp, FloatArray, ReduceOp, SgdOptions, UnaryOp } from './backend.js';
 import { jsBackend } from './js.js';
+import { locateAddon } from './locate.js';
 
 /** The raw addon (native/addon.cc). Float32 only; every call validates its arguments and throws TypeError/RangeError. */
 export interface NativeAddon {
@@ -167,17 +168,11 @@ function oneLine(e: unknown): string {
 
 function explain(e: unknown): string {
   const msg = oneLine(e);
-  if (/No native build was found/.test(msg)) {
-    return `no compiled addon (neither build/Release/*.node nor prebuilds/${process.platform}-${process.arch}/*.node): ${FIX}`;
-  }
   if (/libopenblas|libgfortran/.test(msg)) {
     return `the addon was built against the shared OpenBLAS, which is missing (${msg}): ${FIX}`;
   }
   if (/GLIBC_|GLIBCXX_/.test(msg)) {
     return `the prebuilt addon needs a newer C library (${msg}): ${FIX} to build from source`;
-  }
-  if (/Cannot find module 'node-gyp-build'/.test(msg)) {
-    return `the node-gyp-build package is missing (${msg}): reinstall tapegrad`;
   }
   return `the addon failed to load (${msg}): ${FIX}`;
 }
@@ -187,18 +182,20 @@ function loadAddon(): { addon: NativeAddon | null; reason: string; path: string 
   const root = packageRoot();
   let path = '';
   try {
-    const require = createRequire(import.meta.url);
-    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-    path = nodeGypBuild.resolve(root);
-    const addon = require(path) as NativeAddon;
+    const found = locateAddon(root);
+    if (found.path === null) {
+      cached = { addon: null, path, reason: `${found.reason}: ${FIX}` };
+      return cached;
+    }
+    path = found.path;
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
     // Smoke test: one 2x2 product through OpenBLAS.
     const c = new Float32Array(4);
     addon.gemm(false, false, 2, 2, 2, 1, new Float32Array([1, 2, 3, 4]), new Float32Array([5, 6, 7, 8]), 0, c);
     if (c[0] !== 19 || c[1] !== 22 || c[2] !== 43 || c[3] !== 50) {
       throw new Error(`smoke test: 2x2 sgemm gave [${Array.from(c).join(', ')}], expected [19, 22, 43, 50]`);
     }
-    const rel = relative(root, path);
-    const where = rel.startsWith('prebuilds') ? `prebuilt ${rel}` : `local build ${rel}`;
+    const where = found.from === 'platform package' ? `${found.from} ${path}` : `${found.from} ${relative(root, path)}`;
     const info = addon.info();
     const core = info.openblasCore ? ` (${info.openblasCore} kernel)` : '';
     const threads = addon.getNumThreads();
