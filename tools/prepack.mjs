@@ -11,7 +11,7 @@ const root = join(import.meta.dirname, '..');
 const dest = join(root, 'prebuilds', 'linux-x64');
 rmSync(join(root, 'prebuilds'), { recursive: true, force: true });
 if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.log(`prepack: no linux-x64 prebuild on ${process.platform}-${process.arch}`);
+  console.error(`prepack: no linux-x64 prebuild on ${process.platform}-${process.arch}`);
   process.exit(0);
 }
 const npm = (args) => execFileSync('npm', args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -24,4 +24,4 @@ if (/openblas|gfortran/.test(ldd)) {
 mkdirSync(dest, { recursive: true });
 copyFileSync(built, join(dest, 'tapegrad.node'));
 execFileSync('strip', ['--strip-unneeded', join(dest, 'tapegrad.node')]);
-console.log(`prepack: ${join('prebuilds', 'linux-x64', 'tapegrad.node')}`);
+console.error(`prepack: ${join('prebuilds', 'linux-x64', 'tapegrad.node')}`);
