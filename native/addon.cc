@@ -15,7 +15,9 @@
 #endif
 #include <cblas.h>
 #include <napi.h>
+#ifdef __linux__
 #include <sched.h>
+#endif
 
 #include <cmath>
 #include <cstdarg>
@@ -25,6 +27,12 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PRINTF_LIKE __attribute__((format(printf, 2, 3)))
+#else
+#define PRINTF_LIKE
+#endif
 
 #include "kernels.h"
 
@@ -120,14 +128,14 @@ class Args {
   Napi::Env env() const { return env_; }
   const char* kernel() const { return kernel_; }
 
-  bool typeError(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+  bool typeError(const char* fmt, ...) PRINTF_LIKE {
     va_list ap;
     va_start(ap, fmt);
     throwError(true, fmt, ap);
     va_end(ap);
     return false;
   }
-  bool rangeError(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+  bool rangeError(const char* fmt, ...) PRINTF_LIKE {
     va_list ap;
     va_start(ap, fmt);
     throwError(false, fmt, ap);
@@ -449,12 +457,14 @@ class GemmWorker : public Napi::AsyncWorker {
 std::once_flag gThreadsOnce;
 
 int availableCores() {
+#ifdef __linux__
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
     const int n = CPU_COUNT(&set);
     if (n > 0) return n;
   }
+#endif
   const unsigned h = std::thread::hardware_concurrency();
   return h > 0 ? int(h) : 1;
 }

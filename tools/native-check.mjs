@@ -4,8 +4,10 @@
 // on the native backend match the same steps on the JS backend. Prints one JSON line with the
 // losses, so runs on two machines can be compared too; exits 1 when a check fails.
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-const t = await import(createRequire(`${process.cwd()}/`).resolve('tapegrad'));
+const t = await import(pathToFileURL(createRequire(join(process.cwd(), 'package.json')).resolve('tapegrad')).href);
 const info = t.backendInfo();
 const fail = (msg) => {
   console.error(`native-check: ${msg}`);

@@ -13,5 +13,5 @@ const main = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
 if (pkg.version !== main.version) throw new Error(`${pkg.name} is at ${pkg.version}, tapegrad at ${main.version}`);
 copyFileSync(file, join(dir, 'tapegrad.node'));
-const out = execFileSync('npm', ['pack', '--json', '--pack-destination', resolve(dest)], { cwd: dir, encoding: 'utf8' });
+const out = execFileSync('npm', ['pack', '--json', '--pack-destination', resolve(dest)], { cwd: dir, encoding: 'utf8', shell: process.platform === 'win32' });
 console.log(resolve(dest, JSON.parse(out)[0].filename));
