@@ -9,19 +9,16 @@ export type AddonSource = 'local build' | 'platform package' | 'prebuild';
 
 export type Located = { path: string; from: AddonSource } | { path: null; reason: string };
 
-/** The platform package for a platform; null where none is built. The table matches package.json's optionalDependencies and npm/. */
-export function platformPackage(platform: string = process.platform, arch: string = process.arch, libc: string = currentLibc()): string | null {
-  const key = { linux: `linux-${arch}-${libc}`, darwin: `darwin-${arch}`, win32: `win32-${arch}-msvc` }[platform];
-  return key && PLATFORM_PACKAGES.includes(key) ? `@tapegrad/${key}` : null;
-}
-
+/** Platform packages in npm/; package.json's optionalDependencies list all but linux-x64-gnu (in prebuilds/). */
 export const PLATFORM_PACKAGES = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc'];
 
-/** 'gnu' or 'musl' on Linux (glibc reports its version in the process report), '' elsewhere. */
-function currentLibc(): string {
-  if (process.platform !== 'linux') return '';
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return header?.glibcVersionRuntime ? 'gnu' : 'musl';
+/**
+ * The platform package for a platform, or null where none is built. Linux builds are for glibc only;
+ * npm's `libc` field keeps them off musl systems, so the libc need not be detected here.
+ */
+export function platformPackage(platform: string = process.platform, arch: string = process.arch): string | null {
+  const key = ({ linux: `linux-${arch}-gnu`, darwin: `darwin-${arch}`, win32: `win32-${arch}-msvc` } as Record<string, string>)[platform];
+  return key && PLATFORM_PACKAGES.includes(key) ? `@tapegrad/${key}` : null;
 }
 
 /**
