@@ -29,13 +29,14 @@ function smokeTest(file) {
 
 /** Path of a working addon, or throws why there is none. */
 async function findWorkingAddon() {
-  let locate;
+  let found;
   try {
-    locate = await import('../dist/backend/locate.js');
+    found = (await import('../dist/backend/locate.js')).locateAddon(root);
   } catch {
-    throw new Error('No native build was found (dist/ is not built yet)');
+    // a fresh clone of the repository: install runs before prepare builds dist/
+    const local = path.join(root, 'build', 'Release', 'tapegrad.node');
+    found = fs.existsSync(local) ? { path: local } : { path: null, reason: 'dist/ is not built yet and there is no build/Release' };
   }
-  const found = locate.locateAddon(root);
   if (found.path === null) throw new Error(`No native build was found: ${found.reason}`);
   smokeTest(found.path);
   return found.path;
