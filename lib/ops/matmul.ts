@@ -1,7 +1,7 @@
 import { getBackend, kernels } from '../backend/index.js';
 import { nativeAddon } from '../backend/native.js';
 import { noGrad } from '../autograd/mode.js';
-import { ACCUMULATED, defineOp, type Grads } from '../autograd/node.js';
+import { ACCUMULATED, defineLibraryOp, type Grads } from '../autograd/node.js';
 import { activationBackward, type Activation } from './activation.js';
 import { takeGradBuffer } from '../autograd/engine.js';
 import { Tensor } from '../tensor.js';
@@ -14,7 +14,7 @@ import { promote, uninit } from './util.js';
  * C = op(A)·op(B) for 2-D operands, or batched over the leading dim of 3-D operands (a 2-D
  * operand is shared by every batch with stride 0). Transposes are gemm flags, never copies.
  */
-const gemmOp = defineOp({
+const gemmOp = defineLibraryOp({
   name: 'MatMul',
   forward: (a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
     const batch = a.ndim === 3 ? a.shape[0] : b.ndim === 3 ? b.shape[0] : 1;
@@ -72,7 +72,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 function linearOp(name: string, act: Activation | null) {
-  return defineOp({
+  return defineLibraryOp({
     name,
     // y = act(x·Wᵀ + b): bias rows are copied into the output, one gemm accumulates onto them
     // (beta = 1), and the activation runs in place on the result

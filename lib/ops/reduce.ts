@@ -1,5 +1,5 @@
 import { kernels } from '../backend/index.js';
-import { defineOp } from '../autograd/node.js';
+import { defineLibraryOp } from '../autograd/node.js';
 import { Tensor } from '../tensor.js';
 import { normDim, splitAt } from '../shape.js';
 import { mul } from './elementwise.js';
@@ -28,13 +28,13 @@ function spread(g: Tensor, x: Tensor, dim: number | null): Tensor {
   return expand(reshape(g, reducedShape(x.shape, dim, true)), x.shape);
 }
 
-const sumOp = defineOp({
+const sumOp = defineLibraryOp({
   name: 'Sum',
   forward: (x: Tensor, dim: number | null, keepDim: boolean) => reduceKernel('sum', 'sum', x, dim, keepDim),
   vjp: (g, _out, x, dim: number | null) => [spread(g, x, dim)],
 });
 
-const meanOp = defineOp({
+const meanOp = defineLibraryOp({
   name: 'Mean',
   forward: (x: Tensor, dim: number | null, keepDim: boolean) => {
     const out = reduceKernel('sum', 'mean', x, dim, keepDim);
@@ -45,7 +45,7 @@ const meanOp = defineOp({
   vjp: (g, _out, x, dim: number | null) => [mul(spread(g, x, dim), 1 / (dim === null ? x.size : x.shape[dim]))],
 });
 
-const maxOp = defineOp({
+const maxOp = defineLibraryOp({
   name: 'Max',
   forward: (x: Tensor, dim: number | null, keepDim: boolean) => reduceKernel('max', 'max', x, dim, keepDim),
   // the gradient goes to the first maximal element of each slice

@@ -1,5 +1,5 @@
 import { kernels } from '../backend/index.js';
-import { defineOp, type Grads } from '../autograd/node.js';
+import { defineLibraryOp, type Grads } from '../autograd/node.js';
 import { Tensor } from '../tensor.js';
 import { fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
 import { empty, promote, toIndex } from './util.js';
@@ -20,7 +20,7 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
   return out;
 }
 
-const reshapeOp = defineOp({
+const reshapeOp = defineLibraryOp({
   name: 'Reshape',
   // a view: shares x's memory
   forward: (x: Tensor, shape: number[]) => new Tensor(x.data, shape),
@@ -52,7 +52,14 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   return reshape(x, s);
 }
 
-const expandOp = defineOp({
+/** A copy with its own memory that stays on the tape (torch.clone; Tensor.clone() detaches). */
+export const copy = defineLibraryOp({
+  name: 'Clone',
+  forward: (x: Tensor) => new Tensor(x.data.slice(), x.shape.slice()),
+  vjp: (g): Grads => [g],
+});
+
+const expandOp = defineLibraryOp({
   name: 'Expand',
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
@@ -81,7 +88,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return sameShape(s, x.shape) ? x : expandOp(x, s);
 }
 
-const sumToOp = defineOp({
+const sumToOp = defineLibraryOp({
   name: 'SumTo',
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
@@ -98,7 +105,7 @@ export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
   return sumToOp(x, shape.slice());
 }
 
-const permuteOp = defineOp({
+const permuteOp = defineLibraryOp({
   name: 'Permute',
   forward: (x: Tensor, perm: number[]) => {
     const out = empty(x, perm.map((p) => x.shape[p]));
@@ -127,7 +134,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   return permute(x, perm);
 }
 
-const indexSelectOp = defineOp({
+const indexSelectOp = defineLibraryOp({
   name: 'IndexSelect',
   forward: (x: Tensor, dim: number, idx: Int32Array) => {
     const [outer, n, inner] = splitAt(x.shape, dim);
@@ -140,7 +147,7 @@ const indexSelectOp = defineOp({
   vjp: (g, _out, x, dim: number, idx: Int32Array): Grads => [indexAdd(g, dim, idx, x.shape[dim])],
 });
 
-const indexAdd = defineOp({
+const indexAdd = defineLibraryOp({
   name: 'IndexAdd',
   // zeros of length n along dim, with g's slices added at idx
   forward: (g: Tensor, dim: number, idx: Int32Array, n: number) => {
@@ -172,7 +179,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   return indexSelectOp(x, d, idx);
 }
 
-const concatOp = defineOp({
+const concatOp = defineLibraryOp({
   name: 'Cat',
   forward: (xs: Tensor[], dim: number) => {
     const shape = xs[0].shape.slice();
@@ -237,7 +244,7 @@ function gatherWalk(xShape: readonly number[], idxShape: readonly number[], dim:
   }
 }
 
-const gatherOp = defineOp({
+const gatherOp = defineLibraryOp({
   name: 'Gather',
   forward: (x: Tensor, dim: number, idx: Int32Array, idxShape: number[]) => {
     const out = empty(x, idxShape);
@@ -247,7 +254,7 @@ const gatherOp = defineOp({
   vjp: (g, _out, x: Tensor, dim: number, idx: Int32Array, idxShape: number[]): Grads => [scatterAdd(g, dim, idx, idxShape, x.shape)],
 });
 
-const scatterAdd = defineOp({
+const scatterAdd = defineLibraryOp({
   name: 'ScatterAdd',
   forward: (g: Tensor, dim: number, idx: Int32Array, idxShape: number[], xShape: number[]) => {
     const out = empty(g, xShape);

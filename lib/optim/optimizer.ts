@@ -28,6 +28,11 @@ export interface OptimizerStateDict {
   paramGroups: ({ params: number[] } & Record<string, Hyper>)[];
 }
 
+/** update() methods of our optimizers: they read the gradient without keeping it (autograd/pool.ts, rule 3). */
+const keepsNoGrad = new WeakSet<object>();
+export function updateKeepsNoGrad(update: object): void {
+  keepsNoGrad.add(update);
+}
 
 /**
  * Base of the optimizers: holds param groups and per-parameter state; subclasses validate their
@@ -102,8 +107,9 @@ export abstract class Optimizer {
     const loss = closure ? enableGrad(closure) : undefined;
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (p.grad === null) continue;
-        let grad = p.grad;
+        // a subclass's own update() may keep the gradient: reading p.grad marks it as the user's
+        let grad = keepsNoGrad.has(this.update) ? p._grad : p.grad;
+        if (grad === null) continue;
         if (!sameShape(grad.shape, p.shape)) {
           throw new Error(`${this.name}.step: gradient of shape ${fmt(grad.shape)} does not match its parameter of shape ${fmt(p.shape)}`);
         }
