@@ -138,8 +138,8 @@ export class Tensor {
   softmax(dim: number): Tensor { return ops.softmax(this, dim); }
   logSoftmax(dim: number): Tensor { return ops.logSoftmax(this, dim); }
   matmul(o: Tensor): Tensor { return ops.matmul(this, o); }
-  sum(dim?: number | null, keepDim = false): Tensor { return ops.sum(this, dim, keepDim); }
-  mean(dim?: number | null, keepDim = false): Tensor { return ops.mean(this, dim, keepDim); }
+  sum(dim?: number | readonly number[] | null, keepDim = false): Tensor { return ops.sum(this, dim, keepDim); }
+  mean(dim?: number | readonly number[] | null, keepDim = false): Tensor { return ops.mean(this, dim, keepDim); }
   max(dim?: number | null, keepDim = false): Tensor { return ops.max(this, dim, keepDim); }
   argmax(dim?: number | null, keepDim = false): Tensor { return ops.argmax(this, dim, keepDim); }
   reshape(...shape: number[] | [number[]]): Tensor { return ops.reshape(this, flat(shape)); }

@@ -155,12 +155,20 @@ export const eq = compare('eq');
 export const gt = compare('gt');
 export const lt = compare('lt');
 
-export const maximum = defineLibraryOp({
+const maximumOp = defineLibraryOp({
   name: 'Maximum',
-  forward: (a: Tensor, b: Tensor) => binaryKernel('maximum', 'maximum', ...promote(a, b)),
-  // ties send the gradient to a (the first argument)
-  vjp: (g, out, a, b): Grads => {
-    const takeA = binaryKernel('eq', 'maximum', a, out);
-    return [a.requiresGrad ? mul(g, takeA) : null, b.requiresGrad ? mul(g, sub(1, takeA)) : null];
+  forward: (a: Tensor, b: Tensor) => binaryKernel('maximum', 'maximum', a, b),
+  // PyTorch's rule: at a tie each input gets g/2; the smaller one gets 0. A NaN compares false
+  // both ways, so with a NaN both inputs get g.
+  vjp: (g, _out, a, b): Grads => {
+    const half = mul(binaryKernel('eq', 'maximum', a, b), 0.5);
+    const share = (smaller: Tensor): Tensor => mul(g, sub(sub(1, smaller), half));
+    return [a.requiresGrad ? share(binaryKernel('lt', 'maximum', a, b)) : null, b.requiresGrad ? share(binaryKernel('gt', 'maximum', a, b)) : null];
   },
 });
+
+/** Element-wise max of two tensors (broadcasting); NaN propagates. */
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  checkTensor('maximum', a); checkTensor('maximum', b);
+  return maximumOp(...promote(a, b));
+}
