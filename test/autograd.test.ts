@@ -173,6 +173,24 @@ describe('memory reuse', () => {
     const colSums = [0, 1, 2].map((j) => [0, 1, 2, 3].reduce((s, r) => s + x.data[r * 3 + j], 0));
     expectClose(lin.weight.grad!, [...colSums, ...colSums].map((c) => 1 + c), 1e-5);
   });
+  it('an optimizer subclass that keeps the gradients it is given does not see them rewritten', () => {
+    class Keeper extends tg.optim.SGD {
+      kept: tg.Tensor[] = [];
+      protected override update(p: tg.Tensor, grad: tg.Tensor, st: tg.optim.ParamState, g: tg.optim.ParamGroup): void {
+        this.kept.push(grad);
+        super.update(p, grad, st, g);
+      }
+    }
+    const lin = new tg.nn.Linear(3, 2);
+    const opt = new Keeper(lin.parameters(), { lr: 0 });
+    const x = tg.randn([4, 3]);
+    lin.forward(x).sum().backward();
+    opt.step();
+    const first = Array.from(opt.kept[0].data);
+    opt.zeroGrad();
+    lin.forward(x.mul(5)).sum().backward();
+    expectClose(opt.kept[0], first, 0);
+  });
   it('a VJP written with the public defineOp that keeps a pooled gradient does not see it rewritten', () => {
     const kept: tg.Tensor[] = [];
     const spy = tg.defineOp({
