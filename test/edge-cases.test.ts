@@ -212,6 +212,19 @@ describe('matmul: dot products and empty operands', () => {
     expect(zeros([0]).matmul(zeros([0])).item()).toBe(0);
     expect(zeros([3, 0]).matmul(zeros([0, 2])).toArray()).toEqual([[0, 0], [0, 0], [0, 0]]);
   });
+  it('linear with no input features or no rows gives the bias and zero gradients, also with batch dims', () => {
+    const l = new tg.nn.Linear(0, 2);
+    l.bias!.data.set([1, -1]);
+    const y = l.forward(zeros([2, 2, 0]));
+    expect(y.toArray()).toEqual([[[1, -1], [1, -1]], [[1, -1], [1, -1]]]);
+    y.sum().backward();
+    expect(l.weight.grad!.shape).toEqual([2, 0]);
+    expect(l.bias!.grad!.toArray()).toEqual([4, 4]);
+    const l2 = new tg.nn.Linear(3, 2);
+    l2.forward(zeros([0, 3])).sum().backward();
+    expect(Array.from(l2.weight.grad!.data)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(l2.bias!.grad!.toArray()).toEqual([0, 0]);
+  });
   it('gradcheck: matrix-vector and batched products with a size-1 batch broadcast', () => {
     expectGradcheck((p, q) => p.matmul(q), [az([3, 4], 33), az([4], 34)]);
     expectGradcheck((p, q) => p.matmul(q), [az([4], 35), az([2, 4, 3], 36)]);
