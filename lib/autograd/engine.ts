@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor.js';
-import { ACCUMULATED, type Grads, type Node } from './node.js';
+import { ACCUMULATED, type Grads, type Node, type Vjp } from './node.js';
 import { setGradEnabled } from './mode.js';
 import { closeArena, openArena, outsidePool, pin } from './pool.js';
 import { checkBackward, isAnomalyEnabled, runVjp } from './anomaly.js';
@@ -89,6 +89,10 @@ export function takeGradBuffer(t: Tensor, shape: readonly number[]): { grad: Ten
   return { grad: ownedGradBuffer(t), beta: 0 };
 }
 
+function callVjp(vjp: Vjp, g: Tensor): Grads {
+  return isAnomalyEnabled() ? runVjp(() => vjp(g)) : vjp(g);
+}
+
 /**
  * The reverse pass: seed the roots, walk the tape in reverse topological order calling each node's
  * VJP, reduce gradients of broadcast inputs to their shapes, and accumulate. With `inputs`, returns
@@ -156,12 +160,11 @@ export function backward(
         throw new Error(`${op}: the graph through ${node.name} was already freed by an earlier backward(); call the first backward with {retainGraph: true} to backpropagate through it again`);
       }
       const vjp = node.vjp;
-      const call = (): Grads => (isAnomalyEnabled() ? runVjp(() => vjp(g)) : vjp(g));
       let inGrads: Grads;
-      if (node.scratchSafe || !owns) inGrads = call();
+      if (node.scratchSafe || !owns) inGrads = callVjp(vjp, g);
       else {
         pin(g.data); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
-        inGrads = outsidePool(call);
+        inGrads = outsidePool(() => callVjp(vjp, g));
       }
       const ins = node.inputs;
       if (!retainGraph) node.release();

@@ -74,7 +74,7 @@ export function allocF32(n: number, zero: boolean): Float32Array {
 
 /** Keep a from ever returning to the pool (a user VJP received it). */
 export function pin(a: FloatArray): void {
-  if (a instanceof Float32Array) pinned.add(a);
+  if (a instanceof Float32Array && a.length >= MIN) pinned.add(a);
 }
 
 /** Run fn with pooling off: what it allocates is ordinary GC memory (a user VJP runs this way). */

@@ -105,10 +105,11 @@ export abstract class Optimizer {
   /** One update of every parameter that has a gradient. With a closure, re-evaluates the loss first and returns it. */
   step(closure?: () => Tensor | number): Tensor | number | undefined {
     const loss = closure ? enableGrad(closure) : undefined;
+    // a subclass's own update() may keep the gradient: reading p.grad marks it as the user's
+    const internal = keepsNoGrad.has(this.update);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        // a subclass's own update() may keep the gradient: reading p.grad marks it as the user's
-        let grad = keepsNoGrad.has(this.update) ? p._grad : p.grad;
+        let grad = internal ? p._grad : p.grad;
         if (grad === null) continue;
         if (!sameShape(grad.shape, p.shape)) {
           throw new Error(`${this.name}.step: gradient of shape ${fmt(grad.shape)} does not match its parameter of shape ${fmt(p.shape)}`);
