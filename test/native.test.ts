@@ -156,7 +156,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       ['neg'], ['exp'], ['log', undefined, undefined, true], ['sqrt', undefined, undefined, true], ['abs'],
       ['sigmoid'], ['tanh'], ['relu'], ['step'], ['sign'], ['pow', 2], ['pow', 3], ['pow', 0.5, undefined, true],
       ['pow', -1, undefined, true], ['pow', 1], ['clamp', -0.5, 0.5], ['clamp', -Infinity, 0], ['affine', 2, -1],
-      ['affine', -0.1, 3],
+      ['affine', -0.1, 3], ['clamp', NaN, 1], ['clamp', 0, NaN], ['pow', NaN], ['pow', Infinity], ['pow', 0],
     ];
     for (const [op, p0, p1, positive] of cases) {
       it(`${op}${p0 !== undefined ? `(${p0}${p1 !== undefined ? `, ${p1}` : ''})` : ''}`, () => {

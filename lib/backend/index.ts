@@ -1,6 +1,7 @@
 import type { Backend, FloatArray } from './backend.js';
 import { jsBackend } from './js.js';
 import { loadNative } from './native.js';
+import { describeValue } from '../shape.js';
 
 export type { Backend, FloatArray } from './backend.js';
 export type BackendName = 'js' | 'native';
@@ -52,7 +53,7 @@ export function kernels(a?: FloatArray): Backend {
 
 /** Threads of the active backend's matrix multiply (OpenBLAS; the JS backend has one). Default: the cores available. */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new (typeof n === 'number' ? RangeError : TypeError)(`setNumThreads: expected a positive integer, got ${describeValue(n)}`);
   active.setNumThreads(n);
 }
 

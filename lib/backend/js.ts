@@ -228,12 +228,17 @@ function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 0): voi
     case 'sign': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
     case 'pow':
       if (p0 === 2) for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v * v; }
-      else for (let i = 0; i < len; i++) out[i] = Math.pow(x[i], p0);
+      else for (let i = 0; i < len; i++) out[i] = powC(x[i], p0);
       break;
     case 'clamp': for (let i = 0; i < len; i++) out[i] = Math.min(Math.max(x[i], p0), p1); break;
     case 'affine': for (let i = 0; i < len; i++) out[i] = p0 * x[i] + p1; break;
     default: throw new Error(`unary: unknown op '${String(op)}'`);
   }
+}
+
+// C's pow (and torch.pow): 1^y = 1 and (-1)^±Infinity = 1, also for y = NaN; Math.pow gives NaN.
+function powC(x: number, p: number): number {
+  return x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import { zerosLike } from '../creation.js';
-import { Optimizer, checkNumber, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
+import { Optimizer, checkNumber, updateKeepsNoGrad, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -67,3 +67,5 @@ export class AdamW extends Adam {
     return true;
   }
 }
+
+updateKeepsNoGrad(Adam.prototype['update']);

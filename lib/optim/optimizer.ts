@@ -28,6 +28,11 @@ export interface OptimizerStateDict {
   paramGroups: ({ params: number[] } & Record<string, Hyper>)[];
 }
 
+/** update() methods of our optimizers: they read the gradient without keeping it (autograd/pool.ts, rule 3). */
+const keepsNoGrad = new WeakSet<object>();
+export function updateKeepsNoGrad(update: object): void {
+  keepsNoGrad.add(update);
+}
 
 /**
  * Base of the optimizers: holds param groups and per-parameter state; subclasses validate their
@@ -100,10 +105,12 @@ export abstract class Optimizer {
   /** One update of every parameter that has a gradient. With a closure, re-evaluates the loss first and returns it. */
   step(closure?: () => Tensor | number): Tensor | number | undefined {
     const loss = closure ? enableGrad(closure) : undefined;
+    // a subclass's own update() may keep the gradient: reading p.grad marks it as the user's
+    const internal = keepsNoGrad.has(this.update);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (p.grad === null) continue;
-        let grad = p.grad;
+        let grad = internal ? p._grad : p.grad;
+        if (grad === null) continue;
         if (!sameShape(grad.shape, p.shape)) {
           throw new Error(`${this.name}.step: gradient of shape ${fmt(grad.shape)} does not match its parameter of shape ${fmt(p.shape)}`);
         }

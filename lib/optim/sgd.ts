@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import type { SgdOptions } from '../backend/backend.js';
-import { Optimizer, checkNumber, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
+import { Optimizer, checkNumber, updateKeepsNoGrad, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -44,3 +44,5 @@ export class SGD extends Optimizer {
     kernels(p.data).sgdStep(p.data, grad.data, buf ? buf.data : null, first, g as unknown as SgdOptions);
   }
 }
+
+updateKeepsNoGrad(SGD.prototype['update']);
