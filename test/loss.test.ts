@@ -201,6 +201,26 @@ describe('regression tests (issue 10)', () => {
       expect(run(f, true)).toEqual(run(f, false));
     }
   });
+
+  it('cross-entropy reads each label once: a label flipped out of range after the check cannot reach the kernel', () => {
+    // what another thread writing a shared array between the check and the kernel would do
+    const flipping = (values: number[]) => {
+      const reads = values.map(() => 0);
+      const arr = { length: values.length, reads } as unknown as ArrayLike<number> & { reads: number[] };
+      values.forEach((v, i) => Object.defineProperty(arr, i, { get: () => (reads[i]++ === 0 ? v : 1 << 28) }));
+      return arr;
+    };
+    const x0 = az([3, 4], 42);
+    const expected = tg.grad((x: Tensor) => tg.crossEntropy(x, [3, 0, 2]), [x0])[0];
+    for (const opts of [{}, { weight: tensor([1, 2, 3, 4]) }, { reduction: 'none' as const }]) {
+      const labels = flipping([3, 0, 2]);
+      const x = x0.detach().requiresGrad_();
+      const loss = tg.crossEntropy(x, labels, opts);
+      loss.sum().backward();
+      expect(labels.reads).toEqual([1, 1, 1]);
+      if (!('weight' in opts)) expectClose(x.grad!, expected.mul(opts.reduction === 'none' ? 3 : 1));
+    }
+  });
 });
 
 describe('loss option errors', () => {
