@@ -2,6 +2,8 @@ import { Tensor, isTensor } from '../tensor.js';
 import { enableGrad } from '../autograd/mode.js';
 import { fmt, sameShape } from '../shape.js';
 
+export { withDefaults, checkNumber } from '../options.js';
+
 type Hyper = number | boolean | number[];
 
 /** Hyperparameters of one group of parameters (lr plus the optimizer's own). */
@@ -202,26 +204,5 @@ export abstract class Optimizer {
       return `  group ${i}: ${params.length} params, ${opts}`;
     });
     return `${this.name}(\n${lines.join('\n')}\n)`;
-  }
-}
-
-/**
- * The user's options over the defaults, rejecting unknown names (a typo like weight_decay must not
- * be silently ignored).
- */
-export function withDefaults(opt: string, given: object | undefined, defaults: Record<string, Hyper>): Record<string, Hyper> {
-  if (given !== undefined && (typeof given !== 'object' || given === null)) throw new TypeError(`${opt}: options must be an object`);
-  const out: Record<string, Hyper> = { ...defaults };
-  for (const [k, v] of Object.entries(given ?? {})) {
-    if (!(k in defaults)) throw new Error(`${opt}: unknown option '${k}' (options: ${Object.keys(defaults).join(', ')})`);
-    if (v !== undefined) out[k] = v as Hyper;
-  }
-  return out;
-}
-
-/** Option checks shared by the optimizers: `${opt}: invalid ${name} ${v} (must be ...)`. */
-export function checkNumber(opt: string, name: string, v: unknown, ok: (x: number) => boolean, rule: string): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-    throw new RangeError(`${opt}: invalid ${name} ${typeof v === 'string' ? `'${v}'` : String(v)} (must be ${rule})`);
   }
 }
