@@ -24,7 +24,7 @@ import { Tensor, type DType } from '../lib/index.js';
 import { nativeBackend, withBackend } from '../lib/backend/index.js';
 import { NO_SMALL_WORK, makeNativeBackend, nativeAddon } from '../lib/backend/native.js';
 // @ts-expect-error: a plain .mjs module (also run by node from gen_diff.py), no type declarations
-import { generateCases } from './diff/generate.mjs';
+import { generateCases, SCALE } from './diff/generate.mjs';
 
 /**
  * Case categories that fail until the fixes for issue 10 are merged (each maps to the issue's
@@ -161,7 +161,7 @@ function evaluate(c: Case, leaves: Tensor[], mutations: (() => void)[]): Tensor 
 
 function makeLeaves(c: Case, dtype: DType): Tensor[] {
   return c.values.filter((v): v is ['input', Input] => v[0] === 'input').map(([, inp]) => {
-    const d = inp.q.map((q) => q / 256);
+    const d = inp.q.map((q) => q / SCALE);
     const t = new Tensor(dtype === 'float64' ? Float64Array.from(d) : Float32Array.from(d), inp.shape);
     return inp.grad ? t.requiresGrad_() : t;
   });

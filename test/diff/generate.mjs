@@ -8,6 +8,8 @@
 // scalar; `out` is the id of the output. Domains are kept smooth by construction (log and
 // sqrt see positive values, BCE sees probabilities); PyTorch's replay rejects near-kinks it finds.
 
+import { mulberry32 } from '../../bench/cases/common.mjs';
+
 export const SCALE = 256;
 const MAX_SIZE = 48;
 
@@ -15,26 +17,12 @@ export function generateCases(seed, count) {
   return Array.from({ length: count }, (_, i) => generateCase(seed, i));
 }
 
-/** mulberry32 */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const prod = (s) => s.reduce((p, d) => p * d, 1);
 
 class Builder {
   constructor(seed, id) {
-    this.r = rng(Math.imul(seed, 0x9e3779b1) ^ Math.imul(id + 1, 0x85ebca6b));
-    this.id = id;
+    this.r = mulberry32(Math.imul(seed, 0x9e3779b1) ^ Math.imul(id + 1, 0x85ebca6b));
     this.values = []; // ['input', {shape, q, grad}] or [op, args, attrs?], in the order they are made
-    this.inputs = []; // ids of the inputs
     this.shapes = [];
     this.tags = new Set();
     this.allowEmpty = this.chance(0.1);
@@ -50,9 +38,9 @@ class Builder {
   size() {
     return this.allowEmpty && this.chance(0.15) ? 0 : this.pick([1, 1, 2, 2, 3, 3, 4, 5]);
   }
-  shape(minRank = 0, maxRank = 4) {
+  shape() {
     for (;;) {
-      const rank = Math.max(minRank, Math.min(maxRank, this.pick([0, 1, 1, 2, 2, 2, 3, 3, 4])));
+      const rank = this.pick([0, 1, 1, 2, 2, 2, 3, 3, 4]);
       const s = Array.from({ length: rank }, () => this.size());
       if (prod(s) <= MAX_SIZE) return s;
     }
@@ -83,7 +71,6 @@ class Builder {
       // a deliberate tie: the largest element copied onto another
       q[this.int(0, n - 1)] = Math.max(...q);
     }
-    this.inputs.push(this.shapes.length);
     return this.push(['input', { shape, q, grad }], shape);
   }
   node(op, args, attrs, shape) {
@@ -193,7 +180,7 @@ function broadcastable(a, b) {
   return Math.max(a.length, b.length) <= 4;
 }
 
-export function broadcast(a, b) {
+function broadcast(a, b) {
   const n = Math.max(a.length, b.length);
   return Array.from({ length: n }, (_, i) => {
     const x = a[i - n + a.length] ?? 1, y = b[i - n + b.length] ?? 1;
@@ -215,7 +202,7 @@ const OPS = {
     if (b.chance(0.2)) {
       // a literal number on either side
       const n = b.pick([2.5, -1.5, 0.5, 3]);
-      const left = op !== 'div' || b.chance(0.5) ? b.chance(0.5) : false;
+      const left = b.chance(op === 'div' ? 0.25 : 0.5);
       if (op === 'div' && left) x = b.positive(x);
       return b.node(op, left ? [{ n }, x] : [x, { n }], undefined, b.shapeOf(x));
     }
@@ -223,13 +210,9 @@ const OPS = {
     if (y === null) y = b.partner(x, b.broadcastPartner(s), op === 'div' ? 'pos' : 'any');
     else b.tags.add('diamond');
     if (op === 'div' && !b.isInput(y)) y = b.positive(y);
-    if (!b.isInput(x) || x !== y) b.tags.add('broadcast');
-    return b.node(op, [x, y], undefined, broadcast(b.shapeOf(x), b.shapeOf(y)));
+    return binary(b, op, x, y);
   }])),
-  maximum: (b, x) => {
-    const y = b.isInput(x) && b.chance(0.25) ? b.tiedWith(x) : b.partner(x, b.broadcastPartner(b.shapeOf(x)));
-    return b.node('maximum', [x, y], undefined, broadcast(b.shapeOf(x), b.shapeOf(y)));
-  },
+  maximum: (b, x) => binary(b, 'maximum', x, b.isInput(x) && b.chance(0.25) ? b.tiedWith(x) : b.partner(x, b.broadcastPartner(b.shapeOf(x)))),
   neg: (b, x) => b.node('neg', [x], undefined, b.shapeOf(x)),
   exp: (b, x) => b.node('exp', [b.chance(0.5) ? b.node('tanh', [x], undefined, b.shapeOf(x)) : x], undefined, b.shapeOf(x)),
   log: (b, x) => { const p = b.positive(x); return b.node('log', [p], undefined, b.shapeOf(p)); },
@@ -262,8 +245,8 @@ const OPS = {
     if (!s.length) { x = b.atLeast1d(x); s = [1]; }
     const k = s[s.length - 1];
     const n = b.allowEmpty && b.chance(0.1) ? 0 : b.int(1, 4);
-    const right = b.chance(0.75); // x on the left of the product
-    if (right) {
+    if (b.chance(0.75)) {
+      // x on the left
       let other;
       const kind = s.length === 1 && b.chance(0.5) ? 'vec' : b.pick(['vec', 'mat', 'mat', 'batch', 'self']);
       if (kind === 'self' && s.length >= 2) {
@@ -278,6 +261,7 @@ const OPS = {
       const y = b.input(other, 'any', b.chance(0.85));
       return b.node('matmul', [x, y], undefined, matmulShape(s, other));
     }
+    // x on the right
     const m = b.int(1, 4);
     const other = s.length === 1 ? b.pick([[m, s[0]], [b.int(1, 3), m, s[0]]]) : [m, s[s.length - 2]];
     const y = b.input(other, 'any', b.chance(0.85));
@@ -410,7 +394,12 @@ const OPS = {
   },
 };
 
-export const OP_NAMES = Object.keys(OPS);
+const OP_NAMES = Object.keys(OPS);
+
+function binary(b, op, x, y) {
+  if (!sameShape(b.shapeOf(x), b.shapeOf(y))) b.tags.add('broadcast');
+  return b.node(op, [x, y], undefined, broadcast(b.shapeOf(x), b.shapeOf(y)));
+}
 
 function matmulShape(a, c) {
   if (a.length === 1 && c.length === 1) return [];
