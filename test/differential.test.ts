@@ -15,8 +15,9 @@
 // this tolerance (ill-conditioned), and every value within 1e-3 of a kink (relu/abs at 0, clamp
 // bounds, near-ties of max), so one branch is taken in both precisions. Measured (printed by the
 // test): the worst float32 element uses 33% of the tolerance, a gradient that cancels to ~1e-16
-// where the 1e-6 floor applies. Float64 (JS kernels) is checked against 1e-6·|e| + 1e-7·max|E|,
-// limited by the fixture's 7 significant digits (worst: 44%, the rounding of the stored value).
+// where the 1e-6 floor applies (PyTorch's own float32 replay: 21% at worst). Float64 (JS kernels)
+// is checked against 1e-6·|e| + 1e-7·max|E| + 1e-9, limited by the fixture's 7 significant digits
+// (worst: 44%, the rounding of the stored value).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as tg from '../lib/index.js';
