@@ -46,6 +46,17 @@ export function backendInfo(): { backend: BackendName; reason: string; threads: 
   return { backend: active.name, reason, threads: active.getNumThreads() };
 }
 
+/** Runs fn with b as the active backend, e.g. the native one without its small-work shortcut (tests). */
+export function withBackend<T>(b: Backend, fn: () => T): T {
+  const prev = active;
+  active = b;
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
+}
+
 /** Kernels for an array: float64 work (gradcheck) always runs on the JS backend, the reference. */
 export function kernels(a?: FloatArray): Backend {
   return a instanceof Float64Array ? jsBackend : active;

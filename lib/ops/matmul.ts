@@ -138,7 +138,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activati
     throw new RangeError(`linear: input ${fmt(x.shape)}, weight ${fmt(weight.shape)}${bias ? `, bias ${fmt(bias.shape)}` : ''} do not fit (need input [..., ${weight.shape[1]}], weight [out, in], bias [out])`);
   }
   if (x.dtype !== weight.dtype) [x] = promote(x, weight);
-  const x2 = x.ndim === 2 ? x : reshape(x, [sizeOf(x.shape.slice(0, -1)), inF]);
+  const x2 = x.ndim === 2 ? x : reshape(x, [sizeOf(x.shape.slice(0, -1)), inF]); // not -1: inF may be 0
   const op = linearOps[activation ?? 'none'];
   if (!op) throw new RangeError(`linear: unknown activation '${activation}' (expected relu, sigmoid or tanh)`);
   const y = bias ? op(x2, weight, bias) : op(x2, weight);
