@@ -27,22 +27,6 @@ import { NO_SMALL_WORK, makeNativeBackend, nativeAddon } from '../lib/backend/na
 // @ts-expect-error: a plain .mjs module (also run by node from gen_diff.py), no type declarations
 import { generateCases, SCALE } from './diff/generate.mjs';
 
-/**
- * Case categories that fail until the fixes for issue 10 are merged (each maps to the issue's
- * bullet). They still run and are reported, but do not fail the test. Delete entries once fixed.
- */
-const PENDING_FIXES: Record<string, string> = {
-  mean0d: 'Shape and tie edge cases: `tensor(2.5).mean(0)` is NaN',
-  maxAllTie: 'Shape and tie edge cases: ties of `x.max()` over all elements must split the gradient evenly',
-  maximumTie: 'Shape and tie edge cases: ties of `maximum(a, b)` must split the gradient evenly',
-  emptyLoss: 'Shape and tie edge cases: `mseLoss` of empty tensors gives 0 (PyTorch: NaN)',
-  bceLogitsZero: '`bceWithLogitsLoss` at a logit of exactly 0',
-  bceAt01: '`BCELoss` with a probability of exactly 0 or 1 gives NaN gradients',
-  indexMutated: 'An index tensor changed after the forward pass moves the gradient',
-  dot: 'Missing features: `tensor([1,2,3]).matmul(tensor([4,5,6]))` (a dot product) throws',
-  emptyMatmul: 'Missing features: empty matmuls throw',
-  sumDims: 'Missing features: `x.sum([0, 2])` (several dims at once) is rejected',
-};
 
 interface Tolerance { rtol: number; ntol: number; atol: number }
 const TOLERANCE: Record<DType, Tolerance> = {
@@ -256,29 +240,19 @@ function describeCase(c: Case): string {
     c.values.map((v, i) => `%${i}=${v[0] === 'input' ? `input[${(v[1] as Input).shape}]` : `${v[0]}(${JSON.stringify(v[1])}${v[2] ? ` ${JSON.stringify(v[2])}` : ''})`}`).join(' ');
 }
 
-/** Replays every case; fails with the first mismatches, listing pending categories apart. */
+/** Replays every case; fails with the first mismatches. */
 function replayAll(label: string, dtype: DType = 'float32'): void {
   const start = performance.now();
   const worst = { ratio: 0, where: '' };
   const failures: string[] = [];
-  const pending = new Map<string, { cases: number; fail: number }>();
   let checked = 0;
   for (const c of fixture.cases) {
     const problem = check(c, dtype, worst);
-    const why = c.tags.filter((t) => t in PENDING_FIXES);
-    for (const t of why) {
-      const p = pending.get(t) ?? { cases: 0, fail: 0 };
-      p.cases++;
-      if (problem) p.fail++;
-      pending.set(t, p);
-    }
-    if (why.length) continue;
     checked++;
     if (problem) failures.push(`${describeCase(c)}\n    ${problem}`);
   }
   const ms = performance.now() - start;
-  console.log(`[diff] ${label}: ${checked} cases match PyTorch, worst error ${(worst.ratio * 100).toFixed(1)}% of the tolerance (${worst.where}), ${ms.toFixed(0)} ms; ` +
-    `pending fixes (failing/cases): ${[...pending].map(([t, p]) => `${t} ${p.fail}/${p.cases}`).join(', ')}`);
+  console.log(`[diff] ${label}: ${checked} cases match PyTorch, worst error ${(worst.ratio * 100).toFixed(1)}% of the tolerance (${worst.where}), ${ms.toFixed(0)} ms`);
   expect(checked).toBeGreaterThanOrEqual(2000);
   if (failures.length) expect.fail(`${failures.length} cases differ from PyTorch on ${label}:\n${failures.slice(0, 12).join('\n')}`);
 }

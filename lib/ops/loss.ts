@@ -253,6 +253,9 @@ export function mseLoss(input: Tensor, target: Tensor, opts?: MSELossOptions): T
   return mul(d, d);
 }
 
+// PyTorch's ε for BCE, 1e-12 rounded to float32 even in float64 (binary_cross_entropy_backward)
+const BCE_EPS = Math.fround(1e-12);
+
 const bceOp = defineOp({
   name: 'BceLoss',
   // -w·(y·log x + (1-y)·log(1-x)) per element, each log clamped at -100 as in PyTorch
@@ -260,14 +263,32 @@ const bceOp = defineOp({
     const l = neg(add(mul(y, clamp(log(x), -100)), mul(sub(1, y), clamp(log(sub(1, x)), -100))));
     return w ? mul(l, w) : l;
   }),
-  // PyTorch's backward: w·(x - y) / max(x(1-x), ε), finite at x = 0 and x = 1 (the clamped logs
-  // have no useful derivative there), with its ε = 1e-12 rounded to float32 even in float64;
   // for the target, w·(log(1-x) - log x)
-  vjp: (g, _out, x: Tensor, y: Tensor, w: Tensor | null): Grads => {
-    const gw = w ? mul(g, w) : g;
+  vjp: (g, _out, x: Tensor, y: Tensor, w: Tensor | null): Grads => [
+    x.requiresGrad ? bceInputGrad(g, x, y, w) : null,
+    y.requiresGrad ? mul(w ? mul(g, w) : g, sub(log(sub(1, x)), log(x))) : null,
+  ],
+});
+
+/** w·(x - y) / max(x(1-x), ε): PyTorch's gradient, finite at x = 0 and x = 1 where the clamped logs have none. */
+function bceGradCoef(x: Tensor, y: Tensor): Tensor {
+  return div(sub(x, y), clamp(mul(x, sub(1, x)), BCE_EPS));
+}
+
+// The input gradient is an op of its own so that its derivatives are PyTorch's
+// binary_cross_entropy_double_backward, not the derivative of the clamp (1/ε at x = 0 or 1).
+const bceInputGrad = defineOp({
+  name: 'BceLossGrad',
+  forward: (g: Tensor, x: Tensor, y: Tensor, w: Tensor | null) => noGrad(() => mul(w ? mul(g, w) : g, bceGradCoef(x, y))),
+  vjp: (gg, _out, g: Tensor, x: Tensor, y: Tensor, w: Tensor | null): Grads => {
+    const ggw = w ? mul(gg, w) : gg;
+    // d/dx: (x² - 2xy + y) / ((x + ε)²(1 - x + ε)²) with PyTorch's unrounded ε
+    const dx = () => div(add(sub(mul(x, x), mul(mul(x, y), 2)), y), mul(mul(add(x, 1e-12), add(x, 1e-12)),
+      mul(add(sub(1, x), 1e-12), add(sub(1, x), 1e-12))));
     return [
-      x.requiresGrad ? mul(gw, div(sub(x, y), clamp(mul(x, sub(1, x)), Math.fround(1e-12)))) : null,
-      y.requiresGrad ? mul(gw, sub(log(sub(1, x)), log(x))) : null,
+      g.requiresGrad ? mul(ggw, bceGradCoef(x, y)) : null,
+      x.requiresGrad ? mul(mul(ggw, g), dx()) : null,
+      y.requiresGrad ? neg(div(mul(ggw, g), clamp(mul(x, sub(1, x)), 1e-12))) : null,
     ];
   },
 });
