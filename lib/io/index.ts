@@ -1,4 +1,4 @@
-export { encodeSafetensors, decodeSafetensors, type SafetensorsContent, type DecodeOptions } from './safetensors.js';
+export { encodeSafetensors, decodeSafetensors, MAX_HEADER_BYTES, MAX_TENSORS, type SafetensorsContent, type DecodeOptions } from './safetensors.js';
 export {
   save, load, saveCheckpoint, loadCheckpoint, readSafetensors, writeSafetensors, atomicWriteFile,
   type StateDictModule, type StatefulOptimizer, type OptimizerStateDict, type ReadOptions,
