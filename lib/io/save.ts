@@ -3,7 +3,7 @@
 // mid-save never leaves a half-written file where the previous one was.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Tensor } from '../tensor.js';
 import { decodeFrom, encodeSafetensors, type DecodeOptions, type SafetensorsContent } from './safetensors.js';
 
@@ -164,6 +164,24 @@ function loadInto(module: StateDictModule, tensors: Record<string, Tensor>, stri
 
 const MODEL = 'model.', OPTIM = 'optim.';
 const META_OPTIM = 'tapegrad.optimizer', META_EXTRA = 'tapegrad.extra', META_KIND = 'tapegrad.checkpoint';
+const META_DIGEST = 'tapegrad.sha256';
+
+/**
+ * SHA-256 over a checkpoint's tensors (name, dtype, shape, bytes) and metadata (except the digest
+ * itself), in sorted name order. Stored by saveCheckpoint and checked by loadCheckpoint: it catches a
+ * file edited or damaged after it was written (a hand-edited architecture, a flipped byte). It is
+ * not a signature: whoever can write the file can recompute it.
+ */
+export function checkpointDigest(tensors: Record<string, Tensor>, metadata: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const k of Object.keys(tensors).sort()) {
+    const t = tensors[k];
+    h.update(JSON.stringify([k, t.dtype, t.shape]));
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  for (const k of Object.keys(metadata).sort()) if (k !== META_DIGEST) h.update(JSON.stringify([k, metadata[k]]));
+  return h.digest('hex');
+}
 
 /**
  * Save a training checkpoint: model tensors as `model.<name>`, optimizer tensor state as
@@ -189,6 +207,7 @@ export function saveCheckpoint(
     metadata[META_OPTIM] = toJson(file, 'optimizer state', { state, paramGroups: sd.paramGroups });
   }
   if (opts.extra !== undefined) metadata[META_EXTRA] = toJson(file, 'extra', opts.extra);
+  metadata[META_DIGEST] = checkpointDigest(tensors, metadata);
   writeSafetensors(file, tensors, metadata);
 }
 
@@ -227,6 +246,9 @@ export function loadCheckpoint(
       optimTensors.push([rest.slice(0, dot), rest.slice(dot + 1), t]);
     } else throw new Error(`loadCheckpoint ${file}: unexpected tensor ${JSON.stringify(k)} (expected model.* or optim.*)`);
   }
+  const stored = metadata[META_DIGEST];
+  if (stored === undefined) throw new Error(`loadCheckpoint ${file}: no "${META_DIGEST}" digest (written by an older tapegrad, or edited); it cannot be checked`);
+  if (stored !== checkpointDigest(tensors, metadata)) throw new Error(`loadCheckpoint ${file}: the file was modified or damaged after it was written (its SHA-256 digest does not match); refusing to resume from it`);
   if (opts.optimizer) {
     const json = metadata[META_OPTIM];
     if (json === undefined) throw new Error(`loadCheckpoint ${file}: the checkpoint has no optimizer state`);

@@ -8,7 +8,7 @@ import { Tensor, tensor, manualSeed } from '../../lib/index.js';
 import * as nn from '../../lib/nn/index.js';
 import { SGD } from '../../lib/optim/index.js';
 import {
-  MAX_HEADER_BYTES, MAX_TENSORS, decodeSafetensors, encodeSafetensors, load, loadCheckpoint, readSafetensors, save, saveCheckpoint,
+  MAX_HEADER_BYTES, MAX_TENSORS, checkpointDigest, decodeSafetensors, encodeSafetensors, load, loadCheckpoint, readSafetensors, save, saveCheckpoint,
 } from '../../lib/io/index.js';
 
 // File handling is backend-independent: run once.
@@ -40,6 +40,11 @@ const pristine = (): void => {
   expect(({} as Record<string, unknown>).K).toBeUndefined();
 };
 
+/** Write a crafted checkpoint with a recomputed digest (what an attacker who can write the file can do). */
+function forge(file: string, tensors: Record<string, Tensor>, metadata: Record<string, string>): void {
+  fs.writeFileSync(file, encodeSafetensors(tensors, { ...metadata, 'tapegrad.sha256': checkpointDigest(tensors, metadata) }));
+}
+
 const model = (): nn.Sequential => { manualSeed(5); return new nn.Sequential(new nn.Linear(2, 3), new nn.ReLU(), new nn.Linear(3, 2)); };
 
 describe.runIf(run)('hostile safetensors files', () => {
@@ -64,7 +69,7 @@ describe.runIf(run)('hostile safetensors files', () => {
     const { tensors, metadata } = readSafetensors(file);
     for (const name of ['optim.__proto__.K', 'optim.constructor.x']) {
       const crafted = join(dir, 'crafted.safetensors');
-      fs.writeFileSync(crafted, encodeSafetensors({ ...tensors, [name]: tensor([7]) }, metadata));
+      forge(crafted, { ...tensors, [name]: tensor([7]) }, metadata);
       expect(() => loadCheckpoint(crafted, { model: model(), optimizer: new SGD(model().parameters(), { lr: 0.1, momentum: 0.9 }) }))
         .toThrow(/malformed optimizer tensor name "optim\.(__proto__|constructor)\.\w" \(expected optim\.<index>\.<key>\)/);
       pristine();
@@ -74,7 +79,7 @@ describe.runIf(run)('hostile safetensors files', () => {
       const sd = JSON.parse(metadata['tapegrad.optimizer']);
       sd.state = JSON.parse(`{"${key}": {"K": 1, "x": 2}}`);
       const crafted = join(dir, 'crafted.safetensors');
-      fs.writeFileSync(crafted, encodeSafetensors(tensors, { ...metadata, 'tapegrad.optimizer': JSON.stringify(sd) }));
+      forge(crafted, tensors, { ...metadata, 'tapegrad.optimizer': JSON.stringify(sd) });
       const m2 = model();
       expect(() => loadCheckpoint(crafted, { model: m2, optimizer: new SGD(m2.parameters(), { lr: 0.1, momentum: 0.9 }) })).toThrow(new RegExp(`state for parameter index ${key}`));
       pristine();
@@ -82,9 +87,29 @@ describe.runIf(run)('hostile safetensors files', () => {
     // and as a key inside one parameter's state: kept as a plain key, nothing global
     const m3 = model(), opt3 = new SGD(m3.parameters(), { lr: 0.1, momentum: 0.9 });
     const crafted = join(dir, 'crafted.safetensors');
-    fs.writeFileSync(crafted, encodeSafetensors({ ...tensors, 'optim.0.__proto__': tensors['optim.0.momentumBuffer'] ?? Object.values(tensors).find((v) => v.shape.join() === '3,2')! }, metadata));
+    forge(crafted, { ...tensors, 'optim.0.__proto__': tensor([[1, 2], [3, 4], [5, 6]]) }, metadata);
     try { loadCheckpoint(crafted, { model: m3, optimizer: opt3 }); } catch { /* either way */ }
     pristine();
+  });
+
+  it('a checkpoint edited after it was written (one metadata character, one data byte) is refused', () => {
+    const m = model();
+    const file = join(dir, 'ck.safetensors');
+    saveCheckpoint(file, { model: m, extra: { arch: { activation: 'relu' } } });
+    const good = fs.readFileSync(file);
+    const edited = Buffer.from(good.toString('latin1').replace('relu', 'gelu'), 'latin1');
+    fs.writeFileSync(file, edited);
+    expect(() => loadCheckpoint(file, { model: model() })).toThrow(/modified or damaged after it was written \(its SHA-256 digest does not match\)/);
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 1] ^= 1;
+    fs.writeFileSync(file, flipped);
+    expect(() => loadCheckpoint(file, { model: model() })).toThrow(/digest does not match/);
+    const { tensors, metadata } = decodeSafetensors(good);
+    delete metadata['tapegrad.sha256'];
+    fs.writeFileSync(file, encodeSafetensors(tensors, metadata));
+    expect(() => loadCheckpoint(file, { model: model() })).toThrow(/no "tapegrad.sha256" digest/);
+    fs.writeFileSync(file, good);
+    expect(loadCheckpoint(file, { model: model() })).toEqual({ arch: { activation: 'relu' } });
   });
 
   it('header size and tensor count are capped before the work they would cost', () => {
