@@ -34,6 +34,8 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 char* openblas_get_corename(void);
+// libuv, exported by node itself (not every header set ships uv.h).
+struct uv_loop_s* uv_default_loop(void);
 }
 
 namespace {
@@ -876,7 +878,7 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
     return env.Undefined();
   }
 
-  // setNumThreads(n): OpenBLAS threads for the whole process (all workers share them).
+  // setNumThreads(n): OpenBLAS threads for the whole process (all workers share them); main thread only.
   Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Args A(info, "setNumThreads");
@@ -885,6 +887,15 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
     REQUIRE(A.dim(0, "n", &n));
     if (n < 1 || n > kMaxThreads) {
       A.rangeError("argument 'n' must be in [1, %d], got %lld", kMaxThreads, (long long)n);
+      return env.Undefined();
+    }
+    // Process-wide, and sgemm's rounding depends on it (OpenBLAS's threaded driver splits M, N and K
+    // differently from its serial one): from a worker it would silently change every thread's results.
+    struct uv_loop_s* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop != uv_default_loop()) {
+      napi_throw_error(env, nullptr,
+                       "setNumThreads: OpenBLAS's thread count is process-wide and changes results in the last bits; "
+                       "set it from the main thread (or with OPENBLAS_NUM_THREADS), not from a worker");
       return env.Undefined();
     }
     openblas_set_num_threads(static_cast<int>(n));

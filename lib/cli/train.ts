@@ -5,7 +5,7 @@ import { Tensor } from '../tensor.js';
 import { manualSeed } from '../random.js';
 import { noGrad } from '../autograd/mode.js';
 import { crossEntropy } from '../ops/index.js';
-import { backendInfo } from '../backend/index.js';
+import { backendInfo, getBackend, getNumThreads, setNumThreads } from '../backend/index.js';
 import { Module, Sequential, Linear, ReLU, Sigmoid, Tanh } from '../nn/index.js';
 import { SGD, Adam, type Optimizer } from '../optim/index.js';
 import { DataLoader, TensorDataset } from '../data/index.js';
@@ -252,8 +252,13 @@ function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number): Optim
   }
 }
 
-/** What a train checkpoint holds (its `extra`). Output paths are deliberately not part of it. */
-interface TrainState { epoch: number; partial: PartialEpoch | null; history: History; options: ResolvedOptions; arch: Arch }
+/**
+ * What a train checkpoint holds (its `extra`). Output paths are deliberately not part of it.
+ * blasThreads: the OpenBLAS thread count of a native run. sgemm's last bits depend on it (OpenBLAS's
+ * threaded driver partitions M/N and steps K differently from its serial driver), so a resumed run
+ * uses the same count to stay byte-identical with an uninterrupted one.
+ */
+interface TrainState { epoch: number; partial: PartialEpoch | null; history: History; options: ResolvedOptions; arch: Arch; blasThreads?: number }
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
@@ -297,7 +302,8 @@ export function readTrainCheckpoint(file: string): TrainState {
   const extra: unknown = loadCheckpoint(file, { model: probe, strict: false });
   const bad = (what: string): never => { throw new CliError(`${file}: invalid checkpoint: ${what}`); };
   if (!isObject(extra) || !isObject(extra.options) || !('arch' in extra)) bad('no architecture recorded (not written by tapegrad train)');
-  const { arch, options, epoch, partial, history } = extra as Record<string, unknown>;
+  const { arch, options, epoch, partial, history, blasThreads } = extra as Record<string, unknown>;
+  if (blasThreads !== undefined && !(isCount(blasThreads) && blasThreads >= 1 && blasThreads <= 1024)) bad(`bad blasThreads ${JSON.stringify(blasThreads)}`);
   const archWrong = archProblem(arch);
   if (archWrong) bad(archWrong);
   const a = arch as Arch, o = options as ResolvedOptions;
@@ -327,7 +333,7 @@ export function readTrainCheckpoint(file: string): TrainState {
       p.seen === p.batch * o.batchSize && typeof p.lossSum === 'number' && Number.isFinite(p.lossSum) && (epoch as number) < o.epochs;
     if (!ok) bad(`partial epoch ${JSON.stringify(partial)} is inconsistent (batch >= 1, seen = batch * batchSize ${o.batchSize}, correct <= seen, epoch < epochs)`);
   }
-  return { epoch: epoch as number, partial: p, history: h, options: o, arch: a };
+  return { epoch: epoch as number, partial: p, history: h, options: o, arch: a, ...(blasThreads !== undefined && { blasThreads: blasThreads as number }) };
 }
 
 /** Options given with --resume must agree with the checkpoint (PyTorch users expect an error, not a silent override). */
@@ -393,9 +399,20 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
  * Yields to the event loop every ~50 ms, so timers (a progress bar, a server) keep running.
  */
 export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const threads = getNumThreads(); // a resume may switch to the checkpoint's count: put it back after
+  try {
+    return await train(opts, hooks);
+  } finally {
+    if (getNumThreads() !== threads) setNumThreads(threads);
+  }
+}
+
+async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult> {
   const t0 = performance.now();
   const resumed = opts.resume ? readTrainCheckpoint(opts.resume) : null;
   if (resumed) checkResumeOptions(opts, resumed);
+  if (resumed?.blasThreads && getBackend() === 'native' && getNumThreads() !== resumed.blasThreads) setNumThreads(resumed.blasThreads);
+  const blas = getBackend() === 'native' ? { blasThreads: getNumThreads() } : {};
   const dataset: DatasetName = resumed?.options.data.dataset ?? opts.dataset ?? 'mnist';
   const def = DEFAULTS[dataset];
   check(def, `unknown dataset '${String(dataset)}'`);
@@ -501,7 +518,7 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
       if (checkpointFile) {
         saveCheckpoint(checkpointFile, {
           model, optimizer: opt,
-          extra: { epoch, partial: { batch: b, lossSum, correct, seen }, arch, options, history },
+          extra: { epoch, partial: { batch: b, lossSum, correct, seen }, arch, options, history, ...blas },
         });
       }
       break;
@@ -516,7 +533,7 @@ export async function trainModel(opts: TrainOptions = {}, hooks: TrainHooks = {}
     const seconds = (performance.now() - te) / 1000;
     // After every epoch, as --help says: what a checkpoint holds never depends on timing (2 ms for
     // xor's 2-8-2, 11 ms for 784-128-10 with momentum, fsync included).
-    if (checkpointFile) saveCheckpoint(checkpointFile, { model, optimizer: opt, extra: { epoch: epoch + 1, arch, options, history } });
+    if (checkpointFile) saveCheckpoint(checkpointFile, { model, optimizer: opt, extra: { epoch: epoch + 1, arch, options, history, ...blas } });
     hooks.onEpoch?.({
       epoch: epoch + 1, epochs: options.epochs, trainLoss: lossSum / seen, trainAcc: correct / seen,
       testLoss, testAcc, seconds, samplesPerSec: seen / seconds,

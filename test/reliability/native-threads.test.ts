@@ -2,8 +2,13 @@
 // process, so a crash shows up as a signal or an exit code instead of killing the test runner.
 // Runs once (in the native project); skipped when the addon is not built.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nativeAddon, nativeAddonPath } from '../../lib/backend/native.js';
+import { getNumThreads, setBackend, setNumThreads } from '../../lib/backend/index.js';
+import { trainModel } from '../../lib/cli/train.js';
 
 const run = process.env.TAPEGRAD_BACKEND === 'native' && nativeAddon() !== null;
 
@@ -80,4 +85,65 @@ w.on('online', () => {
     expect(counts.ok + counts.rejected).toBe(16000);
     expect(counts.rejected).toBeGreaterThan(0); // the flipping thread really raced the calls
   });
+
+  it('setNumThreads called in a worker is refused: it would change the main thread\'s results', () => {
+    const r = child(`
+const { Worker } = require('node:worker_threads');
+const a = require(addonPath);
+a.setNumThreads(1);
+const w = new Worker(\`
+  const a = require(\${JSON.stringify(addonPath)});
+  try { a.setNumThreads(2); console.log('SET'); } catch (e) { console.log('REFUSED ' + e.message); }
+\`, { eval: true });
+w.on('exit', () => console.log('MAIN ' + a.getNumThreads()));
+`);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/REFUSED setNumThreads: OpenBLAS's thread count is process-wide .* not from a worker/);
+    expect(r.stdout).toContain('MAIN 1');
+  });
+
+  it('what is guaranteed: at a given OpenBLAS thread count, sgemm results are bitwise repeatable', () => {
+    // (At different counts they may differ in the last bits: OpenBLAS 0.3.21's threaded driver
+    // partitions M/N per thread and steps K differently from its serial driver. Not asserted: it
+    // depends on the CPU's kernel.)
+    const a = nativeAddon()!;
+    const before = a.getNumThreads();
+    const rnd = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7919 + i * 12.9898) * 43758.5453 % 1);
+    try {
+      for (const threads of [1, 2]) {
+        a.setNumThreads(threads);
+        for (const [m, n, k] of [[64, 64, 200], [128, 128, 784], [7, 257, 2000], [300, 3, 784]]) {
+          const A = rnd(m * k, 1), B = rnd(k * n, 2);
+          const runs = [0, 1, 2].map(() => { const C = new Float32Array(m * n); a.gemm(false, false, m, n, k, 1, A, B, 0, C); return Buffer.from(C.buffer); });
+          expect(runs[1].equals(runs[0]) && runs[2].equals(runs[0]), `${m}x${n}x${k} at ${threads} threads`).toBe(true);
+        }
+      }
+    } finally {
+      a.setNumThreads(before);
+    }
+  });
+
+  it('--resume is byte-identical when the thread count changed in between (the checkpoint\'s count is used)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapegrad-threads-'));
+    const before = getNumThreads();
+    setBackend('native');
+    try {
+      // sizes at which OpenBLAS threads, so 1 and 2 threads round differently
+      const cfg = { dataset: 'spirals' as const, samples: 2000, hidden: [256, 256], batchSize: 200 };
+      setNumThreads(2);
+      await trainModel({ ...cfg, epochs: 4, out: join(dir, 'a', 'model.safetensors') });
+      await trainModel({ ...cfg, epochs: 2, out: join(dir, 'b', 'model.safetensors') });
+      setNumThreads(1);
+      const r = await trainModel({ resume: join(dir, 'b', 'checkpoint.safetensors'), epochs: 4 });
+      expect(r.backend).toBe('native (2 threads)');
+      expect(getNumThreads()).toBe(1); // put back afterwards
+      expect(readFileSync(join(dir, 'b', 'model.safetensors')).equals(readFileSync(join(dir, 'a', 'model.safetensors')))).toBe(true);
+      // the control: trained straight through at 1 thread, the same run ends elsewhere
+      await trainModel({ ...cfg, epochs: 4, out: join(dir, 'c', 'model.safetensors') });
+      expect(readFileSync(join(dir, 'c', 'model.safetensors')).equals(readFileSync(join(dir, 'a', 'model.safetensors')))).toBe(false);
+    } finally {
+      setNumThreads(before);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
