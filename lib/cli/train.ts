@@ -290,6 +290,23 @@ function mlpShapes(arch: Arch): Map<string, number[]> {
   return shapes;
 }
 
+/** A module that only records the shapes loaded into it: reads a file's weights without a model. */
+function shapeProbe(shapes: Map<string, number[]>): StateDictModule {
+  return { stateDict: () => ({}), loadStateDict: (sd) => { for (const [k, t] of Object.entries(sd)) shapes.set(k, t.shape); } };
+}
+
+/** The architecture must be valid and match the file's weights exactly, checked before buildMlp allocates it. */
+function checkArch(arch: unknown, shapes: Map<string, number[]>, bad: (what: string) => never): asserts arch is Arch {
+  const wrong = archProblem(arch);
+  if (wrong) bad(wrong);
+  const a = arch as Arch, want = mlpShapes(a);
+  for (const [k, shape] of want) {
+    const got = shapes.get(k);
+    if (!got || got.join() !== shape.join()) bad(`architecture ${describeArch(a)} needs '${k}' of shape ${fmt(shape)}, the weights have ${got ? fmt(got) : 'none'}`);
+  }
+  for (const k of shapes.keys()) if (!want.has(k)) bad(`unexpected weight '${k}' for architecture ${describeArch(a)}`);
+}
+
 /**
  * Read a train checkpoint's state and validate all of it before anything is built from it: the
  * architecture against its own weights and recorded options, the epoch and partial-epoch counters
@@ -298,21 +315,13 @@ function mlpShapes(arch: Arch): Map<string, number[]> {
 export function readTrainCheckpoint(file: string): TrainState {
   check(existsSync(file), `checkpoint not found: ${file}`);
   const shapes = new Map<string, number[]>();
-  const probe: StateDictModule = { stateDict: () => ({}), loadStateDict: (sd) => { for (const [k, t] of Object.entries(sd)) shapes.set(k, t.shape); } };
-  const extra: unknown = loadCheckpoint(file, { model: probe, strict: false });
+  const extra: unknown = loadCheckpoint(file, { model: shapeProbe(shapes), strict: false });
   const bad = (what: string): never => { throw new CliError(`${file}: invalid checkpoint: ${what}`); };
   if (!isObject(extra) || !isObject(extra.options) || !('arch' in extra)) bad('no architecture recorded (not written by tapegrad train)');
   const { arch, options, epoch, partial, history, blasThreads } = extra as Record<string, unknown>;
   if (blasThreads !== undefined && !(isCount(blasThreads) && blasThreads >= 1 && blasThreads <= 1024)) bad(`bad blasThreads ${JSON.stringify(blasThreads)}`);
-  const archWrong = archProblem(arch);
-  if (archWrong) bad(archWrong);
-  const a = arch as Arch, o = options as ResolvedOptions;
-  const want = mlpShapes(a);
-  for (const [k, shape] of want) {
-    const got = shapes.get(k);
-    if (!got || got.join() !== shape.join()) bad(`architecture ${describeArch(a)} needs '${k}' of shape ${fmt(shape)}, the weights have ${got ? fmt(got) : 'none'}`);
-  }
-  for (const k of shapes.keys()) if (!want.has(k)) bad(`unexpected weight '${k}' for architecture ${describeArch(a)}`);
+  checkArch(arch, shapes, bad);
+  const a = arch, o = options as ResolvedOptions;
   if (o.activation !== a.activation || !isNumbers(o.hidden) || o.hidden.join() !== a.hidden.join()) {
     bad(`the architecture ${describeArch(a)} disagrees with the recorded options (hidden ${JSON.stringify(o.hidden)}, activation ${JSON.stringify(o.activation)})`);
   }
@@ -372,8 +381,11 @@ function parseJson<T>(file: string, key: string, s: string | undefined): T {
 
 /** Rebuild a model written by trainModel (architecture from the metadata) and load its weights. */
 export function readModel(file: string): { model: Sequential; arch: Arch; data: DataSpec | null; meta: Record<string, string> } {
-  const meta = readModelMetadata(file);
-  const arch = parseJson<Arch>(file, META_ARCH, meta[META_ARCH]);
+  check(existsSync(file), `model file not found: ${file}`);
+  const shapes = new Map<string, number[]>();
+  const meta = load(shapeProbe(shapes), file, { strict: false });
+  const arch: unknown = parseJson<Arch>(file, META_ARCH, meta[META_ARCH]);
+  checkArch(arch, shapes, (what) => { throw new CliError(`${file}: invalid model file: ${what}`); });
   const model = buildMlp(arch);
   load(model, file);
   model.eval();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointDigest, encodeSafetensors, readSafetensors } from '../../lib/io/index.js';
-import { readTrainCheckpoint, trainModel } from '../../lib/cli/train.js';
+import { readModel, readTrainCheckpoint, trainModel } from '../../lib/cli/train.js';
 import { runScript } from '../../scripts/testkit.mjs';
 
 // Backend-independent: run once.
@@ -67,6 +67,21 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
     await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/needs '0\.weight' of shape \[1000000000, 2\]/);
     craft(ck, edited, (e) => { e.arch.activation = 'gelu'; e.options.activation = 'gelu'; });
     await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: unknown activation "gelu"/);
+  });
+
+  it('a model file whose architecture does not match its weights is refused before the model is built', async () => {
+    await trained();
+    const file = join(dir, 'a', 'model.safetensors');
+    expect(readModel(file).arch.hidden).toEqual([8]);
+    const { tensors, metadata } = readSafetensors(file);
+    const edit = (arch: object): string => {
+      const f = join(dir, 'edited.safetensors');
+      fs.writeFileSync(f, encodeSafetensors(tensors, { ...metadata, 'tapegrad.arch': JSON.stringify({ ...JSON.parse(metadata['tapegrad.arch']), ...arch }) }));
+      return f;
+    };
+    expect(() => readModel(edit({ hidden: [1e9] }))).toThrow(/invalid model file: architecture 2-1000000000-2 tanh needs '0\.weight' of shape \[1000000000, 2\], the weights have \[8, 2\]/);
+    expect(() => readModel(edit({ hidden: [] }))).toThrow(/invalid model file: .*unexpected weight|needs '0\.weight' of shape \[2, 2\]/);
+    expect(() => readModel(edit({ activation: 'constructor' }))).toThrow(/invalid model file: unknown activation "constructor"/);
   });
 
   it('epoch: 1e12 and partial.batch: -5 (and other impossible counters) are refused', async () => {
