@@ -119,7 +119,32 @@ export function decodeFrom(src: ByteSource, opts: DecodeOptions = {}): Safetenso
 
 interface Spec { name: string; dtype: string; shape: number[]; begin: number; end: number; numel: number }
 
+/** Extra object keys allowed besides the 4 per tensor (name, dtype, shape, data_offsets): metadata. */
+const MAX_METADATA_KEYS = 10_000;
+
+/**
+ * Object keys in JSON bytes, at the top level and in all, counted without parsing (a ':' outside a
+ * string is one key). JSON.parse of millions of keys costs seconds and gigabytes: refuse them first.
+ */
+function countKeys(json: Uint8Array): { top: number; all: number } {
+  let depth = 0, inString = false, top = 0, all = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x3a) { all++; if (depth === 1) top++; }
+  }
+  return { top, all };
+}
+
 function parseHeader(json: Uint8Array, dataLen: number, maxTensors: number, fail: (msg: string) => never): { specs: Spec[]; metadata: Record<string, string> } {
+  const keys = countKeys(json);
+  if (keys.top > maxTensors + 1) fail(`header lists ${keys.top} entries, more than the limit of ${maxTensors} tensors (raise maxTensors if the file is genuine)`);
+  if (keys.all > 4 * (maxTensors + 1) + MAX_METADATA_KEYS) fail(`header holds ${keys.all} JSON keys, more than ${maxTensors} tensors and ${MAX_METADATA_KEYS} metadata entries can need`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));

@@ -129,6 +129,22 @@ describe.runIf(run)('hostile safetensors files', () => {
     const ms = performance.now() - t0;
     console.log(`[hostile-files] ${MAX_TENSORS + 1} zero-size tensors (${(many.length / 1e6).toFixed(1)} MB header) rejected in ${ms.toFixed(0)} ms`);
     expect(() => decodeSafetensors(many, { maxTensors: MAX_TENSORS + 1 })).not.toThrow();
+    // a full 16 MiB header of zero-size tensors (286k), and 600k keys nested in one entry: counted
+    // before JSON.parse, refused without building them
+    const entries: string[] = [];
+    for (let i = 0, len = 2; ; i++) {
+      const e = `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`;
+      if ((len += e.length + 1) > MAX_HEADER_BYTES) break;
+      entries.push(e);
+    }
+    const full = raw(`{${entries.join(',')}}`);
+    const bomb = raw(`{"t":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"x":{${Array.from({ length: 600_000 }, (_, i) => `"k${i}":0`).join(',')}}}}`);
+    for (const [what, buf, msg] of [['full header', full, /header lists 286242 entries, more than the limit of 100000 tensors/], ['key bomb', bomb, /header holds 600005 JSON keys/]] as const) {
+      const t1 = performance.now();
+      expect(() => decodeSafetensors(buf), what).toThrow(msg);
+      console.log(`[hostile-files] ${what} (${(buf.length / 2 ** 20).toFixed(1)} MiB) rejected in ${(performance.now() - t1).toFixed(0)} ms`);
+      expect(allocatedBy(() => decodeSafetensors(buf)), what).toBeLessThan(1 << 20);
+    }
   });
 
   it('a 1.5 GiB sparse file holding one 16-byte tensor is rejected without reading the file', () => {
