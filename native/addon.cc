@@ -42,6 +42,8 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 char* openblas_get_corename(void);
+// libuv, exported by node itself (not every header set ships uv.h).
+struct uv_loop_s* uv_default_loop(void);
 }
 
 namespace {
@@ -401,6 +403,24 @@ void runGemm(const GemmCall& g) {
            g.c.p, g.batch, g.strideA, g.strideB, g.strideC);
 }
 
+// A strong reference released without throwing (node-addon-api's Reference throws on failure).
+class RawRef {
+ public:
+  RawRef(napi_env env, napi_value v) : env_(env) {
+    if (napi_create_reference(env, v, 1, &ref_) != napi_ok) ref_ = nullptr;
+  }
+  ~RawRef() {
+    if (ref_ != nullptr) napi_delete_reference(env_, ref_);
+  }
+  RawRef(const RawRef&) = delete;
+  RawRef& operator=(const RawRef&) = delete;
+  operator napi_ref() const { return ref_; }
+
+ private:
+  napi_env env_;
+  napi_ref ref_ = nullptr;
+};
+
 // Runs sgemm on the libuv thread pool on private copies of a, b and c, taken on the main thread:
 // Node-API cannot pin a typed array's memory, and a buffer transferred (and then collected) while
 // the work runs would otherwise be freed under the kernel. The result is copied back into c on the
@@ -411,47 +431,66 @@ class GemmWorker : public Napi::AsyncWorker {
   GemmWorker(Napi::Env env, const GemmCall& call)
       : Napi::AsyncWorker(env, "tapegrad.gemmAsync"),
         call_(call),
-        deferred_(Napi::Promise::Deferred::New(env)),
         a_(call.a.p, call.a.p + call.a.n),
         b_(call.b.p, call.b.p + call.b.n),
         c_(call.c.p, call.c.p + call.c.n),
-        cLength_(call.c.n) {
-    refC_ = Napi::Persistent(Napi::Value(env, call.c.value).As<Napi::Object>());
+        cLength_(call.c.n),
+        refC_(env, call.c.value) {
+    if (napi_create_promise(env, &deferred_, &promise_) != napi_ok) deferred_ = nullptr;
     call_.a.p = a_.data();
     call_.b.p = b_.data();
     call_.c.p = c_.data();
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  // nullptr (with a JS exception pending) when the promise could not be created.
+  napi_value Promise() const { return deferred_ ? promise_ : nullptr; }
 
  protected:
   void Execute() override { runGemm(call_); }
-  void OnOK() override {
-    Napi::Env env = Env();
+
+  // Replaces node-addon-api's OnWorkComplete (which calls OnOK/OnError and throws on any failed
+  // napi call). When the worker thread that queued this is being terminated (worker.terminate(),
+  // process.exit() in the worker), the completion still runs but JS can no longer run there:
+  // napi_resolve_deferred then fails with napi_pending_exception, and throwing that (node-addon-api's
+  // default) is a fatal error for the whole process. So: plain napi calls, every status checked, no
+  // throw; a promise that cannot be settled is dropped with its env.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    napi_handle_scope scope = nullptr;
+    if (status != napi_cancelled && napi_open_handle_scope(env, &scope) == napi_ok) {
+      settle(env);
+      napi_close_handle_scope(env, scope);
+    }
+    Destroy();
+  }
+
+ private:
+  void settle(napi_env env) {
+    napi_value c = nullptr;
     napi_typedarray_type t;
     size_t len = 0;
     void* data = nullptr;
     napi_value ab = nullptr;
     size_t off = 0;
-    const bool ok = napi_get_typedarray_info(env, refC_.Value(), &t, &len, &data, &ab, &off) == napi_ok;
-    refC_.Reset();
+    const bool ok = napi_get_reference_value(env, refC_, &c) == napi_ok && c != nullptr &&
+                    napi_get_typedarray_info(env, c, &t, &len, &data, &ab, &off) == napi_ok;
     if (!ok || (data == nullptr && cLength_ > 0) || static_cast<int64_t>(len) != cLength_) {
-      deferred_.Reject(Napi::TypeError::New(env, "gemmAsync: argument 'c' was detached or resized before the result could be written").Value());
+      napi_value msg = nullptr, err = nullptr;
+      if (napi_create_string_utf8(env, "gemmAsync: argument 'c' was detached or resized before the result could be written",
+                                  NAPI_AUTO_LENGTH, &msg) == napi_ok &&
+          napi_create_type_error(env, nullptr, msg, &err) == napi_ok)
+        napi_reject_deferred(env, deferred_, err);
       return;
     }
     if (cLength_ > 0) std::memcpy(data, c_.data(), sizeof(float) * static_cast<size_t>(cLength_));
-    deferred_.Resolve(env.Undefined());
-  }
-  void OnError(const Napi::Error& e) override {
-    refC_.Reset();
-    deferred_.Reject(e.Value());
+    napi_value undef = nullptr;
+    if (napi_get_undefined(env, &undef) == napi_ok) napi_resolve_deferred(env, deferred_, undef);
   }
 
- private:
   GemmCall call_;
-  Napi::Promise::Deferred deferred_;
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
   std::vector<float> a_, b_, c_;
   int64_t cLength_;
-  Napi::ObjectReference refC_;
+  RawRef refC_;
 };
 
 std::once_flag gThreadsOnce;
@@ -522,9 +561,14 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
       return d.Promise();
     }
     auto* w = new GemmWorker(env, g);
-    Napi::Promise p = w->Promise();
+    napi_value p = w->Promise();
+    if (p == nullptr) {
+      delete w;
+      A.typeError("could not create a promise");
+      return env.Undefined();
+    }
     w->Queue();
-    return p;
+    return Napi::Value(env, p);
   }
 
   // unary(op, x, out, p0?, p1?)
@@ -674,11 +718,15 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
     return env.Undefined();
   }
 
-  static bool checkLabels(Args& A, const I32& labels, int64_t rows, int64_t classes) {
-    for (int64_t r = 0; r < rows; ++r) {
-      const int32_t y = labels.p[r];
-      if (y < 0 || y >= classes)
-        return A.rangeError("labels[%lld] = %d is outside [0, %lld)", (long long)r, y, (long long)classes);
+  // Indices and labels are copied before they are checked, and the kernel reads the copy: the array
+  // may live in a SharedArrayBuffer that another thread rewrites between the check and the use.
+  static bool checkedCopy(Args& A, const I32& src, int64_t count, int64_t bound, const char* name,
+                          std::vector<int32_t>* out) {
+    out->assign(src.p, src.p + count);
+    for (int64_t j = 0; j < count; ++j) {
+      const int32_t v = (*out)[size_t(j)];
+      if (v < 0 || v >= bound)
+        return A.rangeError("%s[%lld] = %d is outside [0, %lld)", name, (long long)j, v, (long long)bound);
     }
     return true;
   }
@@ -696,8 +744,9 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
     REQUIRE(A.product(rows, classes, "rows*classes", &total));
     REQUIRE(A.length(logits, "logits", total, "rows*classes") && A.length(labels, "labels", rows, "rows") &&
             A.length(probs, "probs", total, "rows*classes"));
-    REQUIRE(checkLabels(A, labels, rows, classes));
-    return Napi::Number::New(env, tg::crossEntropy(logits.p, labels.p, rows, classes, probs.p));
+    std::vector<int32_t> y;
+    REQUIRE(checkedCopy(A, labels, rows, classes, "labels", &y));
+    return Napi::Number::New(env, tg::crossEntropy(logits.p, y.data(), rows, classes, probs.p));
   }
 
   // crossEntropyBackward(probs, labels, rows, classes, scale, out)
@@ -714,16 +763,10 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
     REQUIRE(A.product(rows, classes, "rows*classes", &total));
     REQUIRE(A.length(probs, "probs", total, "rows*classes") && A.length(labels, "labels", rows, "rows") &&
             A.length(out, "out", total, "rows*classes"));
-    REQUIRE(checkLabels(A, labels, rows, classes));
-    tg::crossEntropyBackward(probs.p, labels.p, rows, classes, scale, out.p);
+    std::vector<int32_t> y;
+    REQUIRE(checkedCopy(A, labels, rows, classes, "labels", &y));
+    tg::crossEntropyBackward(probs.p, y.data(), rows, classes, scale, out.p);
     return env.Undefined();
-  }
-
-  static bool checkIndices(Args& A, const I32& idx, int64_t n) {
-    for (int64_t j = 0; j < idx.n; ++j)
-      if (idx.p[j] < 0 || idx.p[j] >= n)
-        return A.rangeError("idx[%lld] = %d is outside [0, %lld)", (long long)j, idx.p[j], (long long)n);
-    return true;
   }
 
   // indexSelect(x, outer, n, inner, idx, out)
@@ -738,12 +781,13 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
             A.f32(5, "out", &out));
     REQUIRE(A.product(oi, idx.n, "outer*idx.length*inner", &outTotal));
     REQUIRE(A.length(x, "x", total, "outer*n*inner") && A.length(out, "out", outTotal, "outer*idx.length*inner"));
-    if (outTotal > 0) REQUIRE(checkIndices(A, idx, n));
+    std::vector<int32_t> ix;
+    if (outTotal > 0) REQUIRE(checkedCopy(A, idx, idx.n, n, "idx", &ix));
     if (overlaps(out.p, outTotal, x.p, total)) {
       A.rangeError("argument 'out' overlaps argument 'x' in memory");
       return env.Undefined();
     }
-    tg::indexSelect(x.p, outer, n, inner, idx.p, idx.n, out.p);
+    if (outTotal > 0) tg::indexSelect(x.p, outer, n, inner, ix.data(), idx.n, out.p);
     return env.Undefined();
   }
 
@@ -759,8 +803,9 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
             A.f32(5, "out", &out));
     REQUIRE(A.product(oi, idx.n, "outer*idx.length*inner", &gTotal));
     REQUIRE(A.length(g, "g", gTotal, "outer*idx.length*inner") && A.length(out, "out", total, "outer*n*inner"));
-    if (gTotal > 0) REQUIRE(checkIndices(A, idx, n));
-    tg::indexAdd(g.p, outer, n, inner, idx.p, idx.n, out.p);
+    std::vector<int32_t> ix;
+    if (gTotal > 0) REQUIRE(checkedCopy(A, idx, idx.n, n, "idx", &ix));
+    if (gTotal > 0) tg::indexAdd(g.p, outer, n, inner, ix.data(), idx.n, out.p);
     return env.Undefined();
   }
 
@@ -843,7 +888,7 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
     return env.Undefined();
   }
 
-  // setNumThreads(n): OpenBLAS threads for the whole process (all workers share them).
+  // setNumThreads(n): OpenBLAS threads for the whole process (all workers share them); main thread only.
   Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Args A(info, "setNumThreads");
@@ -852,6 +897,15 @@ class TapegradAddon : public Napi::Addon<TapegradAddon> {
     REQUIRE(A.dim(0, "n", &n));
     if (n < 1 || n > kMaxThreads) {
       A.rangeError("argument 'n' must be in [1, %d], got %lld", kMaxThreads, (long long)n);
+      return env.Undefined();
+    }
+    // Process-wide, and sgemm's rounding depends on it (OpenBLAS's threaded driver splits M, N and K
+    // differently from its serial one): from a worker it would silently change every thread's results.
+    struct uv_loop_s* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop != uv_default_loop()) {
+      napi_throw_error(env, nullptr,
+                       "setNumThreads: OpenBLAS's thread count is process-wide and changes results in the last bits; "
+                       "set it from the main thread (or with OPENBLAS_NUM_THREADS), not from a worker");
       return env.Undefined();
     }
     openblas_set_num_threads(static_cast<int>(n));

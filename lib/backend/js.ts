@@ -397,6 +397,7 @@ function checkAxis(what: string, len: number, outer: number, n: number, inner: n
 
 function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void {
   checkAxis(`reduce ${op}`, x.length, outer, n, inner);
+  if (outer === 0 || inner === 0) return; // empty output: no work, however long the reduced axis
   // Identities for an empty axis; max/min propagate NaN like PyTorch: once m is NaN, every
   // `v > m` is false, and `v !== v` lets the first NaN in.
   const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
@@ -422,6 +423,7 @@ function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: nu
 
 function argmax(x: FloatArray, outer: number, n: number, inner: number, out: Int32Array): void {
   checkAxis('argmax', x.length, outer, n, inner);
+  if (outer === 0 || inner === 0) return;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let base = o * n * inner + i;

@@ -194,7 +194,14 @@ export abstract class Module {
     const sd: Record<string, Tensor> = {};
     for (const [p, m] of this.namedModules()) {
       for (const kind of ['param', 'buffer'] as const) {
-        for (const [n, t] of m._entries<Tensor>(kind)) sd[p ? `${p}.${n}` : n] = t.detach();
+        for (const [n, t] of m._entries<Tensor>(kind)) {
+          const name = p ? `${p}.${n}` : n;
+          try {
+            sd[name] = t.detach();
+          } catch (e) { // e.g. its buffer was resized under it: name the tensor
+            throw new Error(`${this._typeName()}.stateDict: '${name}': ${(e as Error).message}`, { cause: e });
+          }
+        }
       }
     }
     return sd;
@@ -219,6 +226,9 @@ export abstract class Module {
         problems.push(`value for '${k}' is not a Tensor`);
       } else if (!sameShape(src.shape, dst.shape)) {
         problems.push(`size mismatch for '${k}': copying a tensor of shape ${fmt(src.shape)} from the state dict, the shape in the current model is ${fmt(dst.shape)}`);
+      } else if (dst.data instanceof Float32Array && src.data instanceof Float64Array) {
+        const i = src.data.findIndex((v) => Number.isFinite(v) && !Number.isFinite(Math.fround(v)));
+        if (i >= 0) problems.push(`value for '${k}' does not fit float32: element ${i} is ${src.data[i]}, which would become ${Math.fround(src.data[i])} (float32 holds magnitudes up to 3.4028234663852886e38)`);
       }
     }
     if (strict && missingKeys.length) problems.push(`missing key(s) in state dict: ${missingKeys.map((k) => `'${k}'`).join(', ')}`);

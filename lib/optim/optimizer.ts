@@ -166,7 +166,7 @@ export abstract class Optimizer {
     for (const [key, st] of Object.entries(sd.state)) {
       const p = byIndex.get(Number(key));
       if (!p) throw new Error(`${what}: state for parameter index ${key}, which no param group lists`);
-      const copy: ParamState = {};
+      const copy: ParamState = Object.create(null); // keys come from a file: "__proto__" is a key
       for (const [k, v] of Object.entries(st)) {
         if (isTensor(v)) {
           if (!sameShape(v.shape, p.shape)) throw new Error(`${what}: '${k}' of parameter ${key} has shape ${fmt(v.shape)} but the parameter has shape ${fmt(p.shape)}`);
@@ -184,7 +184,7 @@ export abstract class Optimizer {
     const newHyper = sd.paramGroups.map((g) => {
       const { params: _ignored, ...hyper } = g;
       for (const k of Object.keys(hyper)) {
-        if (!(k in this.defaults)) throw new Error(`${what}: unknown option '${k}' in the state dict (options: ${Object.keys(this.defaults).join(', ')})`);
+        if (!Object.hasOwn(this.defaults, k)) throw new Error(`${what}: unknown option '${k}' in the state dict (options: ${Object.keys(this.defaults).join(', ')})`);
       }
       const merged = { ...this.defaults, ...hyper };
       this.checkOptions(merged);
