@@ -4,6 +4,7 @@
 // the event-loop delay is bounded by yieldEveryMs plus the time of one step (keep batches small, or
 // train in a worker_thread, when one step is slower than the latency you need).
 import type { Tensor } from '../tensor.js';
+import { fmt } from '../shape.js';
 
 /** The part of a model fit needs (nn.Module satisfies it). */
 export interface FitModel {
@@ -124,7 +125,7 @@ export async function fit(model: FitModel, loader: FitLoader, opts: FitOptions):
         optimizer.zeroGrad();
         const l = loss(model.forward(b[0]), b[1]);
         if (!l || typeof l.backward !== 'function' || l.size !== 1) {
-          throw new TypeError(`fit: lossFn must return a scalar Tensor, got ${l && typeof l.backward === 'function' ? `shape [${l.shape.join(', ')}]` : typeof l}`);
+          throw new TypeError(`fit: lossFn must return a scalar Tensor, got ${l && typeof l.backward === 'function' ? `shape ${fmt(l.shape)}` : typeof l}`);
         }
         l.backward();
         optimizer.step();
