@@ -1,6 +1,6 @@
 import { kernels } from '../backend/index.js';
 import { defineOp, type Grads } from '../autograd/node.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
 import { empty, promote, toIndex } from './util.js';
 
@@ -260,7 +260,7 @@ const scatterAdd = defineOp({
 /** torch.gather: out[i][j] = x[i][index[i][j]] for dim 1 (index has x's number of dims and fits inside x elsewhere). */
 export function gather(x: Tensor, dim: number, index: Tensor | number[][] | number[]): Tensor {
   const d = normDim('gather', dim, x.ndim);
-  const idxT = index instanceof Tensor ? index : new Tensor(Float32Array.from((index as unknown[]).flat(Infinity) as number[]), nestedShape(index));
+  const idxT = isTensor(index) ? index : new Tensor(Float32Array.from((index as unknown[]).flat(Infinity) as number[]), nestedShape(index));
   if (idxT.ndim !== x.ndim || idxT.shape.some((s, i) => i !== d && s > x.shape[i])) {
     throw new RangeError(`gather: index of shape ${fmt(idxT.shape)} does not fit input ${fmt(x.shape)} along dim ${dim}`);
   }

@@ -1,5 +1,5 @@
 import type { FloatArray } from '../backend/backend.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { allocF32 } from '../autograd/pool.js';
 import { sizeOf } from '../shape.js';
 
@@ -14,7 +14,7 @@ export function uninit(like: Tensor | FloatArray, shape: number[]): Tensor {
 }
 
 function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): Tensor {
-  const arr = like instanceof Tensor ? like.data : like;
+  const arr = isTensor(like) ? like.data : like;
   const n = sizeOf(shape);
   return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape);
 }
@@ -39,7 +39,7 @@ function toFloat64(t: Tensor): Tensor {
 
 /** Integer labels/indices from an array, typed array or tensor, checked to lie in [0, n). */
 export function toIndex(op: string, idx: ArrayLike<number> | Tensor, n: number): Int32Array {
-  const src = idx instanceof Tensor ? idx.data : idx;
+  const src = isTensor(idx) ? idx.data : idx;
   if (src instanceof Int32Array) {
     for (let i = 0; i < src.length; i++) checkIndex(op, src[i], i, n);
     return src;
