@@ -5,7 +5,7 @@ import { Module } from './module.js';
 export type Reduction = 'mean' | 'sum';
 
 /** Base of the loss modules: forward(input, target) → scalar. */
-abstract class Loss<T> extends Module {
+abstract class Loss<T> extends Module<[Tensor, T], Tensor> {
   readonly reduction: Reduction;
   constructor(opts: { reduction?: Reduction } = {}) {
     super();

@@ -30,7 +30,7 @@ export interface PerceptronFitResult {
  * (Novikoff); on XOR it never does. weight [inFeatures] and bias [] are buffers (in stateDict,
  * not in parameters()); they start at zero, so training is deterministic.
  */
-export class Perceptron extends Module {
+export class Perceptron extends Module<[Tensor], Tensor> {
   declare weight: Tensor;
   declare bias: Tensor;
   readonly lr: number;
