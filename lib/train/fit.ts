@@ -21,8 +21,11 @@ export interface FitOptimizer {
 /** A loss module (nn.CrossEntropyLoss, nn.MSELoss, ...) or a function (output, target) → scalar Tensor. */
 export type FitLoss = ((output: Tensor, target: any) => Tensor) | { forward(output: Tensor, target: any): Tensor };
 
+/** A batch: [input, target] (checked at run time; a DataLoader yields Tensor[]). */
+type Batch = readonly [Tensor, unknown, ...unknown[]] | readonly Tensor[];
+
 /** What fit iterates: batches [input, target] (a DataLoader, an array, any (async) iterable). */
-export type FitLoader = Iterable<readonly [Tensor, unknown, ...unknown[]]> | AsyncIterable<readonly [Tensor, unknown, ...unknown[]]>;
+export type FitLoader = Iterable<Batch> | AsyncIterable<Batch>;
 
 export interface BatchInfo {
   epoch: number;
