@@ -32,7 +32,7 @@ export class RandomGenerator implements RandomSource {
       let z = a;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+      return z ^ (z >>> 16); // int32: the state stays in small-integer fields
     };
     this.s0 = next(); this.s1 = next(); this.s2 = next(); this.s3 = next();
     this.spare = null;
