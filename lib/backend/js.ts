@@ -3,6 +3,7 @@
 import type {
   AdamOptions, Backend, BinaryOp, FloatArray, ReduceOp, SgdOptions, UnaryOp,
 } from './backend.js';
+import { fmt, sameShape, sizeOf } from '../shape.js';
 
 // ---------------------------------------------------------------------------------------------
 // Scratch buffers, grown on demand and reused across calls (never shrunk).
@@ -25,9 +26,6 @@ function accBuf(size: number): Float64Array {
   scratchAcc.fill(0, 0, size);
   return scratchAcc;
 }
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((s, d) => s * d, 1);
-const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 // ---------------------------------------------------------------------------------------------
 // gemm: GotoBLAS-style blocking. op(A) and op(B) blocks are packed (transposes resolved, alpha
@@ -316,12 +314,6 @@ function coalesce(shape: readonly number[], strideSets: number[][]): { shape: nu
     outStrides.forEach((s) => s.push(0));
   }
   return { shape: outShape, strides: outStrides };
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function binary(

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { AdamOptions, Backend, BinaryOp, FloatArray, ReduceOp, SgdOptions, UnaryOp } from './backend.js';
 import { jsBackend } from './js.js';
 import { locateAddon } from './locate.js';
+import { sizeOf } from '../shape.js';
 
 /** The raw addon (native/addon.cc). Float32 only; every call validates its arguments and throws TypeError/RangeError. */
 export interface NativeAddon {
@@ -53,7 +54,7 @@ export interface NativeAddon {
 
 /**
  * Work below these sizes runs on the JS backend: a native call costs ~100-300 ns of argument
- * checking and crossing, which is more than a small loop in JS (NOTES.md).
+ * checking and crossing, which is more than a small loop in JS (measured below).
  */
 export interface SmallWork {
   /** unary and the other one-pass kernels (reductions, softmax, losses, optimizer steps) with at most this many elements run in JS. */
@@ -70,11 +71,6 @@ export const DEFAULT_SMALL_WORK: SmallWork = { unary: 64, binary: 256, gemm: 64 
 export const NO_SMALL_WORK: SmallWork = { unary: -1, binary: -1, gemm: -1 };
 
 const f32 = (x: unknown): x is Float32Array => x instanceof Float32Array;
-const sizeOf = (shape: readonly number[]): number => {
-  let s = 1;
-  for (let i = 0; i < shape.length; i++) s *= shape[i];
-  return s;
-};
 
 /**
  * Wraps the raw addon into a Backend. Float64 data (gradcheck) is delegated to the JS backend,

@@ -3,7 +3,7 @@
 // header = {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}};
 // offsets are relative to the start of the data section. We pad the header with spaces to a multiple
 // of 8 so the data section is 8-byte aligned in the file.
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 
 export interface SafetensorsContent {
@@ -55,7 +55,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     if (name === '__metadata__') throw new Error('safetensors: "__metadata__" is reserved and cannot name a tensor');
-    if (!(t instanceof Tensor)) throw new TypeError(`safetensors: ${JSON.stringify(name)} is not a Tensor`);
+    if (!isTensor(t)) throw new TypeError(`safetensors: ${JSON.stringify(name)} is not a Tensor`);
     const data = t.data;
     if (!(data instanceof Float32Array || data instanceof Float64Array)) throw new TypeError(`safetensors: tensor ${JSON.stringify(name)} has unsupported storage`);
     const numel = t.shape.reduce((a, d) => a * d, 1);

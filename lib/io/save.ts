@@ -4,8 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { decodeFrom, encodeSafetensors, type DecodeOptions, type SafetensorsContent } from './safetensors.js';
+import type { OptimizerStateDict } from '../optim/optimizer.js';
 
 /** What save/load need of a module (nn.Module satisfies it). */
 export interface StateDictModule {
@@ -13,11 +14,7 @@ export interface StateDictModule {
   loadStateDict(sd: Record<string, Tensor>, opts?: { strict?: boolean }): unknown;
 }
 
-/** An optimizer's state dict: per-parameter state (tensors and numbers) plus JSON-able groups. */
-export interface OptimizerStateDict {
-  state: Record<string | number, Record<string, Tensor | number | unknown>>;
-  paramGroups: unknown[];
-}
+export type { OptimizerStateDict };
 
 /** What checkpoints need of an optimizer (the optimizers in lib/optim satisfy it). */
 export interface StatefulOptimizer {
@@ -200,7 +197,7 @@ export function saveCheckpoint(
     for (const [i, s] of Object.entries(sd.state)) {
       state[i] = {};
       for (const [key, v] of Object.entries(s)) {
-        if (v instanceof Tensor) tensors[`${OPTIM}${i}.${key}`] = v;
+        if (isTensor(v)) tensors[`${OPTIM}${i}.${key}`] = v;
         else if (v !== undefined) state[i][key] = v;
       }
     }
@@ -213,7 +210,7 @@ export function saveCheckpoint(
 
 function toJson(file: string, what: string, v: unknown): string {
   return JSON.stringify(v, (key, x) => {
-    if (x instanceof Tensor) throw new Error(`save ${file}: ${what} holds a Tensor at ${JSON.stringify(key)} that is not a top-level optimizer state entry; cannot store it as JSON`);
+    if (isTensor(x)) throw new Error(`save ${file}: ${what} holds a Tensor at ${JSON.stringify(key)} that is not a top-level optimizer state entry; cannot store it as JSON`);
     if (typeof x === 'number' && !Number.isFinite(x)) return { $number: String(x) }; // NaN/Infinity survive
     if (typeof x === 'bigint' || typeof x === 'function' || typeof x === 'symbol') throw new Error(`save ${file}: ${what} holds a ${typeof x} at ${JSON.stringify(key)}, which cannot be stored as JSON`);
     return x;

@@ -11,7 +11,7 @@ function fusable(m: Module): Activation | null {
 }
 
 /** Runs its modules in order, each one's output feeding the next; children are named 0, 1, 2, ... */
-export class Sequential extends Module implements Iterable<Module> {
+export class Sequential extends Module<[Tensor], Tensor> implements Iterable<Module> {
   private _list: Module[] = [];
 
   constructor(...modules: Module[]) {

@@ -13,7 +13,7 @@ export type { Reduction };
  * module's options. Unknown options are rejected here; weight and posWeight are buffers (in
  * stateDict, as in PyTorch).
  */
-abstract class Loss<K extends LossKind, T> extends Module {
+abstract class Loss<K extends LossKind, T> extends Module<[Tensor, T], Tensor> {
   readonly reduction: Reduction;
   private readonly _opts: LossOptions[K];
   constructor(private readonly _kind: K, opts: object | undefined) {

@@ -1,7 +1,7 @@
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/node.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
 import { empty, promote, uninit } from './util.js';
 
@@ -72,26 +72,26 @@ function pair(a: Scalar, b: Scalar, op: string): [Tensor, Tensor] {
 }
 
 function checkTensor(op: string, t: unknown): void {
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor or a number, got ${t === null ? 'null' : typeof t}`);
+  if (!isTensor(t)) throw new TypeError(`${op}: expected a Tensor or a number, got ${t === null ? 'null' : typeof t}`);
 }
 
 export function add(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return addS(a, 1, b);
-  if (typeof a === 'number' && b instanceof Tensor) return addS(b, 1, a);
+  if (typeof b === 'number' && isTensor(a)) return addS(a, 1, b);
+  if (typeof a === 'number' && isTensor(b)) return addS(b, 1, a);
   return addT(...pair(a, b, 'add'));
 }
 export function sub(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return subS(a, 1, -b);
-  if (typeof a === 'number' && b instanceof Tensor) return subS(b, -1, a);
+  if (typeof b === 'number' && isTensor(a)) return subS(a, 1, -b);
+  if (typeof a === 'number' && isTensor(b)) return subS(b, -1, a);
   return subT(...pair(a, b, 'sub'));
 }
 export function mul(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return mulS(a, b, 0);
-  if (typeof a === 'number' && b instanceof Tensor) return mulS(b, a, 0);
+  if (typeof b === 'number' && isTensor(a)) return mulS(a, b, 0);
+  if (typeof a === 'number' && isTensor(b)) return mulS(b, a, 0);
   return mulT(...pair(a, b, 'mul'));
 }
 export function div(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return divS(a, 1 / b, 0);
+  if (typeof b === 'number' && isTensor(a)) return divS(a, 1 / b, 0);
   return divT(...pair(a, b, 'div'));
 }
 export function neg(x: Tensor): Tensor {

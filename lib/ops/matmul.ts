@@ -4,7 +4,7 @@ import { noGrad } from '../autograd/mode.js';
 import { ACCUMULATED, defineLibraryOp, type Grads } from '../autograd/node.js';
 import { activationBackward, type Activation } from './activation.js';
 import { takeGradBuffer } from '../autograd/engine.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { fmt, sizeOf } from '../shape.js';
 import { reshape, expand, unsqueeze, squeeze } from './shape.js';
 import { sum } from './reduce.js';
@@ -46,7 +46,7 @@ function mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
 
 /** Matrix product with torch.matmul's rules for 1-D, 2-D and batched operands. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new TypeError('matmul: both arguments must be Tensors');
+  if (!isTensor(a) || !isTensor(b)) throw new TypeError('matmul: both arguments must be Tensors');
   [a, b] = promote(a, b);
   if (a.ndim === 0 || b.ndim === 0) throw new RangeError(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
   const k1 = a.shape[a.ndim - 1], k2 = b.ndim === 1 ? b.shape[0] : b.shape[b.ndim - 2];
@@ -151,8 +151,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activati
  * the tape (inference, precomputation).
  */
 export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2 || a.shape[1] !== b.shape[0]) {
-    throw new RangeError(`matmulAsync: expected 2-D tensors [m, k] and [k, n], got ${a instanceof Tensor ? fmt(a.shape) : typeof a} and ${b instanceof Tensor ? fmt(b.shape) : typeof b}`);
+  if (!isTensor(a) || !isTensor(b) || a.ndim !== 2 || b.ndim !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new RangeError(`matmulAsync: expected 2-D tensors [m, k] and [k, n], got ${isTensor(a) ? fmt(a.shape) : typeof a} and ${isTensor(b) ? fmt(b.shape) : typeof b}`);
   }
   const [m, k] = a.shape, n = b.shape[1];
   const addon = getBackend() === 'native' && a.dtype === 'float32' && b.dtype === 'float32' ? nativeAddon() : null;

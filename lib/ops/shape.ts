@@ -1,6 +1,6 @@
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/node.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { describeValue, fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
 import { parseNested } from '../creation.js';
 import { empty, promote, toIndex } from './util.js';
@@ -210,7 +210,7 @@ function checkList(op: string, xs: unknown, minDims: number): Tensor[] {
   if (!Array.isArray(xs)) throw new TypeError(`${op}: expected an array of Tensors, got ${describeValue(xs)}`);
   if (xs.length === 0) throw new RangeError(`${op}: expected at least one tensor`);
   xs.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new TypeError(`${op}: element ${i} is ${describeValue(t)}, not a Tensor`);
+    if (!isTensor(t)) throw new TypeError(`${op}: element ${i} is ${describeValue(t)}, not a Tensor`);
     if (t.ndim < minDims) throw new RangeError(`${op}: the 0-d tensor at position ${i} cannot be concatenated (use stack, or unsqueeze it)`);
   });
   return xs as Tensor[];
@@ -279,7 +279,7 @@ const scatterAdd = defineLibraryOp({
 export function gather(x: Tensor, dim: number, index: Tensor | number[][] | number[]): Tensor {
   const d = normDim('gather', dim, x.ndim);
   let idxShape: number[], values: ArrayLike<number> | Tensor;
-  if (index instanceof Tensor) [idxShape, values] = [index.shape.slice(), index];
+  if (isTensor(index)) [idxShape, values] = [index.shape.slice(), index];
   else ({ shape: idxShape, values } = parseNested('gather', index));
   if (idxShape.length !== x.ndim || idxShape.some((s, i) => i !== d && s > x.shape[i])) {
     throw new RangeError(`gather: index of shape ${fmt(idxShape)} does not fit input ${fmt(x.shape)} along dim ${dim}`);

@@ -1,5 +1,5 @@
 import type { FloatArray } from '../backend/backend.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { allocF32 } from '../autograd/pool.js';
 import { describeValue, sizeOf } from '../shape.js';
 
@@ -14,7 +14,7 @@ export function uninit(like: Tensor | FloatArray, shape: number[]): Tensor {
 }
 
 function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): Tensor {
-  const arr = like instanceof Tensor ? like.data : like;
+  const arr = isTensor(like) ? like.data : like;
   const n = sizeOf(shape);
   return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape);
 }
@@ -44,7 +44,7 @@ function toFloat64(t: Tensor): Tensor {
  */
 export function toIndex(op: string, idx: ArrayLike<number> | Tensor, n: number): Int32Array {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`${op}: the index bound (size or number of classes) must be a non-negative integer, got ${describeValue(n)}`);
-  const src = idx instanceof Tensor ? idx.data : idx;
+  const src = isTensor(idx) ? idx.data : idx;
   if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
     throw new TypeError(`${op}: index must be an array, a typed array or a Tensor, got ${describeValue(idx)}`);
   }

@@ -6,12 +6,16 @@ export { withDefaults, checkNumber } from '../options.js';
 
 type Hyper = number | boolean | number[];
 
-/** Hyperparameters of one group of parameters (lr plus the optimizer's own). */
-export interface ParamGroup {
-  params: Tensor[];
+/** Hyperparameters every optimizer has; each optimizer adds its own (all set: defaults fill the gaps). */
+export interface OptimizerOptions {
   lr: number;
-  [option: string]: Hyper | Tensor[];
 }
+
+/** Options as given by the user or a state dict: known names, values not validated yet. */
+export type Unchecked<O> = { [K in keyof O]?: unknown };
+
+/** One group of parameters with its hyperparameters (lr plus the optimizer's own). */
+export type ParamGroup<O extends OptimizerOptions = OptimizerOptions> = O & { params: Tensor[] };
 
 /** A group as given to the constructor: its params, and options overriding the defaults. */
 export type ParamGroupSpec = { params: Iterable<Tensor> } & Record<string, unknown>;
@@ -40,11 +44,11 @@ export function updateKeepsNoGrad(update: object): void {
  * Base of the optimizers: holds param groups and per-parameter state; subclasses validate their
  * options and implement step(). Parameters are updated in place, so modules keep their tensors.
  */
-export abstract class Optimizer {
-  readonly paramGroups: ParamGroup[] = [];
+export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
+  readonly paramGroups: ParamGroup<O>[] = [];
   readonly state = new Map<Tensor, ParamState>();
 
-  constructor(params: Params, protected readonly defaults: Record<string, Hyper>) {
+  constructor(params: Params, protected readonly defaults: O) {
     const list = Array.isArray(params) ? params : params && typeof (params as Iterable<Tensor>)[Symbol.iterator] === 'function' ? [...(params as Iterable<Tensor>)] : null;
     if (!list) throw new TypeError(`${this.name}: params must be an iterable of Tensors (e.g. model.parameters()) or an array of param groups`);
     if (list.length === 0) throw new Error(`${this.name}: got an empty parameter list`);
@@ -77,7 +81,7 @@ export abstract class Optimizer {
       throw new TypeError(`${this.name}: a param group must be an object with a 'params' list`);
     }
     const { params, ...opts } = spec;
-    const ps = isTensor(params) ? [params as unknown as Tensor] : [...params];
+    const ps: Tensor[] = isTensor(params) ? [params] : [...params];
     const seen = new Set(this.params);
     ps.forEach((p, i) => {
       if (!isTensor(p)) throw new TypeError(`${this.name}: parameter ${i} of group ${this.paramGroups.length} is not a Tensor`);
@@ -88,16 +92,16 @@ export abstract class Optimizer {
     for (const k of Object.keys(opts)) {
       if (!(k in this.defaults)) throw new Error(`${this.name}: unknown option '${k}' (options: ${Object.keys(this.defaults).join(', ')})`);
     }
-    const merged = { ...this.defaults, ...(opts as Record<string, Hyper>) };
+    const merged: O = { ...this.defaults, ...opts };
     this.checkOptions(merged);
-    this.paramGroups.push({ ...merged, params: ps } as ParamGroup);
+    this.paramGroups.push({ ...merged, params: ps });
   }
 
   /** Throw a clear error (naming the optimizer and option) for invalid hyperparameters. */
-  protected abstract checkOptions(o: Record<string, unknown>): void;
+  protected abstract checkOptions(o: Unchecked<O>): void;
 
   /** Update one parameter in place from its (non-null) gradient. */
-  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup): void;
+  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<O>): void;
 
   /** Set every parameter's .grad to null; the next backward() reuses their memory (Tensor.releaseGrad). */
   zeroGrad(): void {
@@ -191,7 +195,7 @@ export abstract class Optimizer {
       return merged;
     });
     this.paramGroups.forEach((g, gi) => {
-      for (const [k, v] of Object.entries(newHyper[gi])) g[k] = Array.isArray(v) ? v.slice() : v;
+      for (const [k, v] of Object.entries(newHyper[gi])) Object.assign(g, { [k]: Array.isArray(v) ? v.slice() : v });
     });
     this.state.clear();
     for (const [p, st] of newState) this.state.set(p, st);
