@@ -188,7 +188,7 @@ function explain(e: unknown): string {
   return `the addon failed to load (${msg}): ${FIX}`;
 }
 
-/** "Cooperlake kernel, detected: CPU has avx512_bf16 ..." for the reason line. */
+/** "SkylakeX kernel, detected: CPU has avx512f ..." for the reason line. */
 function kernelWords(k: KernelInfo): string {
   return `${k.core || 'unknown'} kernel, ${k.choice}: ${k.detail}`;
 }
