@@ -61,7 +61,14 @@ describe('planning and describing the kernel', () => {
   const avx2 = ['sse2', 'pni', 'ssse3', 'avx', 'avx2', 'fma'];
   it('detected from the features, unless the user set OPENBLAS_CORETYPE', () => {
     expect(planCore({}, 'x64', avx2)).toEqual({ set: 'Haswell', choice: 'detected', detail: 'CPU has avx2 fma' });
-    expect(planCore({ OPENBLAS_CORETYPE: 'Sandybridge' }, 'x64', avx2)).toEqual({ set: null, choice: 'set by the user', detail: 'OPENBLAS_CORETYPE=Sandybridge' });
+    const user = { OPENBLAS_CORETYPE: 'Sandybridge' };
+    expect(planCore(user, 'x64', avx2)).toEqual({ set: null, choice: 'set by the user', detail: 'OPENBLAS_CORETYPE=Sandybridge' });
+    expect(describeKernel(planCore(user, 'x64', avx2), 'Sandybridge', true, user).detail).toBe('OPENBLAS_CORETYPE=Sandybridge');
+    // 0.3.21 does not accept 'Cooperlake' (it prints "Core not found" and detects alone)
+    const coop = { OPENBLAS_CORETYPE: 'Cooperlake' };
+    expect(describeKernel(planCore(coop, 'x64', avx2), 'Prescott', true, coop)).toEqual({
+      core: 'Prescott', choice: 'set by the user', detail: 'OPENBLAS_CORETYPE=Cooperlake, which this OpenBLAS does not accept: it chose Prescott itself',
+    });
   });
 
   it("leaves OpenBLAS's own detection on arm64, without cpuinfo flags, and below SSE3", () => {

@@ -106,7 +106,12 @@ function level(core: string): number {
 }
 
 /** The kernel as loaded: `loaded` is the addon's info().openblasCore. */
-export function describeKernel(plan: CorePlan, loaded: string, mainThread = isMainThread): KernelInfo {
+export function describeKernel(plan: CorePlan, loaded: string, mainThread = isMainThread, env: NodeJS.ProcessEnv = process.env): KernelInfo {
+  const user = plan.choice === 'set by the user' ? env.OPENBLAS_CORETYPE ?? '' : '';
+  if (user && user.toLowerCase() !== loaded.toLowerCase()) {
+    // e.g. OPENBLAS_CORETYPE=Cooperlake on 0.3.21: "Core not found", then its own (buggy) detection
+    return { core: loaded, choice: plan.choice, detail: `${plan.detail}, which this OpenBLAS does not accept: it chose ${loaded || 'its core'} itself` };
+  }
   if (!plan.set || loaded.toLowerCase() === plan.set.toLowerCase()) return { core: loaded, choice: plan.choice, detail: plan.detail };
   const why = mainThread
     ? 'OpenBLAS was already initialised in this process or lacks that core'
