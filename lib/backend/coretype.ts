@@ -32,20 +32,24 @@ export interface KernelInfo {
  *   falls back to the buggy detection).
  * - AMD CPUs take the same rows (Zen 4/5 run SkylakeX's kernels at full speed; Zen 1-3 Haswell's).
  */
-export const CORE_TABLE: readonly { core: string; needs: readonly string[] }[] = [
-  { core: 'SkylakeX', needs: ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'avx512cd', 'avx2', 'fma'] },
-  { core: 'Haswell', needs: ['avx2', 'fma'] },
-  { core: 'Sandybridge', needs: ['avx'] },
-  { core: 'Nehalem', needs: ['sse4_2', 'sse4_1', 'ssse3'] },
-  { core: 'Core2', needs: ['ssse3'] },
-  { core: 'Prescott', needs: ['pni'] },
+const ROWS: [core: string, adds: string[]][] = [
+  ['SkylakeX', ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl', 'avx512cd']],
+  ['Haswell', ['avx2', 'fma']],
+  ['Sandybridge', ['avx']],
+  ['Nehalem', ['sse4_1', 'sse4_2']],
+  ['Core2', ['ssse3']],
+  ['Prescott', ['pni']],
 ];
+/** Each row needs its own features and those of every row below it. */
+export const CORE_TABLE: readonly { core: string; adds: readonly string[]; needs: readonly string[] }[] = ROWS.map(([core, adds], i) => ({
+  core, adds, needs: ROWS.slice(i).flatMap((r) => r[1]),
+}));
 
-/** The table's core for a set of CPU flags, with the flags that decided it; null below SSE3. */
+/** The table's core for a set of CPU flags, with the flags that set it apart from the row below; null below SSE3. */
 export function coreForFlags(flags: Iterable<string>): { core: string; features: readonly string[] } | null {
   const have = new Set(flags);
   const row = CORE_TABLE.find((r) => r.needs.every((f) => have.has(f)));
-  return row ? { core: row.core, features: row.needs } : null;
+  return row ? { core: row.core, features: row.adds } : null;
 }
 
 /** The CPU's feature flags from /proc/cpuinfo, or null where there is none (macOS, Windows) or it has no flags line. */
