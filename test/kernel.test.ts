@@ -224,6 +224,30 @@ describe.runIf(spawnTests)('in a fresh process', () => {
     expect(line).not.toMatch(/Prescott/);
   });
 
+  it('a kernel that computes a wrong sgemm falls back to JS, with one line pointing to OPENBLAS_CORETYPE', (ctx) => {
+    if (!hasAddon) ctx.skip('the addon is not built (npm run build:gyp)');
+    // A preloaded script hands tapegrad the real addon with a gemm that is off in one element.
+    const preload = join(work, 'broken-gemm.cjs');
+    writeFileSync(preload, `
+      const Module = require('node:module');
+      const load = Module._load;
+      Module._load = function (request, ...rest) {
+        const real = load.call(this, request, ...rest);
+        if (!String(request).endsWith('.node')) return real;
+        const addon = {};
+        for (const k in real) addon[k] = typeof real[k] === 'function' ? real[k].bind(real) : real[k];
+        addon.gemm = (...a) => { real.gemm(...a); a[9][0] += 1; };
+        return addon;
+      };`);
+    const r = spawnSync(process.execPath, ['--require', preload, '--input-type=module', '-e',
+      "const m = await import('./dist/index.js'); m.tensor([1, 2]).add(1); console.log(m.backendInfo().backend)"],
+    { cwd: withAddon, encoding: 'utf8', env: userEnv(), timeout: 120_000 });
+    expect(r.stdout.trim(), r.stderr).toBe('js');
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tapegrad: using the JS backend .*: the addon's self-check failed: sgemm A·B with m=19 n=7 k=5 gave .* with OpenBLAS's \w+ kernel, detected: .*; set OPENBLAS_CORETYPE to an older core/);
+  });
+
   const reason = /no compiled addon \(neither build\/Release\/\*\.node nor prebuilds\/[\w-]+\/\*\.node\): install libopenblas-dev .* and run `npm rebuild tapegrad`/;
   const use = "m.tensor([1, 2]).add(1); m.tensor([3]).mul(2);";
 
