@@ -8,6 +8,8 @@ import type { AdamOptions, Backend, BinaryOp, FloatArray, ReduceOp, SgdOptions, 
 import { jsBackend } from './js.js';
 import { locateAddon } from './locate.js';
 import { sizeOf } from '../shape.js';
+import { describeKernel, withCoretype, type KernelInfo } from './coretype.js';
+import { sgemmSelfCheck } from './selfcheck.js';
 
 /** The raw addon (native/addon.cc). Float32 only; every call validates its arguments and throws TypeError/RangeError. */
 export interface NativeAddon {
@@ -155,15 +157,19 @@ export function packageRoot(): string {
 
 const FIX = 'install libopenblas-dev (apt-get install libopenblas-dev) and run `npm rebuild tapegrad`';
 
-let cached: { addon: NativeAddon | null; reason: string; path: string } | undefined;
+let cached: { addon: NativeAddon | null; reason: string; path: string; kernel: KernelInfo | null } | undefined;
 
 function oneLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.replace(/\s+/g, ' ').trim();
 }
 
+/** The self-check found a wrong sgemm result: its message is the whole reason. */
+class SelfCheckError extends Error {}
+
 function explain(e: unknown): string {
   const msg = oneLine(e);
+  if (e instanceof SelfCheckError) return msg;
   if (/libopenblas|libgfortran/.test(msg)) {
     return `the addon was built against the shared OpenBLAS, which is missing (${msg}): ${FIX}`;
   }
@@ -173,35 +179,41 @@ function explain(e: unknown): string {
   return `the addon failed to load (${msg}): ${FIX}`;
 }
 
-function loadAddon(): { addon: NativeAddon | null; reason: string; path: string } {
+/** "SkylakeX kernel, detected: CPU has avx512f ..." for the reason line. */
+function kernelWords(k: KernelInfo): string {
+  return `${k.core || 'unknown'} kernel, ${k.choice}: ${k.detail}`;
+}
+
+function loadAddon(): { addon: NativeAddon | null; reason: string; path: string; kernel: KernelInfo | null } {
   if (cached) return cached;
   const root = packageRoot();
   let path = '';
   try {
     const found = locateAddon(root);
     if (found.path === null) {
-      cached = { addon: null, path, reason: `${found.reason}: ${FIX}` };
+      cached = { addon: null, path, reason: `${found.reason}: ${FIX}`, kernel: null };
       return cached;
     }
     path = found.path;
-    const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    // Smoke test: one 2x2 product through OpenBLAS.
-    const c = new Float32Array(4);
-    addon.gemm(false, false, 2, 2, 2, 1, new Float32Array([1, 2, 3, 4]), new Float32Array([5, 6, 7, 8]), 0, c);
-    if (c[0] !== 19 || c[1] !== 22 || c[2] !== 43 || c[3] !== 50) {
-      throw new Error(`smoke test: 2x2 sgemm gave [${Array.from(c).join(', ')}], expected [19, 22, 43, 50]`);
+    const require = createRequire(import.meta.url);
+    const { value: addon, plan } = withCoretype(() => require(path) as NativeAddon);
+    const info = addon.info();
+    const kernel = describeKernel(plan, info.openblasCore);
+    const wrong = sgemmSelfCheck((...args) => addon.gemm(...args));
+    if (wrong) {
+      throw new SelfCheckError(`the addon's self-check failed: ${wrong} with OpenBLAS's ${kernelWords(kernel)}; `
+        + `set OPENBLAS_CORETYPE to an older core (e.g. Haswell or Sandybridge) to use the native backend`);
     }
     const where = found.from === 'platform package' ? `${found.from} ${path}` : `${found.from} ${relative(root, path)}`;
-    const info = addon.info();
-    const core = info.openblasCore ? ` (${info.openblasCore} kernel)` : '';
     const threads = addon.getNumThreads();
     cached = {
       addon,
       path,
-      reason: `loaded ${where}, ${info.openblasConfig.split(' ').slice(0, 2).join(' ')}${core}, ${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`,
+      kernel,
+      reason: `loaded ${where}, ${info.openblasConfig.split(' ').slice(0, 2).join(' ')} (${kernelWords(kernel)}), ${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`,
     };
   } catch (e) {
-    cached = { addon: null, path, reason: explain(e) };
+    cached = { addon: null, path, reason: explain(e), kernel: null };
   }
   return cached;
 }
@@ -215,6 +227,11 @@ export function loadNative(): { backend: Backend | null; reason: string } {
 /** The raw addon (gemmAsync, info, tests, benchmarks), or null when it cannot be loaded. */
 export function nativeAddon(): NativeAddon | null {
   return loadAddon().addon;
+}
+
+/** The OpenBLAS kernel the addon runs and why it was chosen, or null when the addon is not loaded. */
+export function nativeKernel(): KernelInfo | null {
+  return loadAddon().kernel;
 }
 
 /** Where the addon was loaded from (absolute path), or '' when it was not. */
