@@ -5,9 +5,14 @@
 // each engine configuration in its own child process, one after another. Prints a table and writes
 // bench/results/<date>.json. The dist/ build is used as it is: run `npx tsc -p .` first.
 //
+// OpenBLAS kernels, as users get them: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from every
+// child's environment. tapegrad then picks its core itself (lib/backend/coretype.ts). PyTorch and the
+// roofline run twice: "as installed" (OpenBLAS detects the core alone, with its bugs) and "best core"
+// (OPENBLAS_CORETYPE set to the core tapegrad's table picks for this CPU); the table has a ratio for each.
+//
 //   --quick            under a minute: fewer/shorter repeats, no 2048² and no `large`
-//   --haswell          children get OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512 (the documented
-//                      target environment); otherwise the parent's environment is passed unchanged
+//   --coretype=NAME    OPENBLAS_CORETYPE=NAME for tapegrad and for the "best core" runs of PyTorch and
+//                      the roofline, instead of the table's pick (e.g. --coretype=Haswell)
 //   --cases=a,b        subset of sgemm,mlp,large,xor
 //   --engines=a,b      subset of roofline,tapegrad-native,tapegrad-js,pytorch,tfjs-cpu,tfjs-wasm
 //   --soak[=N]         instead of the cases: N (default 10000) tapegrad mlp steps, RSS at intervals and
@@ -33,7 +38,7 @@ for (const a of process.argv.slice(2)) {
   }
   args[m[1]] = m[2] === undefined ? true : m[2];
 }
-const known = ['quick', 'haswell', 'cases', 'engines', 'soak', 'soak-backend', 'soak-threads', 'out', 'python'];
+const known = ['quick', 'coretype', 'cases', 'engines', 'soak', 'soak-backend', 'soak-threads', 'out', 'python'];
 for (const k of Object.keys(args)) {
   if (!known.includes(k)) {
     console.error(`bench: unknown option --${k} (known: ${known.map((x) => '--' + x).join(' ')})`);
@@ -57,11 +62,23 @@ for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`bench: unkno
 const python = args.python ? String(args.python) : '/usr/bin/python3';
 
 // ---- environment -------------------------------------------------------------------------------
-const HASWELL = { OPENBLAS_CORETYPE: 'Haswell', OPENBLAS_L2_SIZE: '512' };
-const childEnv = args.haswell ? { ...process.env, ...HASWELL } : process.env;
-const envLabel = args.haswell
-  ? 'OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512 (set by --haswell for all children)'
-  : `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'} OPENBLAS_L2_SIZE=${process.env.OPENBLAS_L2_SIZE ?? '(unset)'} (parent environment, passed unchanged)`;
+const OPENBLAS_VARS = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
+const installedEnv = { ...process.env };
+for (const k of OPENBLAS_VARS) delete installedEnv[k];
+const removed = OPENBLAS_VARS.filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`);
+if (args.coretype === true || args.coretype === '') throw new Error('bench: --coretype needs a core name, e.g. --coretype=Haswell');
+let tablePick = null;
+try {
+  const { coreForFlags, cpuFlags } = await import('../dist/backend/coretype.js');
+  tablePick = process.arch === 'x64' ? coreForFlags(cpuFlags() ?? [])?.core ?? null : null;
+} catch { /* dist/ missing: reported below */ }
+/** The core set explicitly for the "best core" runs (null: there is none, e.g. on arm64). */
+const bestCore = args.coretype ? String(args.coretype) : tablePick;
+const bestEnv = bestCore ? { ...installedEnv, OPENBLAS_CORETYPE: bestCore } : null;
+const tapegradEnv = args.coretype ? bestEnv : installedEnv;
+const envLabel = `${removed.length ? `removed from the children's environment: ${removed.join(' ')}` : 'no OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE set'}; `
+  + `tapegrad: ${args.coretype ? `OPENBLAS_CORETYPE=${bestCore} (--coretype)` : 'its own choice'}; `
+  + `PyTorch and roofline: as installed, and best core ${bestCore ? `OPENBLAS_CORETYPE=${bestCore} (${args.coretype ? '--coretype' : "tapegrad's table for this CPU"})` : '(none: no table pick here)'}`;
 
 function sh(cmd, argv) {
   try {
@@ -77,10 +94,11 @@ const meta = {
   argv: process.argv.slice(2),
   mode: args.soak ? 'soak' : quick ? 'quick' : 'full',
   env: {
-    OPENBLAS_CORETYPE: childEnv.OPENBLAS_CORETYPE ?? null,
-    OPENBLAS_L2_SIZE: childEnv.OPENBLAS_L2_SIZE ?? null,
+    removed,
+    bestCore,
+    tablePick,
+    coretypeFlag: args.coretype ? String(args.coretype) : null,
     parent: { OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null, OPENBLAS_L2_SIZE: process.env.OPENBLAS_L2_SIZE ?? null },
-    haswellFlag: Boolean(args.haswell),
     OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? null,
     OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? null,
   },
@@ -110,14 +128,14 @@ function machineBusySeconds() {
 }
 
 /** Runs one child, forwards its stderr (progress), returns the JSON of its last stdout line. */
-function runChild(label, cmd, argv, timeoutSec) {
+function runChild(label, cmd, argv, timeoutSec, env = installedEnv) {
   return new Promise((resolvePromise) => {
     const t0 = Date.now();
     const busy0 = machineBusySeconds();
     let stdout = '', stderrTail = '';
     let child;
     try {
-      child = spawn(cmd, argv, { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(cmd, argv, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       resolvePromise({ unavailable: `${label}: could not start ${cmd}: ${e.message}` });
       return;
@@ -180,32 +198,39 @@ async function runAll() {
     if (r.threads === undefined) r.threads = fallback.threads;
     if (!r.threadLabel) r.threadLabel = String(fallback.threads);
     if (r.variant === undefined) r.variant = fallback.variant ?? '';
+    if (fallback.core) r.core = fallback.core;
     results.push(r);
   };
+  // PyTorch and the roofline: OpenBLAS as installed, then with the best core set explicitly.
+  const coreRuns = [{ core: 'installed', env: installedEnv, label: 'as installed' }, ...(bestEnv ? [{ core: 'best', env: bestEnv, label: `OPENBLAS_CORETYPE=${bestCore}` }] : [])];
   for (const engine of engines) {
     if (engine === 'roofline') {
       if (!spec.cases.some((c) => ['sgemm', 'mlp', 'large'].includes(c))) continue;
       const b = await buildRoofline();
       meta.rooflineBuild = b.cmd ?? b.error;
-      for (const t of [1, 2]) {
-        if (b.error) { push({ unavailable: b.error }, { engine, threads: t }); continue; }
-        process.stderr.write(`  roofline t=${t}: sgemm (${spec.roofline.shapes.length} shapes)\n`);
-        const tm = spec.timing;
-        const r = await runChild(`roofline t=${t}`, b.exe, [String(t), String(tm.repeats), String(tm.warmupTime), String(tm.minTime),
-          String(tm.maxCaseTime), ...spec.roofline.shapes.map((s) => `${s.name}:${s.m},${s.n},${s.k},${s.ta ? 1 : 0},${s.tb ? 1 : 0}`)], timeout);
-        if (!r.unavailable) r.threadLabel = `${r.threads} (OpenBLAS, ${r.openblasCore})`;
-        push(r, { engine, threads: t });
+      for (const { core, env, label } of coreRuns) {
+        for (const t of [1, 2]) {
+          if (b.error) { push({ unavailable: b.error }, { engine, threads: t, core }); continue; }
+          process.stderr.write(`  roofline t=${t} ${label}: sgemm (${spec.roofline.shapes.length} shapes)\n`);
+          const tm = spec.timing;
+          const r = await runChild(`roofline t=${t} ${label}`, b.exe, [String(t), String(tm.repeats), String(tm.warmupTime), String(tm.minTime),
+            String(tm.maxCaseTime), ...spec.roofline.shapes.map((s) => `${s.name}:${s.m},${s.n},${s.k},${s.ta ? 1 : 0},${s.tb ? 1 : 0}`)], timeout, env);
+          if (!r.unavailable) r.threadLabel = `${r.threads} (OpenBLAS)`;
+          push(r, { engine, threads: t, core });
+        }
       }
     } else if (engine === 'tapegrad-native') {
       for (const t of [1, 2]) {
-        push(await runChild(`tapegrad-native t=${t}`, node, [join(here, 'cases/tapegrad.mjs'), '--backend=native', `--threads=${t}`, specArg], timeout), { engine, threads: t });
+        push(await runChild(`tapegrad-native t=${t}`, node, [join(here, 'cases/tapegrad.mjs'), '--backend=native', `--threads=${t}`, specArg], timeout, tapegradEnv), { engine, threads: t });
       }
     } else if (engine === 'tapegrad-js') {
-      push(await runChild('tapegrad-js', node, [join(here, 'cases/tapegrad.mjs'), '--backend=js', specArg], timeout), { engine, threads: 1 });
+      push(await runChild('tapegrad-js', node, [join(here, 'cases/tapegrad.mjs'), '--backend=js', specArg], timeout, tapegradEnv), { engine, threads: 1 });
     } else if (engine === 'pytorch') {
-      for (const t of ['1', 'default']) {
-        const r = await runChild(`pytorch ${t}`, python, [join(here, 'torch_bench.py'), `--threads=${t}`, specArg], timeout);
-        push(r, { engine, threads: t === '1' ? 1 : 2, variant: t === '1' ? 'threads=1' : 'default' });
+      for (const { core, env, label } of coreRuns) {
+        for (const t of ['1', 'default']) {
+          const r = await runChild(`pytorch ${t} ${label}`, python, [join(here, 'torch_bench.py'), `--threads=${t}`, specArg], timeout, env);
+          push(r, { engine, threads: t === '1' ? 1 : 2, variant: t === '1' ? 'threads=1' : 'default', core });
+        }
       }
     } else if (engine === 'tfjs-cpu' || engine === 'tfjs-wasm') {
       // tfjs cpu is single-threaded; tfjs wasm has no multithreading in Node (the child reports it),
@@ -221,18 +246,27 @@ async function runAll() {
 const ORDER = Object.fromEntries(ENGINES.map((e, i) => [e, i]));
 const CASES = ['sgemm', 'mlp', 'large', 'xor'];
 
+/** The OpenBLAS core a child ran and how it was chosen, e.g. "SkylakeX (detected)", "Prescott (as installed)". */
+function kernelLabel(r) {
+  if (r.engine === 'tapegrad-native') return r.backendInfo?.kernel ? `${r.backendInfo.kernel.core} (${r.backendInfo.kernel.choice})` : '';
+  const core = r.engine === 'roofline' ? r.openblasCore : typeof r.openblas === 'object' ? r.openblas.core : undefined;
+  if (!r.core) return '';
+  return `${core ?? '?'} (${r.core === 'best' ? 'set' : 'as installed'})`;
+}
+
 function buildRows(results) {
   const rows = [];
   for (const r of results) {
+    const common = { engine: r.engine, threads: r.threads, threadLabel: r.threadLabel, core: r.core, kernel: kernelLabel(r) };
     if (r.unavailable) {
       const cases = r.engine === 'roofline' ? spec.cases.filter((c) => c !== 'xor') : spec.cases;
-      for (const c of cases) rows.push({ case: c, shape: '', engine: r.engine, threads: r.threads, threadLabel: r.threadLabel, unavailable: r.unavailable });
+      for (const c of cases) rows.push({ case: c, shape: '', ...common, unavailable: r.unavailable });
       continue;
     }
     for (const row of r.rows) {
       // The roofline also times shapes only needed for the step rooflines (large.*, or all with --cases without sgemm).
       if (r.engine === 'roofline' && (!spec.cases.includes('sgemm') || !spec.sgemm.shapes.some((s) => s.name === row.shape))) continue;
-      rows.push({ ...row, shape: row.shape ?? '', engine: r.engine, threads: r.threads, threadLabel: r.threadLabel, variant: r.variant });
+      rows.push({ ...row, shape: row.shape ?? '', ...common, variant: r.variant });
     }
   }
   // The roofline of a training step: the step's gemms back to back through cblas_sgemm (no other work).
@@ -243,25 +277,27 @@ function buildRows(results) {
       const times = gemms.map((g) => r.rows.find((x) => x.shape === g.name)?.secPerCall);
       if (times.some((t) => t === undefined)) continue;
       const sec = times.reduce((a, b) => a + b, 0);
-      rows.push({ case: name, shape: '', engine: 'roofline', threads: r.threads, threadLabel: r.threadLabel, unit: 'steps/s', higherIsBetter: true,
+      rows.push({ case: name, shape: '', engine: 'roofline', threads: r.threads, threadLabel: r.threadLabel, core: r.core, kernel: kernelLabel(r), unit: 'steps/s', higherIsBetter: true,
         median: 1 / sec, flopPerStep: stepFlop(cfg), note: `its ${gemms.length} gemms through cblas_sgemm, ${((stepFlop(cfg) / sec) / 1e9).toFixed(1)} GFLOP/s` });
     }
   }
-  const find = (row, engine, threads) => rows.find((x) => x.case === row.case && x.shape === row.shape && x.engine === engine
-    && (threads === undefined || x.threads === threads) && x.median !== undefined);
+  const find = (row, engine, threads, core) => rows.find((x) => x.case === row.case && x.shape === row.shape && x.engine === engine
+    && (threads === undefined || x.threads === threads) && (core === undefined || x.core === core) && x.median !== undefined);
   const speedup = (row, ref) => (ref && row.median !== undefined ? (row.higherIsBetter ? row.median / ref.median : ref.median / row.median) : undefined);
   for (const row of rows) {
     if (row.median === undefined) continue;
-    row.vsTorch = row.engine === 'pytorch' ? undefined : speedup(row, find(row, 'pytorch', row.threads));
+    row.vsTorch = row.engine === 'pytorch' ? undefined : speedup(row, find(row, 'pytorch', row.threads, 'installed'));
+    row.vsTorchBest = row.engine === 'pytorch' ? undefined : speedup(row, find(row, 'pytorch', row.threads, 'best'));
     row.vsJs = row.engine === 'tapegrad-js' ? undefined : speedup(row, find(row, 'tapegrad-js'));
-    if (row.case !== 'xor' && row.engine !== 'roofline') {
-      const roof = find(row, 'roofline', row.threads);
-      if (roof) row.pctRoofline = (100 * row.median) / roof.median;
+    if (row.case !== 'xor' && !(row.engine === 'roofline' && row.core !== 'installed')) {
+      // against the roofline with the best core (as installed when there is no best-core run)
+      const roof = find(row, 'roofline', row.threads, 'best') ?? find(row, 'roofline', row.threads, 'installed');
+      if (roof && roof !== row) row.pctRoofline = (100 * row.median) / roof.median;
     }
   }
   rows.sort((a, b) => CASES.indexOf(a.case) - CASES.indexOf(b.case)
     || shapeIndex(a.shape) - shapeIndex(b.shape)
-    || ORDER[a.engine] - ORDER[b.engine] || a.threads - b.threads);
+    || ORDER[a.engine] - ORDER[b.engine] || (a.core === 'best') - (b.core === 'best') || a.threads - b.threads);
   return rows;
 }
 
@@ -278,14 +314,14 @@ function fmtNum(x) {
 const fmtX = (x) => (x === undefined ? '' : `×${x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)}`);
 
 function printTable(rows) {
-  const head = ['case', 'shape', 'engine', 'threads', 'median', 'unit', 'min–max', 'n', 'vs PyTorch', 'vs tg-js', '% roofline', 'note'];
+  const head = ['case', 'shape', 'engine', 'kernel', 'threads', 'median', 'unit', 'min–max', 'n', 'vs PyTorch', 'vs PyTorch best', 'vs tg-js', '% roofline', 'note'];
   const body = rows.map((r) => r.unavailable
-    ? [r.case, r.shape, r.engine, r.threadLabel, '—', '', '', '', '', '', '', r.unavailable]
-    : [r.case, r.shape, r.engine, r.threadLabel, fmtNum(r.median), r.unit, r.min !== undefined ? `${fmtNum(r.min)}–${fmtNum(r.max)}` : '',
-      r.repeats !== undefined ? String(r.repeats) : '', fmtX(r.vsTorch), fmtX(r.vsJs),
-      r.pctRoofline !== undefined ? `${r.pctRoofline.toFixed(1)}%` : r.engine === 'roofline' && r.case !== 'xor' ? '100%' : '', r.note ?? '']);
+    ? [r.case, r.shape, r.engine, r.kernel ?? '', r.threadLabel, '—', '', '', '', '', '', '', '', r.unavailable]
+    : [r.case, r.shape, r.engine, r.kernel ?? '', r.threadLabel, fmtNum(r.median), r.unit, r.min !== undefined ? `${fmtNum(r.min)}–${fmtNum(r.max)}` : '',
+      r.repeats !== undefined ? String(r.repeats) : '', fmtX(r.vsTorch), fmtX(r.vsTorchBest), fmtX(r.vsJs),
+      r.pctRoofline !== undefined ? `${r.pctRoofline.toFixed(1)}%` : r.engine === 'roofline' && r.case !== 'xor' && r.core !== 'installed' ? '100%' : '', r.note ?? '']);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const right = new Set([4, 6, 7, 8, 9, 10]);
+  const right = new Set([5, 7, 8, 9, 10, 11, 12]);
   const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : right.has(i) ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
   log(line(head));
   log(line(w.map((n) => '-'.repeat(n))));
@@ -301,8 +337,10 @@ function printTable(rows) {
 function printNotes(results) {
   log('');
   log('×N = N times as fast as the reference row (same case and shape): "vs PyTorch" uses the PyTorch run with the same');
-  log('gemm (OpenBLAS) thread count, "vs tg-js" the tapegrad JS backend. % roofline: sgemm rows against direct cblas_sgemm');
-  log('with the same thread count; mlp/large rows against the roofline step time (the step\'s gemms back to back through');
+  log('gemm (OpenBLAS) thread count and OpenBLAS as installed (it detects its core alone), "vs PyTorch best" the same with');
+  log(`OPENBLAS_CORETYPE=${bestCore ?? '(none)'} set, "vs tg-js" the tapegrad JS backend. kernel: the OpenBLAS core each run loaded and`);
+  log('how it was chosen. % roofline: against direct cblas_sgemm with the best core (as installed when there is no best-core');
+  log('run) and the same thread count; mlp/large rows against the roofline step time (the step\'s gemms back to back through');
   log(`cblas_sgemm, ${(stepFlop(MLP) / 1e6).toFixed(1)} MFLOP per mlp step, ${(stepFlop(LARGE) / 1e9).toFixed(2)} GFLOP per large step: the first layer's input needs`);
   log('no gradient). median/min–max over n timed repeats after warm-up.');
   log('');
@@ -310,15 +348,33 @@ function printNotes(results) {
   for (const r of results) {
     const bg = r.backgroundCpus !== undefined ? `, other processes used ${r.backgroundCpus.toFixed(2)} CPUs meanwhile` : '';
     const wall = r.wallSeconds !== undefined ? ` [${r.wallSeconds.toFixed(1)} s wall${r.cpuSeconds !== undefined ? `, ${r.cpuSeconds.toFixed(1)} s CPU` : ''}${bg}]` : '';
-    if (r.unavailable) { log(`  ${r.engine} ${r.variant ?? ''} t=${r.threads}: ${r.unavailable}${wall}`); continue; }
+    const core = r.core ? ` ${r.core === 'best' ? `OPENBLAS_CORETYPE=${bestCore}` : 'as installed'}` : '';
+    if (r.unavailable) { log(`  ${r.engine}${core} ${r.variant ?? ''} t=${r.threads}: ${r.unavailable}${wall}`); continue; }
     let d = '';
-    if (r.engine === 'roofline') d = `${r.openblasConfig}; ${meta.rooflineBuild}`;
+    if (r.engine === 'roofline') d = `${r.openblasConfig}, ${r.openblasCore} core${core}; ${meta.rooflineBuild}`;
     else if (r.engine.startsWith('tapegrad')) d = `${r.backendInfo?.reason ?? ''}`;
-    else if (r.engine === 'pytorch') d = `torch ${r.version}, torch threads ${r.torchThreads}, OpenBLAS threads ${r.openblasThreads} (${typeof r.openblas === 'object' ? `${r.openblas.core}, ${r.openblas.path}` : r.openblas}), ${r.variant}`;
+    else if (r.engine === 'pytorch') d = `torch ${r.version}, torch threads ${r.torchThreads}, OpenBLAS threads ${r.openblasThreads} (${typeof r.openblas === 'object' ? `${r.openblas.core} core${core}, ${r.openblas.path}` : r.openblas}), ${r.variant}`;
     else d = `tfjs ${r.version}`;
     log(`  ${r.engine} t=${r.threadLabel}: ${d}${wall}`);
     const checks = r.rows.filter((x) => x.loss0 !== undefined).map((x) => `${x.case} loss ${x.loss0.toFixed(4)}→${x.lossEnd.toFixed(4)}${x.leakedTensors ? ` (${x.leakedTensors} tensors leaked)` : ''}`);
     if (checks.length) log(`      sanity (loss at the first → last step run): ${checks.join(', ')}`);
+  }
+}
+
+/** The numbers a README performance table needs: tapegrad-native against PyTorch as installed and with the best core. */
+function printSummary(rows, results) {
+  const k = results.find((r) => r.engine === 'tapegrad-native' && r.backendInfo?.kernel)?.backendInfo.kernel;
+  log('');
+  log(`summary: tapegrad-native ran OpenBLAS's ${k ? `${k.core} kernel (${k.choice}: ${k.detail})` : 'kernel: unknown (no native run)'}`);
+  const pick = (row, engine, core) => rows.find((x) => x.case === row.case && x.shape === row.shape && x.engine === engine
+    && x.threads === row.threads && x.core === core && x.median !== undefined);
+  for (const row of rows.filter((x) => x.engine === 'tapegrad-native' && x.median !== undefined && (x.case !== 'sgemm' || x.shape === '1024²'))) {
+    const part = (core, ratio, label) => {
+      const t = pick(row, 'pytorch', core);
+      return t ? `PyTorch ${label} (${t.kernel.split(' ')[0]}) ${fmtNum(t.median)} ${fmtX(ratio)}` : `PyTorch ${label}: no run`;
+    };
+    log(`  ${`${row.case}${row.shape ? ` ${row.shape}` : ''} t=${row.threads}:`.padEnd(16)} tapegrad ${fmtNum(row.median)} ${row.unit}; `
+      + `${part('installed', row.vsTorch, 'as installed')}; ${part('best', row.vsTorchBest, 'best core')}`);
   }
 }
 
@@ -349,7 +405,7 @@ async function soak() {
 // ---- main --------------------------------------------------------------------------------------
 const stamp = started.toISOString().replace(/:/g, '').replace(/\.\d+Z$/, 'Z');
 const outFile = args.out ? resolve(String(args.out))
-  : join(here, 'results', `${stamp}${meta.mode === 'full' ? '' : `-${meta.mode}`}${args.haswell ? '-haswell' : ''}.json`);
+  : join(here, 'results', `${stamp}${meta.mode === 'full' ? '' : `-${meta.mode}`}${args.coretype ? `-coretype-${args.coretype}` : ''}.json`);
 let report;
 if (args.soak) {
   const r = await soak();
@@ -365,6 +421,7 @@ if (args.soak) {
   log(`tapegrad bench (${meta.mode}), ${envLabel}`);
   printTable(rows);
   printNotes(results);
+  printSummary(rows, results);
   log(`load average at start ${meta.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}; ${meta.seconds.toFixed(0)} s`);
   const busy = results.filter((r) => (r.backgroundCpus ?? 0) > 0.25);
   if (busy.length) {

@@ -1,7 +1,7 @@
 import type { FloatArray } from './backend/backend.js';
 import { Tensor, type DType, type NestedArray } from './tensor.js';
 import { random, randomNormal } from './random.js';
-import { fmt, sizeOf } from './shape.js';
+import { describeValue, fmt, sizeOf } from './shape.js';
 
 export interface TensorOptions {
   requiresGrad?: boolean;
@@ -30,11 +30,66 @@ function make(data: FloatArray, shape: number[], o: TensorOptions): Tensor {
   return t;
 }
 
-function checkShape(op: string, shape: readonly number[]): number[] {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${op}: invalid shape ${fmt(shape)} (dims must be non-negative integers)`);
+function checkShape(op: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) && !(ArrayBuffer.isView(shape) && !(shape instanceof DataView))) {
+    throw new TypeError(`${op}: shape must be an array of non-negative integers, got ${describeValue(shape)}`);
   }
-  return shape.slice();
+  const s = Array.from(shape as ArrayLike<number>);
+  for (const d of s) {
+    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${op}: invalid shape ${fmt(s)} (dims must be non-negative integers, got ${describeValue(d)})`);
+  }
+  return s;
+}
+
+/** Memory for a tensor of shape (checked), with an error naming the op and shape when it cannot be had. */
+function allocShaped(op: string, dtype: DType, shape: readonly number[]): FloatArray {
+  const n = sizeOf(shape);
+  try {
+    return allocArray(dtype, n);
+  } catch (e) {
+    throw new RangeError(`${op}: cannot allocate shape ${fmt(shape)}: ${n} ${dtype} elements (${(n * (dtype === 'float64' ? 8 : 4)).toExponential(2)} bytes) (${(e as Error).message})`);
+  }
+}
+
+/** Nested arrays deeper than this are rejected (PyTorch takes 100; a deeper one is almost surely a mistake). */
+const MAX_NESTING = 1000;
+
+/**
+ * The numbers in nested arrays, in row-major order, and their shape; rejects ragged or non-numeric
+ * input, naming op and the position. Iterative, so deep nesting cannot overflow the stack.
+ */
+export function parseNested(op: string, data: unknown): { values: number[]; shape: number[] } {
+  const shape: number[] = [];
+  for (let level = data; Array.isArray(level); level = level[0]) {
+    if (shape.length === MAX_NESTING) throw new RangeError(`${op}: nested arrays are more than ${MAX_NESTING} levels deep`);
+    shape.push(level.length);
+    if (level.length === 0) break;
+  }
+  const values: number[] = [];
+  if (shape.length === 0) {
+    if (typeof data !== 'number') throw new TypeError(`${op}: expected a number or nested arrays of numbers, got ${describeValue(data)}`);
+    return { values: [data], shape };
+  }
+  const arrays: unknown[][] = [data as unknown[]];
+  const pos: number[] = [0];
+  while (arrays.length) {
+    const d = arrays.length - 1;
+    const i = pos[d]++;
+    if (i === arrays[d].length) { arrays.pop(); pos.pop(); continue; }
+    const v = arrays[d][i];
+    const at = (): string => `[${pos.map((p) => p - 1).join(', ')}]`;
+    if (d + 1 === shape.length) {
+      if (typeof v !== 'number') throw new TypeError(`${op}: element at ${at()} is ${describeValue(v)}, expected a number`);
+      values.push(v);
+    } else {
+      if (!Array.isArray(v) || v.length !== shape[d + 1]) {
+        throw new RangeError(`${op}: ragged nested array at ${at()}: expected ${shape[d + 1]} elements, got ${Array.isArray(v) ? v.length : describeValue(v)}`);
+      }
+      arrays.push(v);
+      pos.push(0);
+    }
+  }
+  return { values, shape };
 }
 
 /**
@@ -46,41 +101,19 @@ export function tensor(
   opts: TensorOptions & { shape?: readonly number[] } = {},
 ): Tensor {
   const dtype = opts.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Float32Array ? 'float32' : defaultDtype);
-  if (typeof data === 'number') return make(fill(allocArray(dtype, 1), data), [], opts);
+  const want = opts.shape === undefined ? null : checkShape('tensor', opts.shape);
+  if (typeof data === 'number' && !want) return make(fill(allocArray(dtype, 1), data), [], opts);
+  let values: ArrayLike<number>, shape: number[];
   if (ArrayBuffer.isView(data)) {
-    const arr = data as unknown as ArrayLike<number>;
-    const shape = checkShape('tensor', opts.shape ?? [arr.length]);
-    if (sizeOf(shape) !== arr.length) throw new RangeError(`tensor: ${arr.length} values do not fit shape ${fmt(shape)}`);
-    const own = (dtype === 'float32' && arr instanceof Float32Array) || (dtype === 'float64' && arr instanceof Float64Array)
-      ? (arr as FloatArray) : copyInto(allocArray(dtype, arr.length), arr);
-    return make(own, shape, opts);
+    values = data as unknown as ArrayLike<number>;
+    shape = [values.length];
+  } else {
+    ({ values, shape } = parseNested('tensor', data));
   }
-  const shape: number[] = [];
-  let level: unknown = data;
-  while (Array.isArray(level)) {
-    shape.push(level.length);
-    if (level.length === 0) break;
-    level = level[0];
-  }
-  const out = allocArray(dtype, sizeOf(shape));
-  let k = 0;
-  const walk = (v: unknown, dim: number, path: number[]): void => {
-    if (dim === shape.length) {
-      if (typeof v !== 'number') throw new TypeError(`tensor: element at [${path.join(', ')}] is ${typeof v}, expected a number`);
-      out[k++] = v;
-      return;
-    }
-    if (!Array.isArray(v) || v.length !== shape[dim]) {
-      throw new RangeError(`tensor: ragged nested array at [${path.join(', ')}]: expected ${shape[dim]} elements, got ${Array.isArray(v) ? v.length : typeof v}`);
-    }
-    for (let i = 0; i < v.length; i++) walk(v[i], dim + 1, [...path, i]);
-  };
-  walk(data, 0, []);
-  if (opts.shape) {
-    if (sizeOf(opts.shape) !== out.length) throw new RangeError(`tensor: ${out.length} values do not fit shape ${fmt(opts.shape)}`);
-    return make(out, checkShape('tensor', opts.shape), opts);
-  }
-  return make(out, shape, opts);
+  if (want && sizeOf(want) !== values.length) throw new RangeError(`tensor: ${values.length} values do not fit shape ${fmt(want)}`);
+  const own = (dtype === 'float32' && values instanceof Float32Array) || (dtype === 'float64' && values instanceof Float64Array)
+    ? (values as FloatArray) : copyInto(allocArray(dtype, values.length), values);
+  return make(own, want ?? shape, opts);
 }
 
 function copyInto(dst: FloatArray, src: ArrayLike<number>): FloatArray {
@@ -93,22 +126,25 @@ function fill(a: FloatArray, v: number): FloatArray {
   return a;
 }
 
-function shapeArg(shape: readonly number[] | number): number[] {
-  return checkShape('tensor creation', typeof shape === 'number' ? [shape] : shape);
+/** Checked shape and fresh (zeroed) memory for a creation function. */
+function create(op: string, shape: readonly number[] | number, opts: TensorOptions): [FloatArray, number[]] {
+  const s = checkShape(op, typeof shape === 'number' ? [shape] : shape);
+  return [allocShaped(op, opts.dtype ?? defaultDtype, s), s];
 }
 
 export function zeros(shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
-  const s = shapeArg(shape);
-  return make(allocArray(opts.dtype ?? defaultDtype, sizeOf(s)), s, opts);
+  const [a, s] = create('zeros', shape, opts);
+  return make(a, s, opts);
 }
 
 export function ones(shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  const [a, s] = create('ones', shape, opts);
+  return make(fill(a, 1), s, opts);
 }
 
 export function full(shape: readonly number[] | number, value: number, opts: TensorOptions = {}): Tensor {
-  const s = shapeArg(shape);
-  return make(fill(allocArray(opts.dtype ?? defaultDtype, sizeOf(s)), value), s, opts);
+  const [a, s] = create('full', shape, opts);
+  return make(fill(a, value), s, opts);
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
@@ -121,8 +157,7 @@ export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
 
 /** Uniform in [low, high) (default [0, 1)) from the seeded generator (see manualSeed). */
 export function rand(shape: readonly number[] | number, opts: TensorOptions & { low?: number; high?: number } = {}): Tensor {
-  const s = shapeArg(shape);
-  const a = allocArray(opts.dtype ?? defaultDtype, sizeOf(s));
+  const [a, s] = create('rand', shape, opts);
   const lo = opts.low ?? 0, span = (opts.high ?? 1) - lo;
   for (let i = 0; i < a.length; i++) a[i] = lo + span * random();
   return make(a, s, opts);
@@ -130,8 +165,7 @@ export function rand(shape: readonly number[] | number, opts: TensorOptions & { 
 
 /** Standard normal from the seeded generator (see manualSeed). */
 export function randn(shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
-  const s = shapeArg(shape);
-  const a = allocArray(opts.dtype ?? defaultDtype, sizeOf(s));
+  const [a, s] = create('randn', shape, opts);
   for (let i = 0; i < a.length; i++) a[i] = randomNormal();
   return make(a, s, opts);
 }
@@ -141,7 +175,7 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
   if (end === undefined) { end = start; start = 0; }
   if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange: step must be a non-zero finite number, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const a = allocArray(opts.dtype ?? defaultDtype, n);
+  const [a] = create('arange', n, opts);
   for (let i = 0; i < n; i++) a[i] = start + i * step;
   return make(a, [n], opts);
 }

@@ -1,61 +1,95 @@
-// Seeded random numbers: xoshiro128** for uniforms, Box-Muller for normals.
+// Seeded random numbers: xoshiro128** for uniforms, Box-Muller for normals. The global generator
+// (manualSeed; rand, randn, initializers, shuffling) is a RandomGenerator like any other, so seeded
+// datasets and loaders can draw reproducibly without touching it.
 
-let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-let spare: number | null = null;
-
-function splitmix32(a: number): () => number {
-  return () => {
-    a = (a + 0x9e3779b9) | 0;
-    let z = a;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
+/** The draws the library needs. */
+export interface RandomSource {
+  /** Uniform in [0, 1). */
+  random(): number;
+  /** Standard normal. */
+  normal(): number;
 }
 
-/** Make every random creation (rand, randn, initializers, shuffling) reproducible. */
-export function manualSeed(seed: number): void {
-  if (!Number.isFinite(seed)) throw new RangeError(`manualSeed: seed must be a finite number, got ${seed}`);
-  const next = splitmix32(Math.floor(seed) | 0);
-  s0 = next(); s1 = next(); s2 = next(); s3 = next();
-  spare = null;
-}
-manualSeed(Date.now() ^ (process.pid << 8));
+export class RandomGenerator implements RandomSource {
+  private s0 = 0; private s1 = 0; private s2 = 0; private s3 = 0;
+  private spare: number | null = null;
 
-/** Uniform in [0, 1). */
-export function random(): number {
-  const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-  const t = s1 << 9;
-  s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 11);
-  return r / 4294967296;
+  constructor(seed: number) {
+    this.reset('RandomGenerator', seed);
+  }
+
+  /** Restart the stream: afterwards it draws what a new RandomGenerator(seed) would (torch.Generator.manual_seed). */
+  manualSeed(seed: number): this {
+    this.reset('manualSeed', seed);
+    return this;
+  }
+
+  private reset(op: string, seed: number): void {
+    if (!Number.isFinite(seed)) throw new RangeError(`${op}: seed must be a finite number, got ${seed}`);
+    let a = Math.floor(seed) | 0;
+    const next = (): number => { // splitmix32
+      a = (a + 0x9e3779b9) | 0;
+      let z = a;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return z ^ (z >>> 16); // int32: the state stays in small-integer fields
+    };
+    this.s0 = next(); this.s1 = next(); this.s2 = next(); this.s3 = next();
+    this.spare = null;
+  }
+
+  random(): number {
+    const r = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0; this.s3 ^= this.s1; this.s1 ^= this.s2; this.s0 ^= this.s3; this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return r / 4294967296;
+  }
+
+  normal(): number {
+    if (this.spare !== null) { const s = this.spare; this.spare = null; return s; }
+    let u = 0;
+    while (u === 0) u = this.random();
+    const v = this.random();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
 }
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** Standard normal. */
+/** The global generator, reseeded in place by manualSeed. */
+export const globalGenerator = new RandomGenerator(Date.now() ^ (process.pid << 8));
+
+/** Make every random creation (rand, randn, initializers, shuffling) reproducible. */
+export function manualSeed(seed: number): void {
+  globalGenerator.manualSeed(seed);
+}
+
+/** Uniform in [0, 1) from the global generator. */
+export function random(): number {
+  return globalGenerator.random();
+}
+
+/** Standard normal from the global generator. */
 export function randomNormal(): number {
-  if (spare !== null) { const s = spare; spare = null; return s; }
-  let u = 0;
-  while (u === 0) u = random();
-  const v = random();
-  const r = Math.sqrt(-2 * Math.log(u));
-  spare = r * Math.sin(2 * Math.PI * v);
-  return r * Math.cos(2 * Math.PI * v);
+  return globalGenerator.normal();
 }
 
-/** Integer in [0, n). */
-export function randomInt(n: number): number {
-  return Math.floor(random() * n);
+/** A RandomGenerator for a seed, or the global generator when the seed is undefined. */
+export function generatorFor(seed: number | undefined): RandomSource {
+  return seed === undefined ? globalGenerator : new RandomGenerator(seed);
 }
 
-/** Fisher-Yates permutation of 0..n-1. */
-export function randperm(n: number): Int32Array {
+/** Fisher-Yates permutation of 0..n-1 drawn from gen. */
+export function permutation(n: number, gen: RandomSource = globalGenerator): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
+    const j = Math.floor(gen.random() * (i + 1));
     const t = p[i]; p[i] = p[j]; p[j] = t;
   }
   return p;

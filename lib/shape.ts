@@ -10,6 +10,17 @@ export function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** A value as an error message shows it: 2, the string '2', null, an array of 3, a Tensor of shape [2]. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `the string '${v.length > 40 ? `${v.slice(0, 40)}...` : v}'`;
+  if (typeof v === 'number' || v === null || v === undefined) return String(v);
+  if (typeof v === 'boolean' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object' && (v as { _isTensor?: boolean })._isTensor) return `a Tensor of shape ${fmt((v as { shape: number[] }).shape)}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  return `a ${typeof v}`;
+}
+
 export function sameShape(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -12,8 +12,10 @@ type Scalar = Tensor | number;
 export class Tensor {
   readonly _isTensor = true;
   requiresGrad = false;
-  /** Gradient accumulated by backward() (leaves, and non-leaves that called retainGrad()). */
-  grad: Tensor | null = null;
+  /** Storage behind .grad; library code that reads it without keeping it uses this (autograd/pool.ts). */
+  _grad: Tensor | null = null;
+  /** _grad is memory the engine allocated and never handed out, so it may write into it (autograd/pool.ts). */
+  _gradOwned = false;
   /** The tape node that produced this tensor; null for leaves. */
   gradFn: Node | null = null;
   /** Gradient memory kept by releaseGrad() for the next backward to reuse. */
@@ -25,6 +27,16 @@ export class Tensor {
     if (data.length !== sizeOf(shape)) {
       throw new RangeError(`Tensor: data has ${data.length} elements but shape ${fmt(shape)} needs ${sizeOf(shape)}`);
     }
+  }
+
+  /** Gradient accumulated by backward() (leaves, and non-leaves that called retainGrad()). */
+  get grad(): Tensor | null {
+    this._gradOwned = false; // now the caller holds it: the engine will not write into it again
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    this._grad = g;
+    this._gradOwned = false;
   }
 
   get size(): number { return this.data.length; }
@@ -66,13 +78,13 @@ export class Tensor {
   }
 
   /**
-   * Set .grad to null, keeping its memory for the next backward() to write into (what zeroGrad()
-   * does). A tensor read from .grad before this call is overwritten by that backward: clone() it
-   * to keep it.
+   * Set .grad to null (what zeroGrad() does). If no one ever read or assigned .grad since the engine
+   * allocated it, its memory is kept for the next backward() to write into (autograd/pool.ts).
    */
   releaseGrad(): void {
-    if (this.grad && !this.grad.requiresGrad) this._gradBuf = this.grad;
-    this.grad = null;
+    if (this._gradOwned) this._gradBuf = this._grad;
+    this._grad = null;
+    this._gradOwned = false;
   }
 
   /** Keep .grad of a non-leaf after backward(). */
@@ -126,8 +138,8 @@ export class Tensor {
   softmax(dim: number): Tensor { return ops.softmax(this, dim); }
   logSoftmax(dim: number): Tensor { return ops.logSoftmax(this, dim); }
   matmul(o: Tensor): Tensor { return ops.matmul(this, o); }
-  sum(dim?: number | null, keepDim = false): Tensor { return ops.sum(this, dim, keepDim); }
-  mean(dim?: number | null, keepDim = false): Tensor { return ops.mean(this, dim, keepDim); }
+  sum(dim?: number | readonly number[] | null, keepDim = false): Tensor { return ops.sum(this, dim, keepDim); }
+  mean(dim?: number | readonly number[] | null, keepDim = false): Tensor { return ops.mean(this, dim, keepDim); }
   max(dim?: number | null, keepDim = false): Tensor { return ops.max(this, dim, keepDim); }
   argmax(dim?: number | null, keepDim = false): Tensor { return ops.argmax(this, dim, keepDim); }
   reshape(...shape: number[] | [number[]]): Tensor { return ops.reshape(this, flat(shape)); }

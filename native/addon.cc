@@ -9,7 +9,9 @@
 // Context-aware: loads in any number of worker_threads. The only process-wide state is OpenBLAS's
 // thread count.
 #include <cblas.h>
+#ifdef __linux__
 #include <sched.h>
+#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +28,8 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 char* openblas_get_corename(void);
+// libuv, exported by node itself (not every header set ships uv.h).
+struct uv_loop_s* uv_default_loop(void);
 }
 
 namespace tg {
@@ -86,6 +90,24 @@ bool parseGemm(Args& A, GemmCall* g) {
   return A.disjoint(g->c, needC, "c", g->a, needA, "a") && A.disjoint(g->c, needC, "c", g->b, needB, "b");
 }
 
+// A strong reference released without throwing (node-addon-api's Reference throws on failure).
+class RawRef {
+ public:
+  RawRef(napi_env env, napi_value v) : env_(env) {
+    if (napi_create_reference(env, v, 1, &ref_) != napi_ok) ref_ = nullptr;
+  }
+  ~RawRef() {
+    if (ref_ != nullptr) napi_delete_reference(env_, ref_);
+  }
+  RawRef(const RawRef&) = delete;
+  RawRef& operator=(const RawRef&) = delete;
+  operator napi_ref() const { return ref_; }
+
+ private:
+  napi_env env_;
+  napi_ref ref_ = nullptr;
+};
+
 // Runs sgemm on the libuv thread pool on private copies of a, b and c, taken on the main thread:
 // Node-API cannot pin a typed array's memory, and a buffer transferred (and then collected) while
 // the work runs would otherwise be freed under the kernel. The result is copied back into c on the
@@ -96,53 +118,74 @@ class GemmWorker : public Napi::AsyncWorker {
   GemmWorker(Napi::Env env, const GemmCall& call)
       : Napi::AsyncWorker(env, "tapegrad.gemmAsync"),
         call_(call),
-        deferred_(Napi::Promise::Deferred::New(env)),
         a_(call.a.p, call.a.p + call.a.n),
         b_(call.b.p, call.b.p + call.b.n),
         c_(call.c.p, call.c.p + call.c.n),
-        cLength_(call.c.n) {
-    refC_ = Napi::Persistent(Napi::Value(env, call.c.value).As<Napi::Object>());
+        cLength_(call.c.n),
+        refC_(env, call.c.value) {
+    if (napi_create_promise(env, &deferred_, &promise_) != napi_ok) deferred_ = nullptr;
   }
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  // nullptr (with a JS exception pending) when the promise could not be created.
+  napi_value Promise() const { return deferred_ ? promise_ : nullptr; }
 
  protected:
   void Execute() override { gemm(call_.o, a_.data(), b_.data(), c_.data()); }
-  void OnOK() override {
-    Napi::Env env = Env();
+
+  // Replaces node-addon-api's OnWorkComplete (which calls OnOK/OnError and throws on any failed
+  // napi call). When the worker thread that queued this is being terminated (worker.terminate(),
+  // process.exit() in the worker), the completion still runs but JS can no longer run there:
+  // napi_resolve_deferred then fails with napi_pending_exception, and throwing that (node-addon-api's
+  // default) is a fatal error for the whole process. So: plain napi calls, every status checked, no
+  // throw; a promise that cannot be settled is dropped with its env.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    napi_handle_scope scope = nullptr;
+    if (status != napi_cancelled && napi_open_handle_scope(env, &scope) == napi_ok) {
+      settle(env);
+      napi_close_handle_scope(env, scope);
+    }
+    Destroy();
+  }
+
+ private:
+  void settle(napi_env env) {
+    napi_value c = nullptr;
     napi_typedarray_type t;
     size_t len = 0;
     void* data = nullptr;
     napi_value ab = nullptr;
     size_t off = 0;
-    const bool ok = napi_get_typedarray_info(env, refC_.Value(), &t, &len, &data, &ab, &off) == napi_ok;
-    refC_.Reset();
+    const bool ok = napi_get_reference_value(env, refC_, &c) == napi_ok && c != nullptr &&
+                    napi_get_typedarray_info(env, c, &t, &len, &data, &ab, &off) == napi_ok;
     if (!ok || (data == nullptr && cLength_ > 0) || static_cast<int64_t>(len) != cLength_) {
-      deferred_.Reject(Napi::TypeError::New(env, "gemmAsync: argument 'c' was detached or resized before the result could be written").Value());
+      napi_value msg = nullptr, err = nullptr;
+      if (napi_create_string_utf8(env, "gemmAsync: argument 'c' was detached or resized before the result could be written",
+                                  NAPI_AUTO_LENGTH, &msg) == napi_ok &&
+          napi_create_type_error(env, nullptr, msg, &err) == napi_ok)
+        napi_reject_deferred(env, deferred_, err);
       return;
     }
     if (cLength_ > 0) std::memcpy(data, c_.data(), sizeof(float) * static_cast<size_t>(cLength_));
-    deferred_.Resolve(env.Undefined());
-  }
-  void OnError(const Napi::Error& e) override {
-    refC_.Reset();
-    deferred_.Reject(e.Value());
+    napi_value undef = nullptr;
+    if (napi_get_undefined(env, &undef) == napi_ok) napi_resolve_deferred(env, deferred_, undef);
   }
 
- private:
   GemmCall call_;
-  Napi::Promise::Deferred deferred_;
   std::vector<float> a_, b_, c_;
   int64_t cLength_;
-  Napi::ObjectReference refC_;
+  RawRef refC_;
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
 };
 
 int availableCores() {
+#ifdef __linux__
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) {
     const int n = CPU_COUNT(&set);
     if (n > 0) return n;
   }
+#endif
   const unsigned h = std::thread::hardware_concurrency();
   return h > 0 ? int(h) : 1;
 }
@@ -167,9 +210,14 @@ Napi::Value GemmAsync(Args& A) {
     return d.Promise();
   }
   auto* w = new GemmWorker(env, g);
-  Napi::Promise p = w->Promise();
+  napi_value p = w->Promise();
+  if (p == nullptr) {
+    delete w;
+    A.typeError("could not create a promise");
+    return env.Undefined();
+  }
   w->Queue();
-  return p;
+  return Napi::Value(env, p);
 }
 
 // (op, x, out, p0?, p1?)
@@ -275,7 +323,7 @@ bool parseLoss(Args& A, const char* inName, const char* outName, size_t outAt, F
          A.dim(2, "rows", rows) && A.dim(3, "classes", classes) && A.f32(outAt, outName, out) &&
          A.product(*rows, *classes, "rows*classes", &total) && A.length(*in, inName, total, "rows*classes") &&
          A.length(*labels, "labels", *rows, "rows") && A.length(*out, outName, total, "rows*classes") &&
-         A.inRange(*labels, *rows, *classes, "labels");
+         A.indices(labels, *rows, *classes, "labels");
 }
 
 Napi::Value CrossEntropy(Args& A) {
@@ -314,20 +362,20 @@ bool parseIndex(Args& A, const char* srcName, bool srcIsDense, IndexCall* c) {
   if (!A.length(c->src, srcName, srcIsDense ? c->dense : c->picked, srcIsDense ? dense : picked) ||
       !A.length(c->out, "out", srcIsDense ? c->picked : c->dense, srcIsDense ? picked : dense))
     return false;
-  return c->picked == 0 || A.inRange(c->idx, c->idx.n, c->n, "idx");
+  return c->picked == 0 || A.indices(&c->idx, c->idx.n, c->n, "idx");
 }
 
 Napi::Value IndexSelect(Args& A) {
   IndexCall c;
   REQUIRE(parseIndex(A, "x", true, &c) && A.disjoint(c.out, c.picked, "out", c.src, c.dense, "x"));
-  indexSelect(c.src.p, c.outer, c.n, c.inner, c.idx.p, c.idx.n, c.out.p);
+  if (c.picked > 0) indexSelect(c.src.p, c.outer, c.n, c.inner, c.idx.p, c.idx.n, c.out.p);
   return A.env().Undefined();
 }
 
 Napi::Value IndexAdd(Args& A) {
   IndexCall c;
   REQUIRE(parseIndex(A, "g", false, &c));
-  indexAdd(c.src.p, c.outer, c.n, c.inner, c.idx.p, c.idx.n, c.out.p);
+  if (c.picked > 0) indexAdd(c.src.p, c.outer, c.n, c.inner, c.idx.p, c.idx.n, c.out.p);
   return A.env().Undefined();
 }
 
@@ -396,13 +444,22 @@ Napi::Value AdamStep(Args& A) {
   return A.env().Undefined();
 }
 
-// setNumThreads(n): OpenBLAS threads for the whole process (all workers share them).
+// setNumThreads(n): OpenBLAS threads for the whole process (all workers share them); main thread only.
 Napi::Value SetNumThreads(Args& A) {
   REQUIRE(A.count(1, 1));
   int64_t n = 0;
   REQUIRE(A.dim(0, "n", &n));
   if (n < 1 || n > kMaxThreads)
     REQUIRE(A.rangeError("argument 'n' must be in [1, %d], got %lld", kMaxThreads, (long long)n));
+  // Process-wide, and sgemm's rounding depends on it (OpenBLAS's threaded driver splits M, N and K
+  // differently from its serial one): from a worker it would silently change every thread's results.
+  struct uv_loop_s* loop = nullptr;
+  if (napi_get_uv_event_loop(A.env(), &loop) == napi_ok && loop != uv_default_loop()) {
+    napi_throw_error(A.env(), nullptr,
+                     "setNumThreads: OpenBLAS's thread count is process-wide and changes results in the last bits; "
+                     "set it from the main thread (or with OPENBLAS_NUM_THREADS), not from a worker");
+    return A.env().Undefined();
+  }
   openblas_set_num_threads(static_cast<int>(n));
   return A.env().Undefined();
 }

@@ -238,9 +238,11 @@ bool Args::product3(int64_t a, int64_t b, int64_t c, const char* what, int64_t* 
   return product(a, b, what, &ab) && product(ab, c, what, out);
 }
 
-bool Args::inRange(const I32& arr, int64_t count, int64_t bound, const char* name) {
+bool Args::indices(I32* arr, int64_t count, int64_t bound, const char* name) {
+  arr->copy.assign(arr->p, arr->p + count);
+  arr->p = arr->copy.data();
   for (int64_t j = 0; j < count; ++j) {
-    const int32_t v = arr.p[j];
+    const int32_t v = arr->p[j];
     if (v < 0 || v >= bound)
       return rangeError("%s[%lld] = %d is outside [0, %lld)", name, (long long)j, v, (long long)bound);
   }

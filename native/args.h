@@ -19,6 +19,12 @@
 #include <string>
 #include <vector>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PRINTF_LIKE __attribute__((format(printf, 2, 3)))
+#else
+#define PRINTF_LIKE
+#endif
+
 namespace tg {
 
 constexpr int64_t kMaxElements = 2147483647;  // 2^31 - 1: cblas takes int, and it bounds every product
@@ -32,6 +38,7 @@ struct I32 {
   int32_t* p = nullptr;
   int64_t n = 0;
   napi_value value = nullptr;
+  std::vector<int32_t> copy;  // indices(): the checked values, which p then points at
 };
 using Shape = std::vector<int64_t>;
 
@@ -48,8 +55,8 @@ class Args {
 
   Napi::Env env() const { return env_; }
 
-  bool typeError(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-  bool rangeError(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  bool typeError(const char* fmt, ...) PRINTF_LIKE;
+  bool rangeError(const char* fmt, ...) PRINTF_LIKE;
 
   bool count(size_t min, size_t max);
 
@@ -79,8 +86,10 @@ class Args {
     return rangeError("argument '%s' has %lld elements, needs %lld (%s)", name, (long long)arr.n, (long long)need, why);
   }
 
-  // Every one of the first `count` values lies in [0, bound) (labels, indices).
-  bool inRange(const I32& arr, int64_t count, int64_t bound, const char* name);
+  // Labels/indices: copies the first `count` values into arr->copy, checks that each lies in
+  // [0, bound), and points arr->p at the copy, so the kernel reads exactly what was checked (the
+  // array may live in a SharedArrayBuffer that another thread rewrites between check and use).
+  bool indices(I32* arr, int64_t count, int64_t bound, const char* name);
   // Refuses an output that overlaps an input in memory.
   bool disjoint(const F32& out, int64_t outCount, const char* outName, const F32& in, int64_t inCount, const char* inName);
   // s (one of a call's shapes) right-aligns against `to`, each dim 1 or equal.

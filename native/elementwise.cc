@@ -34,11 +34,12 @@ void unary(Unary op, const float* x, float* out, int64_t n, double p0, double p1
     case Unary::Sign:
       return map1(x, out, n, [](float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : v); });
     case Unary::Clamp: {
-      // Math.min(Math.max(x, lo), hi): NaN in x propagates. Bounds may be ±Infinity.
+      // Math.min(Math.max(x, lo), hi), like torch.clamp: NaN in x or in a bound gives NaN.
+      // Bounds may be ±Infinity.
       return map1(x, out, n, [p0, p1](float v) {
         double r = v;
-        r = r < p0 ? p0 : r;
-        r = r > p1 ? p1 : r;
+        r = (r < p0 || p0 != p0) ? p0 : r;
+        r = (r > p1 || p1 != p1) ? p1 : r;
         return static_cast<float>(r);
       });
     }

@@ -25,7 +25,8 @@ static double sumRun(const float* x, int64_t n) {
 static inline float maxNaN(float m, float v) { return (v > m || v != v) ? v : m; }
 
 void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out) {
-  if (outer == 0 || inner == 0) return;  // no output: and no scratch sized by dims that touch no memory
+  // No output: no work (an empty output with a huge reduced dim, e.g. [1, 2^31-1, 0], must not loop over it).
+  if (outer == 0 || inner == 0) return;
   const float inf = std::numeric_limits<float>::infinity();
   if (op == Reduce::Sum) {
     if (inner == 1) {
@@ -57,6 +58,7 @@ void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, 
 
 // First index of the maximum; a NaN counts as the maximum (torch.argmax), the first NaN wins.
 void argmax(const float* x, int64_t outer, int64_t n, int64_t inner, int32_t* out) {
+  if (outer == 0 || inner == 0) return;
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t j = 0; j < inner; ++j) {
       const float* p = x + o * n * inner + j;

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // npm "install" script of tapegrad (also runs on `npm ci` / `npm rebuild` in this repository).
 //
-// 1. If node-gyp-build finds an addon (build/Release or prebuilds/<platform>-<arch>) and it loads
-//    and multiplies a 2x2 matrix correctly, we are done: nothing is downloaded, nothing compiled.
+// 1. If the runtime's locator (dist/backend/locate.js) finds an addon (build/Release, the platform
+//    package @tapegrad/<platform>, or prebuilds/<platform>-<arch>) and it loads and multiplies a 2x2
+//    matrix correctly, we are done: nothing is downloaded, nothing compiled. The binaries need no
+//    install script at all; this script only builds from source when there is none.
 // 2. Otherwise build from source with node-gyp against the system OpenBLAS (binding.gyp).
 // 3. If that fails too, exit 0 anyway with ONE line: tapegrad will use the JS backend, why, and how
 //    to fix it. The full build log is kept in a temp file.
@@ -26,11 +28,18 @@ function smokeTest(file) {
 }
 
 /** Path of a working addon, or throws why there is none. */
-function findWorkingAddon() {
-  const nodeGypBuild = require('node-gyp-build');
-  const file = nodeGypBuild.resolve(root);
-  smokeTest(file);
-  return file;
+async function findWorkingAddon() {
+  let found;
+  try {
+    found = (await import('../dist/backend/locate.js')).locateAddon(root);
+  } catch {
+    // a fresh clone of the repository: install runs before prepare builds dist/
+    const local = path.join(root, 'build', 'Release', 'tapegrad.node');
+    found = fs.existsSync(local) ? { path: local } : { path: null, reason: 'dist/ is not built yet and there is no build/Release' };
+  }
+  if (found.path === null) throw new Error(`No native build was found: ${found.reason}`);
+  smokeTest(found.path);
+  return found.path;
 }
 
 function oneLine(e) {
@@ -70,7 +79,7 @@ function missingPrerequisite() {
   return null;
 }
 
-function buildFromSource() {
+async function buildFromSource() {
   const gyp = nodeGypCommand();
   if (!gyp) return { ok: false, why: 'node-gyp is not available' };
   const log = path.join(os.tmpdir(), `tapegrad-build-${process.pid}.log`);
@@ -83,14 +92,13 @@ function buildFromSource() {
     return { ok: false, why: `${pre || 'node-gyp rebuild failed'} (log: ${log})` };
   }
   try {
-    const file = findWorkingAddon();
-    return { ok: true, file };
+    return { ok: true, file: await findWorkingAddon() };
   } catch (e) {
     return { ok: false, why: `the freshly built addon does not load: ${oneLine(e)} (log: ${log})` };
   }
 }
 
-function main() {
+async function main() {
   if (process.env.TAPEGRAD_SKIP_NATIVE === '1') {
     console.log('tapegrad: TAPEGRAD_SKIP_NATIVE=1, tapegrad will use the JS backend; unset it and run `npm rebuild tapegrad` for the native one');
     return;
@@ -98,13 +106,13 @@ function main() {
   let firstWhy = '';
   if (process.env.TAPEGRAD_BUILD_FROM_SOURCE !== '1') {
     try {
-      findWorkingAddon();
+      await findWorkingAddon();
       return; // prebuild or existing build works: done, silently
     } catch (e) {
       firstWhy = oneLine(e);
     }
   }
-  const r = buildFromSource();
+  const r = await buildFromSource();
   if (r.ok) {
     console.log(`tapegrad: built the native addon from source (${path.relative(root, r.file)})`);
     return;
@@ -114,9 +122,7 @@ function main() {
   console.log(`tapegrad: native addon unavailable, tapegrad will use the JS backend: ${prebuilt}the source build failed: ${r.why}. To fix: ${FIX}`);
 }
 
-try {
-  main();
-} catch (e) {
+main().catch((e) => {
   // Never fail the install: the JS backend always works.
   console.log(`tapegrad: native addon unavailable, tapegrad will use the JS backend (${oneLine(e)}). To fix: ${FIX}`);
-}
+});

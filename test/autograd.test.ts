@@ -100,19 +100,115 @@ describe('backward', () => {
 });
 
 describe('memory reuse', () => {
-  it('zeroGrad releases .grad and the next backward writes into the same memory', () => {
+  it('zeroGrad releases .grad and the next backward writes into the same memory if no one read it', () => {
     const lin = new tg.nn.Linear(3, 2);
     const x = tg.randn([4, 3]);
     lin.forward(x).sum().backward();
-    const first = lin.weight.grad!;
+    const first = lin.weight._grad!; // internal read: leaves ownership with the engine
     const expected = Array.from(first.data);
     lin.zeroGrad();
     expect(lin.weight.grad).toBeNull();
     lin.forward(x).sum().backward();
-    expect(lin.weight.grad).toBe(first);
-    expectClose(lin.weight.grad!, expected, 0);
+    expect(lin.weight._grad).toBe(first);
+    expectClose(lin.weight._grad!, expected, 0);
     lin.forward(x).sum().backward(); // accumulates in place
+    expect(lin.weight._grad).toBe(first);
+    expectClose(first, expected.map((v) => 2 * v), 1e-6);
+  });
+  it('a .grad the user read is never written again by backward or recycled by zeroGrad', () => {
+    const lin = new tg.nn.Linear(3, 2);
+    const x = tg.randn([4, 3]);
+    lin.forward(x).sum().backward();
+    const seen = lin.weight.grad!;
+    const expected = Array.from(seen.data);
+    lin.forward(x).sum().backward(); // accumulation goes into a new buffer
+    expectClose(seen, expected, 0);
     expectClose(lin.weight.grad!, expected.map((v) => 2 * v), 1e-6);
+    const seen2 = lin.weight.grad!;
+    lin.zeroGrad();
+    lin.forward(x).sum().backward();
+    expect(lin.weight.grad).not.toBe(seen2);
+    expectClose(seen2, expected.map((v) => 2 * v), 1e-6);
+  });
+  it('x.grad does not alias the backward seed v (createGraph)', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const v = tensor([10, 20, 30]);
+    x.add(1).backward(v, { createGraph: true });
+    expect(x.grad).not.toBe(v);
+    expect(x.grad!.data).not.toBe(v.data);
+    x.add(1).backward(tensor([1, 1, 1]));
+    expect(Array.from(v.data)).toEqual([10, 20, 30]);
+    expect(x.grad!.toArray()).toEqual([11, 21, 31]);
+  });
+  it('x + y with createGraph gives two leaves gradients that do not share memory', () => {
+    const x = tensor([1, 2], { requiresGrad: true }), y = tensor([3, 4], { requiresGrad: true });
+    x.add(y).sum().backward(null, { createGraph: true });
+    x.mul(2).sum().backward();
+    expect(x.grad!.toArray()).toEqual([3, 3]);
+    expect(y.grad!.toArray()).toEqual([1, 1]);
+  });
+  it('the seed of a plain backward through a leaf-only sum is never written', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const v = tensor([5, 6, 7]);
+    x.mul(1).backward(v);
+    x.mul(1).backward(v);
+    expect(Array.from(v.data)).toEqual([5, 6, 7]);
+    expect(x.grad!.toArray()).toEqual([10, 12, 14]);
+  });
+  it('a tensor the user assigned to p.grad is not recycled by zeroGrad() and overwritten', () => {
+    const lin = new tg.nn.Linear(3, 2);
+    const opt = new tg.optim.SGD(lin.parameters(), { lr: 0.1 });
+    const mine = tg.ones([2, 3]);
+    lin.weight.grad = mine;
+    opt.zeroGrad();
+    lin.forward(tg.randn([4, 3])).sum().backward();
+    expect(lin.weight.grad).not.toBe(mine);
+    expect(Array.from(mine.data)).toEqual([1, 1, 1, 1, 1, 1]);
+    // and backward adds to an assigned .grad without writing into it
+    const mine2 = tg.ones([2, 3]);
+    lin.weight.grad = mine2;
+    const x = tg.randn([4, 3]);
+    lin.forward(x).sum().backward();
+    expect(Array.from(mine2.data)).toEqual([1, 1, 1, 1, 1, 1]);
+    const colSums = [0, 1, 2].map((j) => [0, 1, 2, 3].reduce((s, r) => s + x.data[r * 3 + j], 0));
+    expectClose(lin.weight.grad!, [...colSums, ...colSums].map((c) => 1 + c), 1e-5);
+  });
+  it('an optimizer subclass that keeps the gradients it is given does not see them rewritten', () => {
+    class Keeper extends tg.optim.SGD {
+      kept: tg.Tensor[] = [];
+      protected override update(p: tg.Tensor, grad: tg.Tensor, st: tg.optim.ParamState, g: tg.optim.ParamGroup): void {
+        this.kept.push(grad);
+        super.update(p, grad, st, g);
+      }
+    }
+    const lin = new tg.nn.Linear(3, 2);
+    const opt = new Keeper(lin.parameters(), { lr: 0 });
+    const x = tg.randn([4, 3]);
+    lin.forward(x).sum().backward();
+    opt.step();
+    const first = Array.from(opt.kept[0].data);
+    opt.zeroGrad();
+    lin.forward(x.mul(5)).sum().backward();
+    expectClose(opt.kept[0], first, 0);
+  });
+  it('a VJP written with the public defineOp that keeps a pooled gradient does not see it rewritten', () => {
+    const kept: tg.Tensor[] = [];
+    const spy = tg.defineOp({
+      name: 'Spy',
+      forward: (x: tg.Tensor) => x.clone(),
+      vjp: (g) => { kept.push(g); const h = g.mul(1); kept.push(h); return [h]; },
+    });
+    const w = tg.randn([64, 48], { requiresGrad: true });
+    const x = tg.randn([32, 64]);
+    const snapshots: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      w.grad = null;
+      spy(x.matmul(w).tanh()).sum().backward();
+      snapshots.push(Array.from(kept[kept.length - 2].data), Array.from(kept[kept.length - 1].data));
+      // a different graph with the same sizes would reuse recycled arrays
+      x.matmul(w).mul(3).relu().sum().backward();
+    }
+    for (let i = 0; i < kept.length; i++) expectClose(kept[i], snapshots[i], 0);
   });
   it('pooled scratch gradients never leak stale values into later passes', () => {
     const w = tg.randn([64, 48], { requiresGrad: true });
@@ -127,6 +223,18 @@ describe('memory reuse', () => {
     expectClose(grads[2], grads[0], 0);
     // the same value from a functional pass, which never uses the pool
     expectClose(tg.grad((w) => x.matmul(w).relu().matmul(w.T).tanh().sum(), [w])[0], grads[0], 1e-6);
+  });
+  it('Sequential runs a Linear subclass\'s own forward when ReLU/Sigmoid/Tanh follows', () => {
+    class Doubled extends tg.nn.Linear {
+      override forward(x: tg.Tensor): tg.Tensor { return super.forward(x).mul(2); }
+    }
+    for (const Act of [tg.nn.ReLU, tg.nn.Sigmoid, tg.nn.Tanh]) {
+      const lin = new Doubled(3, 2);
+      const x = tg.randn([4, 3]);
+      const y = new tg.nn.Sequential(lin, new Act()).forward(x);
+      expectClose(y, new Act().forward(lin.forward(x)), 1e-6);
+      expect(y.gradFn!.inputs[0].gradFn!.name).toBe('MulBackward');
+    }
   });
   it('Sequential fuses Linear+activation with the same values and gradients as separate ops', () => {
     for (const Act of [tg.nn.ReLU, tg.nn.Sigmoid, tg.nn.Tanh]) {

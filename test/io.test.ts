@@ -123,7 +123,7 @@ describe('safetensors decoding', () => {
     ['empty', () => new Uint8Array(0), /file is 0 bytes, too short/],
     ['shorter than 8 bytes', () => ok().subarray(0, 5), /file is 5 bytes, too short to hold the 8-byte header length/],
     ['header length past the end', () => ok().subarray(0, 40), /header length \d+ runs past the end of the 40-byte file/],
-    ['huge header length', () => { const b = ok(); b.writeBigUInt64LE(2n ** 62n, 0); return b; }, /header length 4611686018427387904 exceeds the limit of 104857600 bytes/],
+    ['huge header length', () => { const b = ok(); b.writeBigUInt64LE(2n ** 62n, 0); return b; }, /header length 4611686018427387904 exceeds the limit of 16777216 bytes/],
     ['truncated data', () => { const b = ok(); return b.subarray(0, b.length - 4); }, /tensor "b": data_offsets \[16, 24\] run past the end of the 20-byte data section/],
     ['invalid JSON', () => raw('{"w": {"dtype": "F32",'), /header is not valid UTF-8 JSON/],
     ['invalid UTF-8', () => raw(Buffer.from([0x7b, 0xff, 0x7d]).toString('latin1')), /header is not valid UTF-8 JSON/],
@@ -135,7 +135,7 @@ describe('safetensors decoding', () => {
     ['fractional dim', () => raw({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, Buffer.alloc(8)), /tensor "w": bad shape \[1.5\]/],
     ['missing shape', () => raw({ w: { dtype: 'F32', data_offsets: [0, 8] } }, Buffer.alloc(8)), /tensor "w": bad shape undefined/],
     ['offsets not matching the shape', () => raw({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, Buffer.alloc(8)), /tensor "w": data_offsets \[0, 8\] span 8 bytes but shape \[3\] of F32 needs 12/],
-    ['huge shape', () => raw({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, Buffer.alloc(8)), /tensor "w": data_offsets \[0, 8\] span 8 bytes but shape/],
+    ['huge shape', () => raw({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, Buffer.alloc(8)), /tensor "w": shape \[1099511627776, 1099511627776\] is too large/],
     ['reversed offsets', () => raw({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, Buffer.alloc(8)), /tensor "w": bad data_offsets \[8,0\]/],
     ['offsets out of the file', () => raw({ w: { dtype: 'F32', shape: [2], data_offsets: [1000, 1008] } }, Buffer.alloc(8)), /tensor "w": data_offsets \[1000, 1008\] run past the end of the 8-byte data section/],
     ['overlapping offsets', () => raw({

@@ -208,8 +208,8 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
     // Parameters (p0, p1) and whether the op needs positive inputs; an op not listed runs once without.
     const params: Partial<Record<UnaryOp, [number?, number?, boolean?][]>> = {
       log: [[undefined, undefined, true]], sqrt: [[undefined, undefined, true]],
-      pow: [[2], [3], [0.5, undefined, true], [-1, undefined, true], [1]],
-      clamp: [[-0.5, 0.5], [-Infinity, 0]], affine: [[2, -1], [-0.1, 3]],
+      pow: [[2], [3], [0.5, undefined, true], [-1, undefined, true], [1], [NaN], [Infinity], [0]],
+      clamp: [[-0.5, 0.5], [-Infinity, 0], [NaN, 1], [0, NaN]], affine: [[2, -1], [-0.1, 3]],
     };
     for (const op of UNARY_OPS) {
       for (const [p0, p1, positive] of params[op] ?? [[]]) {

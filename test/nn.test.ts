@@ -254,6 +254,6 @@ describe('small modules', () => {
     expectClose(new nn.Sigmoid().forward(tensor([0])), [0.5]);
     expectClose(new nn.Tanh().forward(tensor([0.5])), [Math.tanh(0.5)]);
     expect(String(new nn.Flatten())).toBe('Flatten(startDim=1, endDim=-1)');
-    expect(() => new nn.MSELoss({ reduction: 'none' as 'sum' })).toThrow(/MSELoss: reduction must be 'mean' or 'sum'/);
+    expect(() => new nn.MSELoss({ reduction: 'avg' as 'sum' })).toThrow(/MSELoss: reduction must be 'none', 'mean' or 'sum', got 'avg'/);
   });
 });

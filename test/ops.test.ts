@@ -271,6 +271,15 @@ describe('forward values', () => {
     expectClose(p, [[0.09003057, 0.24472847, 0.66524096]], 1e-5);
     expect(tg.crossEntropy(tensor([[1000, 0]]), [1]).item()).toBeCloseTo(1000, 3);
   });
+  it('linear with 0 input features and leading batch dims gives the bias (found by the differential guard)', () => {
+    const x = tg.zeros([4, 3, 0]).requiresGrad_(), w = tg.zeros([2, 0]).requiresGrad_(), b = tg.tensor([1.5, -2], { requiresGrad: true });
+    const y = tg.linear(x, w, b);
+    expect(y.shape).toEqual([4, 3, 2]);
+    expect(Array.from(y.data.slice(0, 4))).toEqual([1.5, -2, 1.5, -2]);
+    y.sum().backward();
+    expect(Array.from(b.grad!.data)).toEqual([12, 12]);
+    expect(x.grad!.shape).toEqual([4, 3, 0]);
+  });
   it('toString', () => {
     expect(tensor([[1, 2], [3, 4]]).toString()).toBe('tensor([[1, 2],\n        [3, 4]])');
     expect(tensor([0.5], { requiresGrad: true }).toString()).toBe('tensor([0.5], requiresGrad=true)');

@@ -1,11 +1,12 @@
 import { Tensor } from '../tensor.js';
-import { ACCUMULATED, type Node } from './node.js';
+import { ACCUMULATED, type Grads, type Node, type Vjp } from './node.js';
 import { setGradEnabled } from './mode.js';
-import { closeArena, openArena } from './pool.js';
+import { closeArena, openArena, outsidePool, pin } from './pool.js';
 import { checkBackward, isAnomalyEnabled, runVjp } from './anomaly.js';
 import { fmt, sameShape } from '../shape.js';
 import { kernels } from '../backend/index.js';
 import { add, sumTo } from '../ops/index.js';
+import { copy } from '../ops/shape.js';
 import { allocArray, onesLike } from '../creation.js';
 
 export interface BackwardOptions {
@@ -58,15 +59,23 @@ function seedFor(root: Tensor, seed: Tensor | null, op: string): Tensor {
   return seed;
 }
 
-// During a plain backward (no createGraph, no functional grad), leaves own their .grad memory:
-// it is reused across steps (see Tensor.releaseGrad) and accumulated into in place.
+// Who owns which gradient memory, and when it is reused: see the rules at the top of pool.ts.
+// During a plain backward (no createGraph, no functional grad) the engine may write into leaves'
+// owned .grad buffers.
 let ownsLeafGrads = false;
 
+/** Give t a .grad buffer of its own (stale contents: the caller overwrites it all). */
 function ownedGradBuffer(t: Tensor): Tensor {
   const old = t._gradBuf;
   t._gradBuf = null;
-  if (old && old.dtype === t.dtype && sameShape(old.shape, t.shape)) return old;
-  return new Tensor(allocArray(t.dtype, t.size), t.shape.slice());
+  t._grad = old && old.dtype === t.dtype && sameShape(old.shape, t.shape) ? old : new Tensor(allocArray(t.dtype, t.size), t.shape.slice());
+  t._gradOwned = true;
+  return t._grad;
+}
+
+/** cur + g as a new graph tensor (createGraph): never g itself, which the caller or another leaf may hold. */
+function graphSum(cur: Tensor | null, g: Tensor): Tensor {
+  return cur ? add(cur, g) : copy(g);
 }
 
 /**
@@ -76,10 +85,12 @@ function ownedGradBuffer(t: Tensor): Tensor {
  */
 export function takeGradBuffer(t: Tensor, shape: readonly number[]): { grad: Tensor; beta: 0 | 1 } | null {
   if (!ownsLeafGrads || t.gradFn || !t.requiresGrad || !sameShape(shape, t.shape)) return null;
-  const cur = t.grad;
-  if (cur) return cur.requiresGrad || cur.dtype !== t.dtype || !sameShape(cur.shape, t.shape) ? null : { grad: cur, beta: 1 };
-  t.grad = ownedGradBuffer(t);
-  return { grad: t.grad, beta: 0 };
+  if (t._grad) return t._gradOwned ? { grad: t._grad, beta: 1 } : null;
+  return { grad: ownedGradBuffer(t), beta: 0 };
+}
+
+function callVjp(vjp: Vjp, g: Tensor): Grads {
+  return isAnomalyEnabled() ? runVjp(() => vjp(g)) : vjp(g);
 }
 
 /**
@@ -112,21 +123,16 @@ export function backward(
         const old = leafGrads.get(t);
         leafGrads.set(t, old ? add(old, g) : g);
       } else if (owns) {
-        // g is scratch memory (or the caller's seed): add it into the leaf's own buffer
-        const cur = t.grad;
-        if (cur && !cur.requiresGrad && cur.dtype === g.dtype && sameShape(cur.shape, g.shape)) {
+        // g is scratch memory (or memory someone else holds): copy or add it into the leaf's own buffer
+        const cur = t._grad;
+        if (cur && t._gradOwned && cur.dtype === g.dtype) {
           kernels(cur.data).binary('add', cur.data, cur.shape, g.data, g.shape, cur.data, cur.shape);
-        } else if (cur) {
-          const sum = add(cur, g);
-          t.grad = ownedGradBuffer(t);
-          t.grad.data.set(sum.data);
         } else {
-          t.grad = ownedGradBuffer(t);
-          t.grad.data.set(g.data);
+          const src = cur ? add(cur, g) : g;
+          ownedGradBuffer(t).data.set(src.data);
         }
       } else {
-        // createGraph: gradients are graph tensors, never updated in place
-        t.grad = t.grad ? add(t.grad, g) : g;
+        t.grad = graphSum(t._grad, g);
       }
     };
     const accumulate = (t: Tensor, g: Tensor): void => {
@@ -146,8 +152,7 @@ export function backward(
       node._grad = null;
       if (node.retained && !wanted) {
         const t = node.retained;
-        const sum = t.grad ? add(t.grad, g) : g;
-        t.grad = createGraph ? sum : sum.clone(); // g may be scratch memory
+        t.grad = createGraph ? graphSum(t._grad, g) : (t._grad ? add(t._grad, g) : g).clone(); // g may be scratch memory
       }
       const target = wantedNodes.get(node);
       if (target) leafGrads.set(target, g);
@@ -155,13 +160,18 @@ export function backward(
         throw new Error(`${op}: the graph through ${node.name} was already freed by an earlier backward(); call the first backward with {retainGraph: true} to backpropagate through it again`);
       }
       const vjp = node.vjp;
-      const inGrads = isAnomalyEnabled() ? runVjp(() => vjp(g)) : vjp(g);
+      let inGrads: Grads;
+      if (node.scratchSafe || !owns) inGrads = callVjp(vjp, g);
+      else {
+        pin(g.data); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
+        inGrads = outsidePool(() => callVjp(vjp, g));
+      }
       const ins = node.inputs;
       if (!retainGraph) node.release();
       for (let j = 0; j < ins.length; j++) {
         const gj = inGrads[j];
         if (!gj || !ins[j].requiresGrad) continue;
-        if (isAnomalyEnabled()) checkBackward(node.name, g, j, gj === ACCUMULATED ? ins[j].grad! : gj, node.createdAt);
+        if (isAnomalyEnabled()) checkBackward(node.name, g, j, gj === ACCUMULATED ? ins[j]._grad! : gj, node.createdAt);
         if (gj !== ACCUMULATED) accumulate(ins[j], gj);
       }
     }

@@ -1,11 +1,11 @@
-import { Tensor } from '../tensor.js';
+import { type Tensor, isTensor } from '../tensor.js';
 import { zerosLike } from '../creation.js';
 import { backward } from './engine.js';
 import { enableGrad, isGradEnabled } from './mode.js';
 
 function prepare(op: string, xs: readonly Tensor[]): Tensor[] {
   return xs.map((x, i) => {
-    if (!(x instanceof Tensor)) throw new TypeError(`${op}: input ${i} is not a Tensor`);
+    if (!isTensor(x)) throw new TypeError(`${op}: input ${i} is not a Tensor`);
     // an input already on an outer tape stays connected (grad of grad); others become fresh leaves
     return x.requiresGrad && isGradEnabled() ? x : x.detach().requiresGrad_();
   });
@@ -19,10 +19,10 @@ function prepare(op: string, xs: readonly Tensor[]): Tensor[] {
 export function grad(
   f: (...xs: Tensor[]) => Tensor, inputs: Tensor | readonly Tensor[], opts: { createGraph?: boolean } = {},
 ): Tensor[] {
-  const list = inputs instanceof Tensor ? [inputs] : inputs;
+  const list = isTensor(inputs) ? [inputs] : inputs;
   const xs = prepare('grad', list);
   const y = enableGrad(() => f(...xs));
-  if (!(y instanceof Tensor)) throw new TypeError('grad: f must return a Tensor');
+  if (!isTensor(y)) throw new TypeError('grad: f must return a Tensor');
   if (y.size !== 1) throw new Error(`grad: f must return a scalar, got shape [${y.shape}]; use vjp(f, x, v) for other outputs`);
   if (!y.requiresGrad) return xs.map((x) => zerosLike(x));
   const createGraph = opts.createGraph ?? list.some((x) => x.requiresGrad && isGradEnabled());

@@ -18,6 +18,8 @@ export class Node {
   _grad: Tensor | null = null;
   /** Where the forward op was called (recorded only in anomaly mode). */
   createdAt?: string;
+  /** Library op: its VJP keeps no reference to g or to what it computes, so the engine may recycle them (pool.ts). */
+  scratchSafe = false;
   constructor(
     readonly name: string,
     public inputs: readonly Tensor[],
@@ -45,8 +47,20 @@ export interface OpDef<A extends unknown[]> {
   vjp: (g: Tensor, out: Tensor, ...args: A) => Grads;
 }
 
-/** Declare an op once: forward and VJP side by side. The returned function records a tape node when needed. */
+/**
+ * Declare an op once: forward and VJP side by side. The returned function records a tape node when
+ * needed. The VJP may keep any tensor it sees or makes: the engine never recycles their memory.
+ */
 export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Tensor {
+  return record(def, false);
+}
+
+/** defineOp for tapegrad's own ops, whose VJPs keep nothing: their gradients use the scratch pool (pool.ts). */
+export function defineLibraryOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Tensor {
+  return record(def, true);
+}
+
+function record<A extends unknown[]>(def: OpDef<A>, scratchSafe: boolean): (...args: A) => Tensor {
   const gradName = `${def.name}Backward`;
   return (...args: A): Tensor => {
     const out = def.forward(...args);
@@ -62,6 +76,7 @@ export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Te
     const inputs = tensorsOf(args);
     out.requiresGrad = true;
     out.gradFn = new Node(gradName, inputs, (g) => def.vjp(g, out, ...args), out.shape);
+    out.gradFn.scratchSafe = scratchSafe;
     if (isAnomalyEnabled()) out.gradFn.createdAt = new Error().stack?.split('\n').slice(2).join('\n');
     return out;
   };

@@ -67,7 +67,7 @@ export const OPTION_FIELDS = {
 
 /**
  * Work at or below these sizes runs on the JS backend: a native call costs ~100-300 ns of argument
- * checking and crossing, which is more than a small loop in JS (NOTES.md).
+ * checking and crossing, which is more than a small loop in JS (measured below).
  */
 export interface SmallWork {
   /** unary and the other one-pass kernels (reductions, softmax, losses, optimizer steps). */

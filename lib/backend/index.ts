@@ -1,8 +1,11 @@
 import type { Backend, FloatArray } from './backend.js';
 import { jsBackend } from './js.js';
-import { loadNative } from './native.js';
+import { loadNative, nativeKernel } from './native.js';
+import type { KernelInfo } from './coretype.js';
+import { describeValue } from '../shape.js';
 
 export type { Backend, FloatArray } from './backend.js';
+export type { KernelInfo, KernelChoice } from './coretype.js';
 export type BackendName = 'js' | 'native';
 
 let active: Backend = jsBackend;
@@ -10,6 +13,8 @@ let reason = 'not initialized';
 let nativeTried = false;
 let native: Backend | null = null;
 let nativeError = '';
+/** One line for stderr at the first kernel call, when tapegrad runs slower than it could without being asked to; '' when silent. */
+let notice = '';
 
 function tryNative(): Backend | null {
   if (!nativeTried) {
@@ -25,6 +30,7 @@ function tryNative(): Backend | null {
 export function setBackend(name: BackendName): void {
   if (name === 'js') {
     active = jsBackend;
+    notice = '';
     reason = 'js backend selected with setBackend(\'js\')';
   } else if (name === 'native') {
     const b = tryNative();
@@ -40,19 +46,34 @@ export function getBackend(): BackendName {
   return active.name;
 }
 
-/** Which backend is active, and why, in words. */
-export function backendInfo(): { backend: BackendName; reason: string; threads: number } {
-  return { backend: active.name, reason, threads: active.getNumThreads() };
+/** Which backend is active, and why, in words; for native, which OpenBLAS kernel runs and why (null for js). */
+export function backendInfo(): { backend: BackendName; reason: string; threads: number; kernel: KernelInfo | null } {
+  return { backend: active.name, reason, threads: active.getNumThreads(), kernel: active.name === 'native' ? nativeKernel() : null };
+}
+
+/** Runs fn with b as the active backend, e.g. the native one without its small-work shortcut (tests). */
+export function withBackend<T>(b: Backend, fn: () => T): T {
+  const prev = active;
+  active = b;
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
 }
 
 /** Kernels for an array: float64 work (gradcheck) always runs on the JS backend, the reference. */
 export function kernels(a?: FloatArray): Backend {
+  if (notice) {
+    process.stderr.write(`tapegrad: ${notice}\n`);
+    notice = '';
+  }
   return a instanceof Float64Array ? jsBackend : active;
 }
 
 /** Threads of the active backend's matrix multiply (OpenBLAS; the JS backend has one). Default: the cores available. */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new (typeof n === 'number' ? RangeError : TypeError)(`setNumThreads: expected a positive integer, got ${describeValue(n)}`);
   active.setNumThreads(n);
 }
 
@@ -81,6 +102,10 @@ function init(): void {
   } else {
     active = jsBackend;
     reason = `js backend: the native addon is not available (${nativeError})`;
+    notice = `using the JS backend (large matrix products are 10-20x slower; TAPEGRAD_BACKEND=js silences this): ${nativeError}`;
   }
 }
 init();
+// OpenBLAS chose a core other than the one for this CPU's features (e.g. first loaded in a worker thread).
+const kernel = active.name === 'native' ? nativeKernel() : null;
+if (kernel?.wanted) notice = `OpenBLAS runs its ${kernel.core} kernel, not ${kernel.wanted}: ${kernel.detail}`;

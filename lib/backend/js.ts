@@ -3,6 +3,7 @@
 import type {
   AdamOptions, Backend, BinaryOp, FloatArray, ReduceOp, SgdOptions, UnaryOp,
 } from './backend.js';
+import { fmt, sameShape, sizeOf } from '../shape.js';
 
 // ---------------------------------------------------------------------------------------------
 // Scratch buffers, grown on demand and reused across calls (never shrunk).
@@ -25,9 +26,6 @@ function accBuf(size: number): Float64Array {
   scratchAcc.fill(0, 0, size);
   return scratchAcc;
 }
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((s, d) => s * d, 1);
-const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 // ---------------------------------------------------------------------------------------------
 // gemm: GotoBLAS-style blocking. op(A) and op(B) blocks are packed (transposes resolved, alpha
@@ -231,12 +229,17 @@ function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 0): voi
     case 'sign': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
     case 'pow':
       if (p0 === 2) for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v * v; }
-      else for (let i = 0; i < len; i++) out[i] = Math.pow(x[i], p0);
+      else for (let i = 0; i < len; i++) out[i] = powC(x[i], p0);
       break;
     case 'clamp': for (let i = 0; i < len; i++) out[i] = Math.min(Math.max(x[i], p0), p1); break;
     case 'affine': for (let i = 0; i < len; i++) out[i] = p0 * x[i] + p1; break;
     default: throw new Error(`unary: unknown op '${String(op)}'`);
   }
+}
+
+// C's pow (and torch.pow): 1^y = 1 and (-1)^±Infinity = 1, also for y = NaN; Math.pow gives NaN.
+function powC(x: number, p: number): number {
+  return x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p);
 }
 
 /**
@@ -315,12 +318,6 @@ function coalesce(shape: readonly number[], strideSets: number[][]): { shape: nu
   return { shape: outShape, strides: outStrides };
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function binary(
   op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[],
   out: FloatArray, outShape: readonly number[],
@@ -394,6 +391,7 @@ function checkAxis(what: string, len: number, outer: number, n: number, inner: n
 
 function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void {
   checkAxis(`reduce ${op}`, x.length, outer, n, inner);
+  if (outer === 0 || inner === 0) return; // empty output: no work, however long the reduced axis
   // Identities for an empty axis; max propagates NaN like PyTorch: once m is NaN, every
   // `v > m` is false, and `v !== v` lets the first NaN in.
   const init = op === 'sum' ? 0 : -Infinity;
@@ -416,6 +414,7 @@ function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: nu
 
 function argmax(x: FloatArray, outer: number, n: number, inner: number, out: Int32Array): void {
   checkAxis('argmax', x.length, outer, n, inner);
+  if (outer === 0 || inner === 0) return;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let base = o * n * inner + i;

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.js';
 import { DEFAULT_SMALL_WORK, KERNELS, KERNEL_NAMES, type Kernels, type SmallWork } from './catalogue.js';
 import { jsBackend } from './js.js';
+import { locateAddon } from './locate.js';
+import { describeKernel, withCoretype, type KernelInfo } from './coretype.js';
+import { sgemmSelfCheck } from './selfcheck.js';
 
 /**
  * The raw addon (native/addon.cc): the catalogue's kernels with the same arguments, Float32Array
@@ -56,57 +59,63 @@ export function packageRoot(): string {
 
 const FIX = 'install libopenblas-dev (apt-get install libopenblas-dev) and run `npm rebuild tapegrad`';
 
-let cached: { addon: NativeAddon | null; reason: string; path: string } | undefined;
+let cached: { addon: NativeAddon | null; reason: string; path: string; kernel: KernelInfo | null } | undefined;
 
 function oneLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.replace(/\s+/g, ' ').trim();
 }
 
+/** The self-check found a wrong sgemm result: its message is the whole reason. */
+class SelfCheckError extends Error {}
+
 function explain(e: unknown): string {
   const msg = oneLine(e);
-  if (/No native build was found/.test(msg)) {
-    return `no compiled addon (neither build/Release/*.node nor prebuilds/${process.platform}-${process.arch}/*.node): ${FIX}`;
-  }
+  if (e instanceof SelfCheckError) return msg;
   if (/libopenblas|libgfortran/.test(msg)) {
     return `the addon was built against the shared OpenBLAS, which is missing (${msg}): ${FIX}`;
   }
   if (/GLIBC_|GLIBCXX_/.test(msg)) {
     return `the prebuilt addon needs a newer C library (${msg}): ${FIX} to build from source`;
   }
-  if (/Cannot find module 'node-gyp-build'/.test(msg)) {
-    return `the node-gyp-build package is missing (${msg}): reinstall tapegrad`;
-  }
   return `the addon failed to load (${msg}): ${FIX}`;
 }
 
-function loadAddon(): { addon: NativeAddon | null; reason: string; path: string } {
+/** "SkylakeX kernel, detected: CPU has avx512f ..." for the reason line. */
+function kernelWords(k: KernelInfo): string {
+  return `${k.core || 'unknown'} kernel, ${k.choice}: ${k.detail}`;
+}
+
+function loadAddon(): { addon: NativeAddon | null; reason: string; path: string; kernel: KernelInfo | null } {
   if (cached) return cached;
   const root = packageRoot();
   let path = '';
   try {
-    const require = createRequire(import.meta.url);
-    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-    path = nodeGypBuild.resolve(root);
-    const addon = require(path) as NativeAddon;
-    // Smoke test: one 2x2 product through OpenBLAS.
-    const c = new Float32Array(4);
-    addon.gemm(false, false, 2, 2, 2, 1, new Float32Array([1, 2, 3, 4]), new Float32Array([5, 6, 7, 8]), 0, c);
-    if (c[0] !== 19 || c[1] !== 22 || c[2] !== 43 || c[3] !== 50) {
-      throw new Error(`smoke test: 2x2 sgemm gave [${Array.from(c).join(', ')}], expected [19, 22, 43, 50]`);
+    const found = locateAddon(root);
+    if (found.path === null) {
+      cached = { addon: null, path, reason: `${found.reason}: ${FIX}`, kernel: null };
+      return cached;
     }
-    const rel = relative(root, path);
-    const where = rel.startsWith('prebuilds') ? `prebuilt ${rel}` : `local build ${rel}`;
+    path = found.path;
+    const require = createRequire(import.meta.url);
+    const { value: addon, plan } = withCoretype(() => require(path) as NativeAddon);
     const info = addon.info();
-    const core = info.openblasCore ? ` (${info.openblasCore} kernel)` : '';
+    const kernel = describeKernel(plan, info.openblasCore);
+    const wrong = sgemmSelfCheck((...args) => addon.gemm(...args));
+    if (wrong) {
+      throw new SelfCheckError(`the addon's self-check failed: ${wrong} with OpenBLAS's ${kernelWords(kernel)}; `
+        + `set OPENBLAS_CORETYPE to an older core (e.g. Haswell or Sandybridge) to use the native backend`);
+    }
+    const where = found.from === 'platform package' ? `${found.from} ${path}` : `${found.from} ${relative(root, path)}`;
     const threads = addon.getNumThreads();
     cached = {
       addon,
       path,
-      reason: `loaded ${where}, ${info.openblasConfig.split(' ').slice(0, 2).join(' ')}${core}, ${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`,
+      kernel,
+      reason: `loaded ${where}, ${info.openblasConfig.split(' ').slice(0, 2).join(' ')} (${kernelWords(kernel)}), ${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`,
     };
   } catch (e) {
-    cached = { addon: null, path, reason: explain(e) };
+    cached = { addon: null, path, reason: explain(e), kernel: null };
   }
   return cached;
 }
@@ -120,6 +129,11 @@ export function loadNative(): { backend: Backend | null; reason: string } {
 /** The raw addon (gemmAsync, info, tests, benchmarks), or null when it cannot be loaded. */
 export function nativeAddon(): NativeAddon | null {
   return loadAddon().addon;
+}
+
+/** The OpenBLAS kernel the addon runs and why it was chosen, or null when the addon is not loaded. */
+export function nativeKernel(): KernelInfo | null {
+  return loadAddon().kernel;
 }
 
 /** Where the addon was loaded from (absolute path), or '' when it was not. */

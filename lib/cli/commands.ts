@@ -1,14 +1,14 @@
 // The actions behind the CLI commands. Each writes its report to `out` and returns an exit code;
 // user mistakes are thrown as CliError (printed as one line by main).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve, extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, extname } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Tensor } from '../tensor.js';
 import { randn } from '../creation.js';
 import { manualSeed } from '../random.js';
 import { crossEntropy } from '../ops/index.js';
 import { backendInfo, setBackend, type BackendName } from '../backend/index.js';
+import { packageRoot } from '../backend/native.js';
 import { Perceptron } from '../nn/index.js';
 import { loadCsv } from '../data/index.js';
 import { toDot, renderSvg } from '../viz/graph.js';
@@ -225,11 +225,6 @@ export async function graphCommand(
 }
 
 // ------------------------------------------------------------------------------------------ bench
-/** The package root (two levels above dist/cli/). */
-export function packageRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
-
 export async function benchCommand(args: string[], out: Out = stdout): Promise<number> {
   const script = join(packageRoot(), 'bench', 'run.mjs');
   if (!existsSync(script)) {

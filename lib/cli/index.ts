@@ -51,7 +51,9 @@ function defaultsHelp(): string {
     `  ${k.padEnd(8)} hidden ${d.hidden.join(',').padEnd(6)} ${d.activation.padEnd(5)} ${d.optimizer.padEnd(8)} lr ${String(d.lr[d.optimizer]).padEnd(6)} batch ${String(d.batchSize).padEnd(3)} epochs ${d.epochs}`);
   return `\nDefaults per dataset (each option overrides one):\n${rows.join('\n')}\n\n`
     + 'Default files: runs/<dataset>/model.safetensors (metadata records the architecture), checkpoint.safetensors\n'
-    + '(written after every epoch) and model.curves.svg (loss/accuracy per epoch) next to it.\n\n'
+    + '(written after every epoch, and where Ctrl-C stops training) and model.curves.svg (loss/accuracy per epoch)\n'
+    + 'next to it. --resume takes data, architecture and optimizer from the checkpoint (conflicting options are an\n'
+    + 'error) and writes the model next to the checkpoint unless --out is given.\n\n'
     + 'Examples:\n  tapegrad train\n  tapegrad train --dataset spirals --hidden 64,64 --epochs 100\n'
     + '  tapegrad train --dataset csv --data iris.csv --target species\n'
     + '  tapegrad train --resume runs/mnist/checkpoint.safetensors --epochs 15';
@@ -79,9 +81,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--optimizer <name>', 'sgd, momentum (SGD with momentum 0.9) or adam').choices([...OPTIMIZERS]))
     .option('--seed <n>', 'seed of the initialization, the data split and the shuffling (default 0)', nonNegativeInt('--seed'))
     .option('--out <file>', 'model file (default runs/<dataset>/model.safetensors)')
-    .option('--checkpoint <file>', 'checkpoint written after each epoch (default: next to the model)')
+    .option('--checkpoint <file>', 'checkpoint written after every epoch (default: next to the model)')
     .option('--no-checkpoint', 'do not write checkpoints')
-    .option('--resume <checkpoint>', 'continue training from a checkpoint (architecture, data and optimizer state come from it)')
+    .option('--resume <checkpoint>', 'continue training from a checkpoint (data, architecture and optimizer state come from it; the model goes next to it unless --out)')
     .addOption(backendOption())
     .option('-q, --quiet', 'no progress bar or charts')
     .addHelpText('after', defaultsHelp())

@@ -2,7 +2,7 @@ import type { Tensor } from '../tensor.js';
 import { stack } from '../ops/index.js';
 import { noGrad } from '../autograd/mode.js';
 import { type Dataset, TensorDataset } from './dataset.js';
-import { RandomGenerator, globalGenerator, permutation, type RandomSource } from './generator.js';
+import { generatorFor, permutation, type RandomSource } from '../random.js';
 
 export interface DataLoaderOptions {
   /** Samples per batch (default 1). */
@@ -32,7 +32,7 @@ export class DataLoader implements Iterable<Tensor[]> {
     this.batchSize = batchSize;
     this.shuffle = shuffle;
     this.dropLast = dropLast;
-    this.gen = seed === undefined ? globalGenerator : new RandomGenerator(seed);
+    this.gen = generatorFor(seed);
   }
 
   /** Number of batches per epoch. */

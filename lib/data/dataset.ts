@@ -1,4 +1,4 @@
-import { Tensor } from '../tensor.js';
+import { type Tensor, isTensor } from '../tensor.js';
 import { fmt } from '../shape.js';
 
 /** A map-style dataset: `length` samples, `get(i)` returns the i-th sample's tensors. */
@@ -14,7 +14,7 @@ export class TensorDataset implements Dataset {
   constructor(...tensors: Tensor[]) {
     if (tensors.length === 0) throw new RangeError('TensorDataset: expected at least one tensor');
     for (const [i, t] of tensors.entries()) {
-      if (!(t instanceof Tensor)) throw new TypeError(`TensorDataset: argument ${i} is not a Tensor`);
+      if (!isTensor(t)) throw new TypeError(`TensorDataset: argument ${i} is not a Tensor`);
       if (t.ndim === 0) throw new RangeError(`TensorDataset: tensor ${i} is 0-d; every tensor needs a first (sample) dim`);
     }
     const n = tensors[0].shape[0];

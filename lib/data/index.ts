@@ -1,6 +1,6 @@
 export { type Dataset, TensorDataset } from './dataset.js';
 export { DataLoader, type DataLoaderOptions } from './dataloader.js';
-export { RandomGenerator, type RandomSource, permutation } from './generator.js';
+export { RandomGenerator, type RandomSource, permutation } from '../random.js';
 export { loadCsv, parseCsv, type CsvOptions, type CsvData } from './csv.js';
 export { trainTestSplit } from './split.js';
 export { xor, spirals, circles, type ToyData, type SpiralOptions, type CircleOptions } from './synthetic.js';

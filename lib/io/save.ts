@@ -3,9 +3,10 @@
 // mid-save never leaves a half-written file where the previous one was.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Tensor } from '../tensor.js';
-import { decodeSafetensors, encodeSafetensors, type SafetensorsContent } from './safetensors.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { Tensor, isTensor } from '../tensor.js';
+import { decodeFrom, encodeSafetensors, type DecodeOptions, type SafetensorsContent } from './safetensors.js';
+import type { OptimizerStateDict } from '../optim/optimizer.js';
 
 /** What save/load need of a module (nn.Module satisfies it). */
 export interface StateDictModule {
@@ -13,11 +14,7 @@ export interface StateDictModule {
   loadStateDict(sd: Record<string, Tensor>, opts?: { strict?: boolean }): unknown;
 }
 
-/** An optimizer's state dict: per-parameter state (tensors and numbers) plus JSON-able groups. */
-export interface OptimizerStateDict {
-  state: Record<string | number, Record<string, Tensor | number | unknown>>;
-  paramGroups: unknown[];
-}
+export type { OptimizerStateDict };
 
 /** What checkpoints need of an optimizer (the optimizers in lib/optim satisfy it). */
 export interface StatefulOptimizer {
@@ -25,20 +22,37 @@ export interface StatefulOptimizer {
   loadStateDict(sd: OptimizerStateDict): unknown;
 }
 
-export interface ReadOptions {
-  /** Reject headers larger than this (default 100 MB). */
-  maxHeaderBytes?: number;
-}
+export type ReadOptions = Omit<DecodeOptions, 'source'>;
 
-/** Read and validate a safetensors file. */
+/**
+ * Read and validate a safetensors file: the header first, then exactly the byte ranges of the
+ * tensors, each into its own array (the file is never read whole; its size is checked first).
+ */
 export function readSafetensors(file: string, opts: ReadOptions = {}): SafetensorsContent {
-  let buf: Buffer;
+  const cannot = (e: unknown): Error => new Error(`safetensors ${file}: cannot read file: ${(e as Error).message}`, { cause: e });
+  let fd: number;
   try {
-    buf = fs.readFileSync(file);
+    fd = fs.openSync(file, 'r');
   } catch (e) {
-    throw new Error(`safetensors ${file}: cannot read file: ${(e as Error).message}`, { cause: e });
+    throw cannot(e);
   }
-  return decodeSafetensors(buf, { ...opts, source: file });
+  try {
+    let size: number;
+    try { size = fs.fstatSync(fd).size; } catch (e) { throw cannot(e); }
+    const read = (pos: number, len: number): Uint8Array => {
+      const out = new Uint8Array(len);
+      for (let off = 0; off < len;) {
+        let got: number;
+        try { got = fs.readSync(fd, out, off, len - off, pos + off); } catch (e) { throw cannot(e); }
+        if (got === 0) throw new Error(`safetensors ${file}: the file shrank while it was read (${pos + off} of ${size} bytes)`);
+        off += got;
+      }
+      return out;
+    };
+    return decodeFrom({ size, read, owned: true }, { ...opts, source: file });
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Atomically write tensors and string metadata as a safetensors file. */
@@ -117,7 +131,15 @@ function fsyncDir(dir: string): void {
  * `{ 'tapegrad.arch': JSON.stringify(arch) }`. "format": "pt" is added (as PyTorch writers do) unless given.
  */
 export function save(module: StateDictModule, file: string, opts: { metadata?: Record<string, string> } = {}): void {
-  writeSafetensors(file, module.stateDict(), { format: 'pt', ...opts.metadata });
+  writeSafetensors(file, stateOf(module, file), { format: 'pt', ...opts.metadata });
+}
+
+function stateOf(module: StateDictModule, file: string): Record<string, Tensor> {
+  try {
+    return module.stateDict();
+  } catch (e) {
+    throw new Error(`save ${file}: ${(e as Error).message} (the previous file, if any, is unchanged)`, { cause: e });
+  }
 }
 
 /** Load a file written by save (or by PyTorch's safetensors) into a module; returns the file's metadata. */
@@ -139,6 +161,24 @@ function loadInto(module: StateDictModule, tensors: Record<string, Tensor>, stri
 
 const MODEL = 'model.', OPTIM = 'optim.';
 const META_OPTIM = 'tapegrad.optimizer', META_EXTRA = 'tapegrad.extra', META_KIND = 'tapegrad.checkpoint';
+const META_DIGEST = 'tapegrad.sha256';
+
+/**
+ * SHA-256 over a checkpoint's tensors (name, dtype, shape, bytes) and metadata (except the digest
+ * itself), in sorted name order. Stored by saveCheckpoint and checked by loadCheckpoint: it catches a
+ * file edited or damaged after it was written (a hand-edited architecture, a flipped byte). It is
+ * not a signature: whoever can write the file can recompute it.
+ */
+export function checkpointDigest(tensors: Record<string, Tensor>, metadata: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const k of Object.keys(tensors).sort()) {
+    const t = tensors[k];
+    h.update(JSON.stringify([k, t.dtype, t.shape]));
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  for (const k of Object.keys(metadata).sort()) if (k !== META_DIGEST) h.update(JSON.stringify([k, metadata[k]]));
+  return h.digest('hex');
+}
 
 /**
  * Save a training checkpoint: model tensors as `model.<name>`, optimizer tensor state as
@@ -149,7 +189,7 @@ export function saveCheckpoint(
   opts: { model: StateDictModule; optimizer?: StatefulOptimizer; extra?: Record<string, unknown> },
 ): void {
   const tensors: Record<string, Tensor> = {};
-  for (const [k, t] of Object.entries(opts.model.stateDict())) tensors[MODEL + k] = t;
+  for (const [k, t] of Object.entries(stateOf(opts.model, file))) tensors[MODEL + k] = t;
   const metadata: Record<string, string> = { format: 'pt', [META_KIND]: '1' };
   if (opts.optimizer) {
     const sd = opts.optimizer.stateDict();
@@ -157,19 +197,20 @@ export function saveCheckpoint(
     for (const [i, s] of Object.entries(sd.state)) {
       state[i] = {};
       for (const [key, v] of Object.entries(s)) {
-        if (v instanceof Tensor) tensors[`${OPTIM}${i}.${key}`] = v;
+        if (isTensor(v)) tensors[`${OPTIM}${i}.${key}`] = v;
         else if (v !== undefined) state[i][key] = v;
       }
     }
     metadata[META_OPTIM] = toJson(file, 'optimizer state', { state, paramGroups: sd.paramGroups });
   }
   if (opts.extra !== undefined) metadata[META_EXTRA] = toJson(file, 'extra', opts.extra);
+  metadata[META_DIGEST] = checkpointDigest(tensors, metadata);
   writeSafetensors(file, tensors, metadata);
 }
 
 function toJson(file: string, what: string, v: unknown): string {
   return JSON.stringify(v, (key, x) => {
-    if (x instanceof Tensor) throw new Error(`save ${file}: ${what} holds a Tensor at ${JSON.stringify(key)} that is not a top-level optimizer state entry; cannot store it as JSON`);
+    if (isTensor(x)) throw new Error(`save ${file}: ${what} holds a Tensor at ${JSON.stringify(key)} that is not a top-level optimizer state entry; cannot store it as JSON`);
     if (typeof x === 'number' && !Number.isFinite(x)) return { $number: String(x) }; // NaN/Infinity survive
     if (typeof x === 'bigint' || typeof x === 'function' || typeof x === 'symbol') throw new Error(`save ${file}: ${what} holds a ${typeof x} at ${JSON.stringify(key)}, which cannot be stored as JSON`);
     return x;
@@ -191,24 +232,34 @@ export function loadCheckpoint(
 ): Record<string, unknown> | undefined {
   const { tensors, metadata } = readSafetensors(file);
   if (metadata[META_KIND] === undefined) throw new Error(`loadCheckpoint ${file}: not a tapegrad checkpoint (no "${META_KIND}" metadata); use load() for plain model files`);
-  const model: Record<string, Tensor> = {};
+  // Names come from the file: null-prototype objects, so "__proto__" or "constructor" are just keys.
+  const model: Record<string, Tensor> = Object.create(null);
   const optimTensors: [string, string, Tensor][] = [];
   for (const [k, t] of Object.entries(tensors)) {
     if (k.startsWith(MODEL)) model[k.slice(MODEL.length)] = t;
     else if (k.startsWith(OPTIM)) {
       const rest = k.slice(OPTIM.length), dot = rest.indexOf('.');
-      if (dot <= 0) throw new Error(`loadCheckpoint ${file}: malformed optimizer tensor name ${JSON.stringify(k)}`);
+      if (dot <= 0 || !/^\d+$/.test(rest.slice(0, dot))) throw new Error(`loadCheckpoint ${file}: malformed optimizer tensor name ${JSON.stringify(k)} (expected optim.<index>.<key>)`);
       optimTensors.push([rest.slice(0, dot), rest.slice(dot + 1), t]);
     } else throw new Error(`loadCheckpoint ${file}: unexpected tensor ${JSON.stringify(k)} (expected model.* or optim.*)`);
   }
+  const stored = metadata[META_DIGEST];
+  if (stored === undefined) throw new Error(`loadCheckpoint ${file}: no "${META_DIGEST}" digest (written by an older tapegrad, or edited); it cannot be checked`);
+  if (stored !== checkpointDigest(tensors, metadata)) throw new Error(`loadCheckpoint ${file}: the file was modified or damaged after it was written (its SHA-256 digest does not match); refusing to resume from it`);
   if (opts.optimizer) {
     const json = metadata[META_OPTIM];
     if (json === undefined) throw new Error(`loadCheckpoint ${file}: the checkpoint has no optimizer state`);
-    const sd = fromJson(file, 'optimizer', json) as OptimizerStateDict;
-    if (!sd || typeof sd !== 'object' || typeof sd.state !== 'object' || !Array.isArray(sd.paramGroups)) {
+    const parsed = fromJson(file, 'optimizer', json) as OptimizerStateDict;
+    if (!parsed || typeof parsed !== 'object' || typeof parsed.state !== 'object' || parsed.state === null || !Array.isArray(parsed.paramGroups)) {
       throw new Error(`loadCheckpoint ${file}: optimizer metadata lacks state/paramGroups`);
     }
-    for (const [i, key, t] of optimTensors) (sd.state[i] ??= {})[key] = t;
+    const state: OptimizerStateDict['state'] = Object.create(null);
+    for (const [i, s] of Object.entries(parsed.state)) {
+      if (typeof s !== 'object' || s === null) throw new Error(`loadCheckpoint ${file}: optimizer state of parameter ${JSON.stringify(i)} is not an object`);
+      state[i] = Object.assign(Object.create(null), s);
+    }
+    for (const [i, key, t] of optimTensors) (state[i] ??= Object.create(null))[key] = t;
+    const sd: OptimizerStateDict = { state, paramGroups: parsed.paramGroups };
     // all or nothing: if the optimizer rejects its state, put the model's previous values back
     const backup = Object.fromEntries(Object.entries(opts.model.stateDict()).map(([k, t]) => [k, t.clone()]));
     loadInto(opts.model, model, opts.strict ?? true, file);

@@ -11,7 +11,7 @@ function fusable(m: Module): Activation | null {
 }
 
 /** Runs its modules in order, each one's output feeding the next; children are named 0, 1, 2, ... */
-export class Sequential extends Module implements Iterable<Module> {
+export class Sequential extends Module<[Tensor], Tensor> implements Iterable<Module> {
   private _list: Module[] = [];
 
   constructor(...modules: Module[]) {
@@ -48,7 +48,8 @@ export class Sequential extends Module implements Iterable<Module> {
     const list = this._list;
     for (let i = 0; i < list.length; i++) {
       const m = list[i];
-      const act = m instanceof Linear && i + 1 < list.length ? fusable(list[i + 1]) : null;
+      // only an exact Linear: a subclass may override forward, which the fused op would bypass
+      const act = m.constructor === Linear && i + 1 < list.length ? fusable(list[i + 1]) : null;
       if (act) {
         x = (m as Linear).forwardActivated(x, act);
         i++;

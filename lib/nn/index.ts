@@ -1,4 +1,4 @@
-export { Module, functionalCall, type LoadStateDictResult } from './module.js';
+export { Module, functionalCall, type AnyModule, type LoadStateDictResult } from './module.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { Sequential } from './container.js';
 export { ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten } from './activation.js';

@@ -15,7 +15,7 @@ export interface LinearOptions {
  * Initialized like PyTorch: kaiming_uniform(a=√5) for the weight, which is U(-1/√in, 1/√in), and
  * U(-1/√in, 1/√in) for the bias, drawn from the seeded generator (see manualSeed).
  */
-export class Linear extends Module {
+export class Linear extends Module<[Tensor], Tensor> {
   declare weight: Tensor;
   declare bias: Tensor | null;
 

@@ -1,51 +1,71 @@
 import type { Tensor } from '../tensor.js';
-import { crossEntropy, nllLoss, mseLoss, bceLoss, bceWithLogitsLoss, mul, type Labels } from '../ops/index.js';
+import {
+  crossEntropy, nllLoss, mseLoss, bceLoss, bceWithLogitsLoss, lossOptions,
+  type Labels, type LossKind, type LossOptions, type Reduction,
+  type MSELossOptions, type BCELossOptions, type BCEWithLogitsLossOptions, type NLLLossOptions, type CrossEntropyOptions,
+} from '../ops/loss.js';
 import { Module } from './module.js';
 
-export type Reduction = 'mean' | 'sum';
+export type { Reduction };
 
-/** Base of the loss modules: forward(input, target) → scalar. */
-abstract class Loss<T> extends Module {
+/**
+ * Base of the loss modules: forward(input, target) → the loss of the functional form with this
+ * module's options. Unknown options are rejected here; weight and posWeight are buffers (in
+ * stateDict, as in PyTorch).
+ */
+abstract class Loss<K extends LossKind, T> extends Module<[Tensor, T], Tensor> {
   readonly reduction: Reduction;
-  constructor(opts: { reduction?: Reduction } = {}) {
+  private readonly _opts: LossOptions[K];
+  constructor(private readonly _kind: K, opts: object | undefined) {
     super();
-    const r = opts.reduction ?? 'mean';
-    if (r !== 'mean' && r !== 'sum') throw new Error(`${this.constructor.name}: reduction must be 'mean' or 'sum', got '${String(r)}'`);
-    this.reduction = r;
+    const o = lossOptions(_kind, opts, this.constructor.name);
+    this._opts = o;
+    this.reduction = o.reduction;
+    for (const k of ['weight', 'posWeight'] as const) if (k in o) this.registerBuffer(k, (o as Record<typeof k, Tensor | null>)[k]);
   }
-  protected abstract meanLoss(input: Tensor, target: T): Tensor;
-  /** How many terms the mean is over (for reduction 'sum'). */
-  protected count(input: Tensor): number { return input.size; }
-  override forward(input: Tensor, target: T): Tensor {
-    const l = this.meanLoss(input, target);
-    return this.reduction === 'sum' ? mul(l, this.count(input)) : l;
+  /** The options with the live buffers (loadStateDict writes into them). */
+  protected get options(): LossOptions[K] {
+    const o: Record<string, unknown> = { ...this._opts };
+    for (const k of ['weight', 'posWeight']) if (k in o) o[k] = (this as unknown as Record<string, unknown>)[k];
+    return o as LossOptions[K];
   }
-  override extraRepr(): string { return this.reduction === 'mean' ? '' : `reduction='${this.reduction}'`; }
+  abstract override forward(input: Tensor, target: T): Tensor;
+  /** The scalar options that differ from their defaults. */
+  override extraRepr(): string {
+    const fresh: Record<string, unknown> = lossOptions(this._kind, undefined);
+    return Object.entries(this._opts)
+      .filter(([k, v]) => typeof v !== 'object' && v !== fresh[k])
+      .map(([k, v]) => (typeof v === 'string' ? `${k}='${v}'` : `${k}=${v}`))
+      .join(', ');
+  }
 }
 
-/** Mean squared error. */
-export class MSELoss extends Loss<Tensor> {
-  protected meanLoss(input: Tensor, target: Tensor): Tensor { return mseLoss(input, target); }
+/** Squared error. */
+export class MSELoss extends Loss<'mseLoss', Tensor> {
+  constructor(opts?: MSELossOptions) { super('mseLoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return mseLoss(input, target, this.options); }
 }
 
 /** Binary cross-entropy on probabilities in [0, 1]. */
-export class BCELoss extends Loss<Tensor> {
-  protected meanLoss(input: Tensor, target: Tensor): Tensor { return bceLoss(input, target); }
+export class BCELoss extends Loss<'bceLoss', Tensor> {
+  constructor(opts?: BCELossOptions) { super('bceLoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return bceLoss(input, target, this.options); }
 }
 
 /** Binary cross-entropy on logits (sigmoid fused in, numerically stable). */
-export class BCEWithLogitsLoss extends Loss<Tensor> {
-  protected meanLoss(input: Tensor, target: Tensor): Tensor { return bceWithLogitsLoss(input, target); }
+export class BCEWithLogitsLoss extends Loss<'bceWithLogitsLoss', Tensor> {
+  constructor(opts?: BCEWithLogitsLossOptions) { super('bceWithLogitsLoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return bceWithLogitsLoss(input, target, this.options); }
 }
 
-/** Softmax cross-entropy of logits [batch, classes] with integer labels (number[], Int32Array or Tensor). */
-export class CrossEntropyLoss extends Loss<Labels> {
-  protected meanLoss(input: Tensor, target: Labels): Tensor { return crossEntropy(input, target); }
-  protected override count(input: Tensor): number { return input.shape[0]; }
+/** Softmax cross-entropy of logits [batch, classes] with class labels (number[], Int32Array or Tensor) or class probabilities. */
+export class CrossEntropyLoss extends Loss<'crossEntropy', Labels> {
+  constructor(opts?: CrossEntropyOptions) { super('crossEntropy', opts); }
+  forward(input: Tensor, target: Labels): Tensor { return crossEntropy(input, target, this.options); }
 }
 
-/** Negative log-likelihood of log-probabilities [batch, classes] with integer labels. */
-export class NLLLoss extends Loss<Labels> {
-  protected meanLoss(input: Tensor, target: Labels): Tensor { return nllLoss(input, target); }
-  protected override count(input: Tensor): number { return input.shape[0]; }
+/** Negative log-likelihood of log-probabilities [batch, classes] with class labels. */
+export class NLLLoss extends Loss<'nllLoss', Labels> {
+  constructor(opts?: NLLLossOptions) { super('nllLoss', opts); }
+  forward(input: Tensor, target: Labels): Tensor { return nllLoss(input, target, this.options); }
 }

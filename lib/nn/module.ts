@@ -16,17 +16,25 @@ export interface LoadStateDictResult {
   unexpectedKeys: string[];
 }
 
-export abstract class Module {
+/** Any module, whatever its forward returns (children, walks, apply). */
+export type AnyModule = Module<any[], unknown>;
+
+/**
+ * A module whose forward takes the arguments In (a tuple) and returns Out: layers are
+ * Module<[Tensor], Tensor>, losses Module<[Tensor, target], Tensor>. A plain `Module` takes any
+ * arguments and returns a Tensor.
+ */
+export abstract class Module<In extends unknown[] = any[], Out = Tensor> {
   /** true after train() (the default), false after eval(). */
   training = true;
   private readonly _names = new Map<string, Kind>();
 
   /** The computation. Call it as model.forward(x) (or model.call(x)). */
-  abstract forward(...args: any[]): any;
+  abstract forward(...args: In): Out;
 
-  /** Same as forward, typed from it. */
+  /** Same as forward, typed from the subclass's forward. */
   call(...args: Parameters<this['forward']>): ReturnType<this['forward']> {
-    return this.forward(...args);
+    return this.forward(...(args as In)) as ReturnType<this['forward']>;
   }
 
   // ------------------------------------------------------------------ registration
@@ -64,7 +72,7 @@ export abstract class Module {
   }
 
   /** Add a child module. Also sets this[name]. */
-  registerModule<M extends Module | null>(name: string, m: M): M {
+  registerModule<M extends AnyModule | null>(name: string, m: M): M {
     if (m !== null && !(m instanceof Module)) throw new TypeError(`${this._typeName()}.registerModule('${name}'): expected a Module or null`);
     this._register('module', name, m);
     return m;
@@ -94,19 +102,19 @@ export abstract class Module {
 
   // ------------------------------------------------------------------ walking
   /** Direct children as [name, module], in registration order. */
-  namedChildren(): [string, Module][] {
-    return this._entries<Module>('module');
+  namedChildren(): [string, AnyModule][] {
+    return this._entries<AnyModule>('module');
   }
 
-  children(): Module[] {
+  children(): AnyModule[] {
     return this.namedChildren().map(([, m]) => m);
   }
 
   /** This module and all descendants (each once) as [qualified name, module]; this one is ''. */
-  namedModules(prefix = ''): [string, Module][] {
-    const out: [string, Module][] = [];
-    const seen = new Set<Module>();
-    const walk = (m: Module, p: string): void => {
+  namedModules(prefix = ''): [string, AnyModule][] {
+    const out: [string, AnyModule][] = [];
+    const seen = new Set<AnyModule>();
+    const walk = (m: AnyModule, p: string): void => {
       if (seen.has(m)) return;
       seen.add(m);
       out.push([p, m]);
@@ -116,14 +124,14 @@ export abstract class Module {
     return out;
   }
 
-  modules(): Module[] {
+  modules(): AnyModule[] {
     return this.namedModules().map(([, m]) => m);
   }
 
   private _namedTensors(kind: 'param' | 'buffer', prefix: string, recurse: boolean): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
-    const mods: [string, Module][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
+    const mods: [string, AnyModule][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
     for (const [p, m] of mods) {
       for (const [n, t] of m._entries<Tensor>(kind)) {
         if (seen.has(t)) continue; // a tensor shared by two modules is listed once
@@ -179,7 +187,7 @@ export abstract class Module {
   }
 
   /** Call fn on every descendant and then on this module (like PyTorch's apply). */
-  apply(fn: (m: Module) => void): this {
+  apply(fn: (m: AnyModule) => void): this {
     for (const c of this.children()) c.apply(fn);
     fn(this);
     return this;
@@ -194,7 +202,14 @@ export abstract class Module {
     const sd: Record<string, Tensor> = {};
     for (const [p, m] of this.namedModules()) {
       for (const kind of ['param', 'buffer'] as const) {
-        for (const [n, t] of m._entries<Tensor>(kind)) sd[p ? `${p}.${n}` : n] = t.detach();
+        for (const [n, t] of m._entries<Tensor>(kind)) {
+          const name = p ? `${p}.${n}` : n;
+          try {
+            sd[name] = t.detach();
+          } catch (e) { // e.g. its buffer was resized under it: name the tensor
+            throw new Error(`${this._typeName()}.stateDict: '${name}': ${(e as Error).message}`, { cause: e });
+          }
+        }
       }
     }
     return sd;
@@ -219,6 +234,9 @@ export abstract class Module {
         problems.push(`value for '${k}' is not a Tensor`);
       } else if (!sameShape(src.shape, dst.shape)) {
         problems.push(`size mismatch for '${k}': copying a tensor of shape ${fmt(src.shape)} from the state dict, the shape in the current model is ${fmt(dst.shape)}`);
+      } else if (dst.data instanceof Float32Array && src.data instanceof Float64Array) {
+        const i = src.data.findIndex((v) => Number.isFinite(v) && !Number.isFinite(Math.fround(v)));
+        if (i >= 0) problems.push(`value for '${k}' does not fit float32: element ${i} is ${src.data[i]}, which would become ${Math.fround(src.data[i])} (float32 holds magnitudes up to 3.4028234663852886e38)`);
       }
     }
     if (strict && missingKeys.length) problems.push(`missing key(s) in state dict: ${missingKeys.map((k) => `'${k}'`).join(', ')}`);
@@ -259,7 +277,7 @@ export abstract class Module {
  * qualified name), then restore them; like torch.func.functional_call. Handy for gradcheck
  * through a module, or for evaluating a model at other weights.
  */
-export function functionalCall<M extends Module>(
+export function functionalCall<M extends AnyModule>(
   module: M, tensors: Record<string, Tensor>, ...args: Parameters<M['forward']>
 ): ReturnType<M['forward']> {
   const owners = new Map<string, [Record<string, unknown>, string]>();
@@ -276,7 +294,7 @@ export function functionalCall<M extends Module>(
       saved.push([o[0], o[1], o[0][o[1]]]);
       o[0][o[1]] = t;
     }
-    return module.forward(...args);
+    return module.forward(...args) as ReturnType<M['forward']>;
   } finally {
     for (let i = saved.length - 1; i >= 0; i--) saved[i][0][saved[i][1]] = saved[i][2];
   }

@@ -1,6 +1,6 @@
 import { Tensor, type NestedArray } from '../tensor.js';
 import { tensor, zeros } from '../creation.js';
-import { randperm } from '../random.js';
+import { permutation } from '../random.js';
 import { fmt } from '../shape.js';
 import { Module } from './module.js';
 import { isTensor } from '../tensor.js';
@@ -30,7 +30,7 @@ export interface PerceptronFitResult {
  * (Novikoff); on XOR it never does. weight [inFeatures] and bias [] are buffers (in stateDict,
  * not in parameters()); they start at zero, so training is deterministic.
  */
-export class Perceptron extends Module {
+export class Perceptron extends Module<[Tensor], Tensor> {
   declare weight: Tensor;
   declare bias: Tensor;
   readonly lr: number;
@@ -106,7 +106,7 @@ export class Perceptron extends Module {
     const errors: number[] = [];
     let order: ArrayLike<number> = Int32Array.from({ length: rows }, (_, i) => i);
     for (let epoch = 0; epoch < this.maxEpochs; epoch++) {
-      if (this.shuffle) order = randperm(rows);
+      if (this.shuffle) order = permutation(rows);
       let wrong = 0;
       for (let k = 0; k < rows; k++) {
         const i = order[k], off = i * n;

@@ -1,7 +1,7 @@
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
-import { defineOp, type Grads } from '../autograd/node.js';
-import { Tensor } from '../tensor.js';
+import { defineLibraryOp, type Grads } from '../autograd/node.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
 import { empty, promote, uninit } from './util.js';
 
@@ -21,22 +21,22 @@ export function unaryKernel(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
 }
 
 // Tensor ∘ tensor. The engine sums each gradient down to its input's broadcast shape.
-const addT = defineOp({
+const addT = defineLibraryOp({
   name: 'Add',
   forward: (a: Tensor, b: Tensor) => binaryKernel('add', 'add', a, b),
   vjp: (g): Grads => [g, g],
 });
-const subT = defineOp({
+const subT = defineLibraryOp({
   name: 'Sub',
   forward: (a: Tensor, b: Tensor) => binaryKernel('sub', 'sub', a, b),
   vjp: (g, _out, _a, b): Grads => [g, b.requiresGrad ? neg(g) : null],
 });
-const mulT = defineOp({
+const mulT = defineLibraryOp({
   name: 'Mul',
   forward: (a: Tensor, b: Tensor) => binaryKernel('mul', 'mul', a, b),
   vjp: (g, _out, a, b): Grads => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null],
 });
-const divT = defineOp({
+const divT = defineLibraryOp({
   name: 'Div',
   // d(a/b)/db = -a/b² = -out/b
   forward: (a: Tensor, b: Tensor) => binaryKernel('div', 'div', a, b),
@@ -45,7 +45,7 @@ const divT = defineOp({
 
 // Tensor ∘ number: one affine pass (scale·x + shift), named after the op the user wrote.
 function affineOp(name: string): (x: Tensor, scale: number, shift: number) => Tensor {
-  return defineOp({
+  return defineLibraryOp({
     name,
     forward: (x: Tensor, scale: number, shift: number) => unaryKernel('affine', x, scale, shift),
     vjp: (g, _out, _x, scale: number): Grads => [scale === 1 ? g : mulS(g, scale, 0)],
@@ -72,58 +72,58 @@ function pair(a: Scalar, b: Scalar, op: string): [Tensor, Tensor] {
 }
 
 function checkTensor(op: string, t: unknown): void {
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: expected a Tensor or a number, got ${t === null ? 'null' : typeof t}`);
+  if (!isTensor(t)) throw new TypeError(`${op}: expected a Tensor or a number, got ${t === null ? 'null' : typeof t}`);
 }
 
 export function add(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return addS(a, 1, b);
-  if (typeof a === 'number' && b instanceof Tensor) return addS(b, 1, a);
+  if (typeof b === 'number' && isTensor(a)) return addS(a, 1, b);
+  if (typeof a === 'number' && isTensor(b)) return addS(b, 1, a);
   return addT(...pair(a, b, 'add'));
 }
 export function sub(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return subS(a, 1, -b);
-  if (typeof a === 'number' && b instanceof Tensor) return subS(b, -1, a);
+  if (typeof b === 'number' && isTensor(a)) return subS(a, 1, -b);
+  if (typeof a === 'number' && isTensor(b)) return subS(b, -1, a);
   return subT(...pair(a, b, 'sub'));
 }
 export function mul(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return mulS(a, b, 0);
-  if (typeof a === 'number' && b instanceof Tensor) return mulS(b, a, 0);
+  if (typeof b === 'number' && isTensor(a)) return mulS(a, b, 0);
+  if (typeof a === 'number' && isTensor(b)) return mulS(b, a, 0);
   return mulT(...pair(a, b, 'mul'));
 }
 export function div(a: Scalar, b: Scalar): Tensor {
-  if (typeof b === 'number' && a instanceof Tensor) return divS(a, 1 / b, 0);
+  if (typeof b === 'number' && isTensor(a)) return divS(a, 1 / b, 0);
   return divT(...pair(a, b, 'div'));
 }
 export function neg(x: Tensor): Tensor {
   return negOp(x, -1, 0);
 }
 
-export const exp = defineOp({
+export const exp = defineLibraryOp({
   name: 'Exp',
   forward: (x: Tensor) => unaryKernel('exp', x),
   vjp: (g, out): Grads => [mul(g, out)],
 });
 
-export const log = defineOp({
+export const log = defineLibraryOp({
   name: 'Log',
   forward: (x: Tensor) => unaryKernel('log', x),
   vjp: (g, _out, x): Grads => [div(g, x)],
 });
 
-export const sqrt = defineOp({
+export const sqrt = defineLibraryOp({
   name: 'Sqrt',
   forward: (x: Tensor) => unaryKernel('sqrt', x),
   vjp: (g, out): Grads => [div(g, mul(out, 2))],
 });
 
-export const abs = defineOp({
+export const abs = defineLibraryOp({
   name: 'Abs',
   // sign(0) = 0: the subgradient PyTorch uses at the kink
   forward: (x: Tensor) => unaryKernel('abs', x),
   vjp: (g, _out, x): Grads => [mul(g, unaryKernel('sign', x))],
 });
 
-export const pow = defineOp({
+export const pow = defineLibraryOp({
   name: 'Pow',
   forward: (x: Tensor, p: number) => {
     if (typeof p !== 'number') throw new TypeError(`pow: exponent must be a number, got ${typeof p}`);
@@ -132,7 +132,7 @@ export const pow = defineOp({
   vjp: (g, _out, x, p: number): Grads => [p === 0 ? mul(g, 0) : mul(g, mul(pow(x, p - 1), p))],
 });
 
-export const clamp = defineOp({
+export const clamp = defineLibraryOp({
   name: 'Clamp',
   forward: (x: Tensor, min: number | null, max: number | null = null) => {
     if (min === null && max === null) throw new RangeError('clamp: at least one of min and max must be given');
@@ -155,12 +155,20 @@ export const eq = compare('eq');
 export const gt = compare('gt');
 export const lt = compare('lt');
 
-export const maximum = defineOp({
+const maximumOp = defineLibraryOp({
   name: 'Maximum',
-  forward: (a: Tensor, b: Tensor) => binaryKernel('maximum', 'maximum', ...promote(a, b)),
-  // ties send the gradient to a (the first argument)
-  vjp: (g, out, a, b): Grads => {
-    const takeA = binaryKernel('eq', 'maximum', a, out);
-    return [a.requiresGrad ? mul(g, takeA) : null, b.requiresGrad ? mul(g, sub(1, takeA)) : null];
+  forward: (a: Tensor, b: Tensor) => binaryKernel('maximum', 'maximum', a, b),
+  // PyTorch's rule: at a tie each input gets g/2; the smaller one gets 0. A NaN compares false
+  // both ways, so with a NaN both inputs get g.
+  vjp: (g, _out, a, b): Grads => {
+    const half = mul(binaryKernel('eq', 'maximum', a, b), 0.5);
+    const share = (smaller: Tensor): Tensor => mul(g, sub(sub(1, smaller), half));
+    return [a.requiresGrad ? share(binaryKernel('lt', 'maximum', a, b)) : null, b.requiresGrad ? share(binaryKernel('gt', 'maximum', a, b)) : null];
   },
 });
+
+/** Element-wise max of two tensors (broadcasting); NaN propagates. */
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  checkTensor('maximum', a); checkTensor('maximum', b);
+  return maximumOp(...promote(a, b));
+}

@@ -3,4 +3,7 @@ export { sigmoid, tanh, relu, softmax, logSoftmax } from './activation.js';
 export { sum, mean, max, argmax } from './reduce.js';
 export { reshape, flatten, squeeze, unsqueeze, expand, sumTo, permute, transpose, indexSelect, narrow, concat, stack, gather } from './shape.js';
 export { matmul, matmulAsync, linear } from './matmul.js';
-export { crossEntropy, nllLoss, mseLoss, bceLoss, bceWithLogitsLoss, oneHot, type Labels } from './loss.js';
+export {
+  crossEntropy, nllLoss, mseLoss, bceLoss, bceWithLogitsLoss, oneHot, type Labels, type Reduction,
+  type MSELossOptions, type BCELossOptions, type BCEWithLogitsLossOptions, type NLLLossOptions, type CrossEntropyOptions,
+} from './loss.js';

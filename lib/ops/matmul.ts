@@ -1,25 +1,28 @@
 import { kernels } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
-import { ACCUMULATED, defineOp, type Grads } from '../autograd/node.js';
+import { ACCUMULATED, defineLibraryOp, type Grads } from '../autograd/node.js';
 import { activationBackward, type Activation } from './activation.js';
 import { takeGradBuffer } from '../autograd/engine.js';
-import { Tensor } from '../tensor.js';
-import { fmt } from '../shape.js';
+import { Tensor, isTensor } from '../tensor.js';
+import { fmt, sizeOf } from '../shape.js';
 import { reshape, expand, unsqueeze, squeeze } from './shape.js';
 import { sum } from './reduce.js';
-import { promote, uninit } from './util.js';
+import { empty, promote, uninit } from './util.js';
 
 /**
  * C = op(A)·op(B) for 2-D operands, or batched over the leading dim of 3-D operands (a 2-D
  * operand is shared by every batch with stride 0). Transposes are gemm flags, never copies.
  */
-const gemmOp = defineOp({
+const gemmOp = defineLibraryOp({
   name: 'MatMul',
   forward: (a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
     const batch = a.ndim === 3 ? a.shape[0] : b.ndim === 3 ? b.shape[0] : 1;
     const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
     const m = tA ? ac : ar, k = tA ? ar : ac, n = tB ? br : bc;
-    const out = uninit(a, batch > 1 || a.ndim === 3 || b.ndim === 3 ? [batch, m, n] : [m, n]);
+    const shape = batch > 1 || a.ndim === 3 || b.ndim === 3 ? [batch, m, n] : [m, n];
+    // an empty product (k = 0) is zeros, like torch; with nothing to compute, no kernel call
+    if (batch * m * n * k === 0) return empty(a, shape);
+    const out = uninit(a, shape);
     kernels(a.data).gemm(tA, tB, m, n, k, 1, a.data, b.data, 0, out.data, batch,
       a.ndim === 3 ? m * k : 0, b.ndim === 3 ? k * n : 0, m * n);
     return out;
@@ -42,17 +45,18 @@ function mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
 
 /** Matrix product with torch.matmul's rules for 1-D, 2-D and batched operands. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new TypeError('matmul: both arguments must be Tensors');
+  if (!isTensor(a) || !isTensor(b)) throw new TypeError('matmul: both arguments must be Tensors');
   [a, b] = promote(a, b);
   if (a.ndim === 0 || b.ndim === 0) throw new RangeError(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
   const k1 = a.shape[a.ndim - 1], k2 = b.ndim === 1 ? b.shape[0] : b.shape[b.ndim - 2];
   if (k1 !== k2) throw new RangeError(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} are not aligned (${k1} != ${k2})`);
+  if (a.ndim === 1 && b.ndim === 1) return reshape(gemmOp(reshape(a, [1, k1]), reshape(b, [k1, 1]), false, false), []); // dot product
   if (a.ndim === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.ndim === 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   if (a.ndim === 2 && b.ndim === 2) return gemmOp(a, b, false, false);
   if (b.ndim === 2) {
     // [..., m, k]·[k, n]: one gemm over the flattened rows
-    const out = gemmOp(reshape(a, [-1, k1]), b, false, false);
+    const out = gemmOp(reshape(a, [sizeOf(a.shape.slice(0, -1)), k1]), b, false, false);
     return reshape(out, [...a.shape.slice(0, -1), b.shape[1]]);
   }
   const batchA = a.shape.slice(0, -2), batchB = b.shape.slice(0, -2);
@@ -61,7 +65,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   for (let i = 0; i < nb; i++) {
     const x = batchA[i - nb + batchA.length] ?? 1, y = batchB[i - nb + batchB.length] ?? 1;
     if (x !== y && x !== 1 && y !== 1) throw new RangeError(`matmul: batch dims of ${fmt(a.shape)} and ${fmt(b.shape)} cannot be broadcast`);
-    batch.push(Math.max(x, y));
+    batch.push(x === 1 ? y : x); // a size-1 dim broadcasts, also to 0
   }
   const count = batch.reduce((p, d) => p * d, 1);
   const a3 = reshape(expand(a, [...batch, ...a.shape.slice(-2)]), [count, ...a.shape.slice(-2)]);
@@ -71,7 +75,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 function linearOp(name: string, act: Activation | null) {
-  return defineOp({
+  return defineLibraryOp({
     name,
     // y = act(x·Wᵀ + b): bias rows are copied into the output, one gemm accumulates onto them
     // (beta = 1), and the activation runs in place on the result
@@ -133,7 +137,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activati
     throw new RangeError(`linear: input ${fmt(x.shape)}, weight ${fmt(weight.shape)}${bias ? `, bias ${fmt(bias.shape)}` : ''} do not fit (need input [..., ${weight.shape[1]}], weight [out, in], bias [out])`);
   }
   if (x.dtype !== weight.dtype) [x] = promote(x, weight);
-  const x2 = x.ndim === 2 ? x : reshape(x, [-1, inF]);
+  const x2 = x.ndim === 2 ? x : reshape(x, [sizeOf(x.shape.slice(0, -1)), inF]); // not -1: inF may be 0
   const op = linearOps[activation ?? 'none'];
   if (!op) throw new RangeError(`linear: unknown activation '${activation}' (expected relu, sigmoid or tanh)`);
   const y = bias ? op(x2, weight, bias) : op(x2, weight);
@@ -146,8 +150,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activati
  * the tape (inference, precomputation).
  */
 export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
-  if (!(a instanceof Tensor) || !(b instanceof Tensor) || a.ndim !== 2 || b.ndim !== 2 || a.shape[1] !== b.shape[0]) {
-    throw new RangeError(`matmulAsync: expected 2-D tensors [m, k] and [k, n], got ${a instanceof Tensor ? fmt(a.shape) : typeof a} and ${b instanceof Tensor ? fmt(b.shape) : typeof b}`);
+  if (!isTensor(a) || !isTensor(b) || a.ndim !== 2 || b.ndim !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new RangeError(`matmulAsync: expected 2-D tensors [m, k] and [k, n], got ${isTensor(a) ? fmt(a.shape) : typeof a} and ${isTensor(b) ? fmt(b.shape) : typeof b}`);
   }
   const [m, k] = a.shape, n = b.shape[1];
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return noGrad(() => matmul(a, b));

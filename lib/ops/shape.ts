@@ -1,7 +1,8 @@
 import { kernels } from '../backend/index.js';
-import { defineOp, type Grads } from '../autograd/node.js';
-import { Tensor } from '../tensor.js';
-import { fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
+import { defineLibraryOp, type Grads } from '../autograd/node.js';
+import { Tensor, isTensor } from '../tensor.js';
+import { describeValue, fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
+import { parseNested } from '../creation.js';
 import { empty, promote, toIndex } from './util.js';
 
 function resolveShape(x: Tensor, shape: readonly number[]): number[] {
@@ -20,7 +21,7 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
   return out;
 }
 
-const reshapeOp = defineOp({
+const reshapeOp = defineLibraryOp({
   name: 'Reshape',
   // a view: shares x's memory
   forward: (x: Tensor, shape: number[]) => new Tensor(x.data, shape),
@@ -52,7 +53,14 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   return reshape(x, s);
 }
 
-const expandOp = defineOp({
+/** A copy with its own memory that stays on the tape (torch.clone; Tensor.clone() detaches). */
+export const copy = defineLibraryOp({
+  name: 'Clone',
+  forward: (x: Tensor) => new Tensor(x.data.slice(), x.shape.slice()),
+  vjp: (g): Grads => [g],
+});
+
+const expandOp = defineLibraryOp({
   name: 'Expand',
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
@@ -81,7 +89,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return sameShape(s, x.shape) ? x : expandOp(x, s);
 }
 
-const sumToOp = defineOp({
+const sumToOp = defineLibraryOp({
   name: 'SumTo',
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
@@ -98,7 +106,7 @@ export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
   return sumToOp(x, shape.slice());
 }
 
-const permuteOp = defineOp({
+const permuteOp = defineLibraryOp({
   name: 'Permute',
   forward: (x: Tensor, perm: number[]) => {
     const out = empty(x, perm.map((p) => x.shape[p]));
@@ -127,7 +135,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   return permute(x, perm);
 }
 
-const indexSelectOp = defineOp({
+const indexSelectOp = defineLibraryOp({
   name: 'IndexSelect',
   forward: (x: Tensor, dim: number, idx: Int32Array) => {
     const [outer, n, inner] = splitAt(x.shape, dim);
@@ -140,7 +148,7 @@ const indexSelectOp = defineOp({
   vjp: (g, _out, x, dim: number, idx: Int32Array): Grads => [indexAdd(g, dim, idx, x.shape[dim])],
 });
 
-const indexAdd = defineOp({
+const indexAdd = defineLibraryOp({
   name: 'IndexAdd',
   // zeros of length n along dim, with g's slices added at idx
   forward: (g: Tensor, dim: number, idx: Int32Array, n: number) => {
@@ -172,7 +180,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   return indexSelectOp(x, d, idx);
 }
 
-const concatOp = defineOp({
+const concatOp = defineLibraryOp({
   name: 'Cat',
   forward: (xs: Tensor[], dim: number) => {
     const shape = xs[0].shape.slice();
@@ -197,10 +205,20 @@ const concatOp = defineOp({
   },
 });
 
+/** xs must be a non-empty array of Tensors with at least one dim (torch.cat / stack rules). */
+function checkList(op: string, xs: unknown, minDims: number): Tensor[] {
+  if (!Array.isArray(xs)) throw new TypeError(`${op}: expected an array of Tensors, got ${describeValue(xs)}`);
+  if (xs.length === 0) throw new RangeError(`${op}: expected at least one tensor`);
+  xs.forEach((t, i) => {
+    if (!isTensor(t)) throw new TypeError(`${op}: element ${i} is ${describeValue(t)}, not a Tensor`);
+    if (t.ndim < minDims) throw new RangeError(`${op}: the 0-d tensor at position ${i} cannot be concatenated (use stack, or unsqueeze it)`);
+  });
+  return xs as Tensor[];
+}
+
 /** Join tensors along an existing dim. */
 export function concat(xs: readonly Tensor[], dim = 0): Tensor {
-  if (xs.length === 0) throw new RangeError('concat: expected at least one tensor');
-  let ts = xs.slice();
+  let ts = checkList('concat', xs, 1).slice();
   if (ts.some((t) => t.dtype === 'float64')) ts = ts.map((t) => promote(t, ts.find((u) => u.dtype === 'float64')!)[0]);
   const d = normDim('concat', dim, ts[0].ndim);
   for (const t of ts) {
@@ -213,7 +231,7 @@ export function concat(xs: readonly Tensor[], dim = 0): Tensor {
 
 /** Join tensors of equal shape along a new dim. */
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {
-  if (xs.length === 0) throw new RangeError('stack: expected at least one tensor');
+  checkList('stack', xs, 0);
   for (const t of xs) {
     if (!sameShape(t.shape, xs[0].shape)) throw new RangeError(`stack: all tensors must have the same shape, got ${xs.map((u) => fmt(u.shape)).join(', ')}`);
   }
@@ -237,7 +255,7 @@ function gatherWalk(xShape: readonly number[], idxShape: readonly number[], dim:
   }
 }
 
-const gatherOp = defineOp({
+const gatherOp = defineLibraryOp({
   name: 'Gather',
   forward: (x: Tensor, dim: number, idx: Int32Array, idxShape: number[]) => {
     const out = empty(x, idxShape);
@@ -247,7 +265,7 @@ const gatherOp = defineOp({
   vjp: (g, _out, x: Tensor, dim: number, idx: Int32Array, idxShape: number[]): Grads => [scatterAdd(g, dim, idx, idxShape, x.shape)],
 });
 
-const scatterAdd = defineOp({
+const scatterAdd = defineLibraryOp({
   name: 'ScatterAdd',
   forward: (g: Tensor, dim: number, idx: Int32Array, idxShape: number[], xShape: number[]) => {
     const out = empty(g, xShape);
@@ -260,15 +278,11 @@ const scatterAdd = defineOp({
 /** torch.gather: out[i][j] = x[i][index[i][j]] for dim 1 (index has x's number of dims and fits inside x elsewhere). */
 export function gather(x: Tensor, dim: number, index: Tensor | number[][] | number[]): Tensor {
   const d = normDim('gather', dim, x.ndim);
-  const idxT = index instanceof Tensor ? index : new Tensor(Float32Array.from((index as unknown[]).flat(Infinity) as number[]), nestedShape(index));
-  if (idxT.ndim !== x.ndim || idxT.shape.some((s, i) => i !== d && s > x.shape[i])) {
-    throw new RangeError(`gather: index of shape ${fmt(idxT.shape)} does not fit input ${fmt(x.shape)} along dim ${dim}`);
+  let idxShape: number[], values: ArrayLike<number> | Tensor;
+  if (isTensor(index)) [idxShape, values] = [index.shape.slice(), index];
+  else ({ shape: idxShape, values } = parseNested('gather', index));
+  if (idxShape.length !== x.ndim || idxShape.some((s, i) => i !== d && s > x.shape[i])) {
+    throw new RangeError(`gather: index of shape ${fmt(idxShape)} does not fit input ${fmt(x.shape)} along dim ${dim}`);
   }
-  return gatherOp(x, d, toIndex('gather', idxT, x.shape[d]), idxT.shape.slice());
-}
-
-function nestedShape(a: unknown): number[] {
-  const shape: number[] = [];
-  for (let l = a; Array.isArray(l); l = l[0]) shape.push(l.length);
-  return shape;
+  return gatherOp(x, d, toIndex('gather', values, x.shape[d]), idxShape);
 }

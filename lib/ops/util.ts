@@ -1,7 +1,7 @@
 import type { FloatArray } from '../backend/backend.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { allocF32 } from '../autograd/pool.js';
-import { sizeOf } from '../shape.js';
+import { describeValue, sizeOf } from '../shape.js';
 
 /** A zero-filled result tensor of like's dtype (pooled scratch memory inside backward). */
 export function empty(like: Tensor | FloatArray, shape: number[]): Tensor {
@@ -14,7 +14,7 @@ export function uninit(like: Tensor | FloatArray, shape: number[]): Tensor {
 }
 
 function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): Tensor {
-  const arr = like instanceof Tensor ? like.data : like;
+  const arr = isTensor(like) ? like.data : like;
   const n = sizeOf(shape);
   return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape);
 }
@@ -37,17 +37,23 @@ function toFloat64(t: Tensor): Tensor {
   return new Tensor(Float64Array.from(t.data), t.shape);
 }
 
-/** Integer labels/indices from an array, typed array or tensor, checked to lie in [0, n). */
+/**
+ * Integer labels/indices from an array, typed array or tensor, checked to lie in [0, n). Always a
+ * copy, each value read once: later changes to idx (or another thread writing a shared buffer)
+ * cannot change what was checked or what a VJP uses.
+ */
 export function toIndex(op: string, idx: ArrayLike<number> | Tensor, n: number): Int32Array {
-  const src = idx instanceof Tensor ? idx.data : idx;
-  if (src instanceof Int32Array) {
-    for (let i = 0; i < src.length; i++) checkIndex(op, src[i], i, n);
-    return src;
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${op}: the index bound (size or number of classes) must be a non-negative integer, got ${describeValue(n)}`);
+  const src = isTensor(idx) ? idx.data : idx;
+  if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
+    throw new TypeError(`${op}: index must be an array, a typed array or a Tensor, got ${describeValue(idx)}`);
   }
-  const out = new Int32Array(src.length);
-  for (let i = 0; i < src.length; i++) {
-    checkIndex(op, src[i], i, n);
-    out[i] = src[i];
+  const len = src.length;
+  const out = new Int32Array(len);
+  for (let i = 0; i < len; i++) {
+    const v = src[i];
+    checkIndex(op, v, i, n);
+    out[i] = v;
   }
   return out;
 }

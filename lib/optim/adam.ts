@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import { zerosLike } from '../creation.js';
-import { Optimizer, checkNumber, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
+import { Optimizer, checkNumber, updateKeepsNoGrad, withDefaults, type Params, type ParamGroup, type ParamState, type Unchecked } from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -10,7 +10,7 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-function checkAdam(name: string, o: Record<string, unknown>): void {
+function checkAdam(name: string, o: Unchecked<Required<AdamOptions>>): void {
   if ('lr' in o) checkNumber(name, 'lr', o.lr, (x) => x >= 0, 'a finite number >= 0');
   if ('eps' in o) checkNumber(name, 'eps', o.eps, (x) => x >= 0, 'a finite number >= 0');
   if ('weightDecay' in o) checkNumber(name, 'weightDecay', o.weightDecay, (x) => x >= 0, 'a finite number >= 0');
@@ -26,26 +26,26 @@ function checkAdam(name: string, o: Record<string, unknown>): void {
  * Adam (Kingma & Ba) with PyTorch's bias correction; weightDecay adds wd·p to the gradient (L2).
  * Runs the backend's in-place adamStep kernel. State per parameter: step, expAvg, expAvgSq.
  */
-export class Adam extends Optimizer {
+export class Adam extends Optimizer<Required<AdamOptions>> {
   constructor(params: Params, opts: AdamOptions = {}, defaultWeightDecay = 0) {
     const name = new.target.name || 'Adam';
     super(params, withDefaults(name, opts, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: defaultWeightDecay }));
   }
 
-  protected checkOptions(o: Record<string, unknown>): void {
+  protected checkOptions(o: Unchecked<Required<AdamOptions>>): void {
     checkAdam(this.name, o);
   }
 
-  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup): void {
+  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<Required<AdamOptions>>): void {
     if (st.step === undefined) {
       st.step = 0;
       st.expAvg = zerosLike(p);
       st.expAvgSq = zerosLike(p);
     }
     st.step = (st.step as number) + 1;
-    const [beta1, beta2] = g.betas as number[];
+    const [beta1, beta2] = g.betas;
     kernels(p.data).adamStep(p.data, grad.data, (st.expAvg as Tensor).data, (st.expAvgSq as Tensor).data, st.step, {
-      lr: g.lr, beta1, beta2, eps: g.eps as number, weightDecay: g.weightDecay as number, decoupled: this.isDecoupled(),
+      lr: g.lr, beta1, beta2, eps: g.eps, weightDecay: g.weightDecay, decoupled: this.isDecoupled(),
     });
   }
 
@@ -67,3 +67,5 @@ export class AdamW extends Adam {
     return true;
   }
 }
+
+updateKeepsNoGrad(Adam.prototype['update']);

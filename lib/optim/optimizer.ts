@@ -2,14 +2,20 @@ import { Tensor, isTensor } from '../tensor.js';
 import { enableGrad } from '../autograd/mode.js';
 import { fmt, sameShape } from '../shape.js';
 
+export { withDefaults, checkNumber } from '../options.js';
+
 type Hyper = number | boolean | number[];
 
-/** Hyperparameters of one group of parameters (lr plus the optimizer's own). */
-export interface ParamGroup {
-  params: Tensor[];
+/** Hyperparameters every optimizer has; each optimizer adds its own (all set: defaults fill the gaps). */
+export interface OptimizerOptions {
   lr: number;
-  [option: string]: Hyper | Tensor[];
 }
+
+/** Options as given by the user or a state dict: known names, values not validated yet. */
+export type Unchecked<O> = { [K in keyof O]?: unknown };
+
+/** One group of parameters with its hyperparameters (lr plus the optimizer's own). */
+export type ParamGroup<O extends OptimizerOptions = OptimizerOptions> = O & { params: Tensor[] };
 
 /** A group as given to the constructor: its params, and options overriding the defaults. */
 export type ParamGroupSpec = { params: Iterable<Tensor> } & Record<string, unknown>;
@@ -28,16 +34,21 @@ export interface OptimizerStateDict {
   paramGroups: ({ params: number[] } & Record<string, Hyper>)[];
 }
 
+/** update() methods of our optimizers: they read the gradient without keeping it (autograd/pool.ts, rule 3). */
+const keepsNoGrad = new WeakSet<object>();
+export function updateKeepsNoGrad(update: object): void {
+  keepsNoGrad.add(update);
+}
 
 /**
  * Base of the optimizers: holds param groups and per-parameter state; subclasses validate their
  * options and implement step(). Parameters are updated in place, so modules keep their tensors.
  */
-export abstract class Optimizer {
-  readonly paramGroups: ParamGroup[] = [];
+export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
+  readonly paramGroups: ParamGroup<O>[] = [];
   readonly state = new Map<Tensor, ParamState>();
 
-  constructor(params: Params, protected readonly defaults: Record<string, Hyper>) {
+  constructor(params: Params, protected readonly defaults: O) {
     const list = Array.isArray(params) ? params : params && typeof (params as Iterable<Tensor>)[Symbol.iterator] === 'function' ? [...(params as Iterable<Tensor>)] : null;
     if (!list) throw new TypeError(`${this.name}: params must be an iterable of Tensors (e.g. model.parameters()) or an array of param groups`);
     if (list.length === 0) throw new Error(`${this.name}: got an empty parameter list`);
@@ -70,7 +81,7 @@ export abstract class Optimizer {
       throw new TypeError(`${this.name}: a param group must be an object with a 'params' list`);
     }
     const { params, ...opts } = spec;
-    const ps = isTensor(params) ? [params as unknown as Tensor] : [...params];
+    const ps: Tensor[] = isTensor(params) ? [params] : [...params];
     const seen = new Set(this.params);
     ps.forEach((p, i) => {
       if (!isTensor(p)) throw new TypeError(`${this.name}: parameter ${i} of group ${this.paramGroups.length} is not a Tensor`);
@@ -81,16 +92,16 @@ export abstract class Optimizer {
     for (const k of Object.keys(opts)) {
       if (!(k in this.defaults)) throw new Error(`${this.name}: unknown option '${k}' (options: ${Object.keys(this.defaults).join(', ')})`);
     }
-    const merged = { ...this.defaults, ...(opts as Record<string, Hyper>) };
+    const merged: O = { ...this.defaults, ...opts };
     this.checkOptions(merged);
-    this.paramGroups.push({ ...merged, params: ps } as ParamGroup);
+    this.paramGroups.push({ ...merged, params: ps });
   }
 
   /** Throw a clear error (naming the optimizer and option) for invalid hyperparameters. */
-  protected abstract checkOptions(o: Record<string, unknown>): void;
+  protected abstract checkOptions(o: Unchecked<O>): void;
 
   /** Update one parameter in place from its (non-null) gradient. */
-  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup): void;
+  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<O>): void;
 
   /** Set every parameter's .grad to null; the next backward() reuses their memory (Tensor.releaseGrad). */
   zeroGrad(): void {
@@ -100,10 +111,12 @@ export abstract class Optimizer {
   /** One update of every parameter that has a gradient. With a closure, re-evaluates the loss first and returns it. */
   step(closure?: () => Tensor | number): Tensor | number | undefined {
     const loss = closure ? enableGrad(closure) : undefined;
+    // a subclass's own update() may keep the gradient: reading p.grad marks it as the user's
+    const internal = keepsNoGrad.has(this.update);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (p.grad === null) continue;
-        let grad = p.grad;
+        let grad = internal ? p._grad : p.grad;
+        if (grad === null) continue;
         if (!sameShape(grad.shape, p.shape)) {
           throw new Error(`${this.name}.step: gradient of shape ${fmt(grad.shape)} does not match its parameter of shape ${fmt(p.shape)}`);
         }
@@ -157,7 +170,7 @@ export abstract class Optimizer {
     for (const [key, st] of Object.entries(sd.state)) {
       const p = byIndex.get(Number(key));
       if (!p) throw new Error(`${what}: state for parameter index ${key}, which no param group lists`);
-      const copy: ParamState = {};
+      const copy: ParamState = Object.create(null); // keys come from a file: "__proto__" is a key
       for (const [k, v] of Object.entries(st)) {
         if (isTensor(v)) {
           if (!sameShape(v.shape, p.shape)) throw new Error(`${what}: '${k}' of parameter ${key} has shape ${fmt(v.shape)} but the parameter has shape ${fmt(p.shape)}`);
@@ -175,14 +188,14 @@ export abstract class Optimizer {
     const newHyper = sd.paramGroups.map((g) => {
       const { params: _ignored, ...hyper } = g;
       for (const k of Object.keys(hyper)) {
-        if (!(k in this.defaults)) throw new Error(`${what}: unknown option '${k}' in the state dict (options: ${Object.keys(this.defaults).join(', ')})`);
+        if (!Object.hasOwn(this.defaults, k)) throw new Error(`${what}: unknown option '${k}' in the state dict (options: ${Object.keys(this.defaults).join(', ')})`);
       }
       const merged = { ...this.defaults, ...hyper };
       this.checkOptions(merged);
       return merged;
     });
     this.paramGroups.forEach((g, gi) => {
-      for (const [k, v] of Object.entries(newHyper[gi])) g[k] = Array.isArray(v) ? v.slice() : v;
+      for (const [k, v] of Object.entries(newHyper[gi])) Object.assign(g, { [k]: Array.isArray(v) ? v.slice() : v });
     });
     this.state.clear();
     for (const [p, st] of newState) this.state.set(p, st);
@@ -195,26 +208,5 @@ export abstract class Optimizer {
       return `  group ${i}: ${params.length} params, ${opts}`;
     });
     return `${this.name}(\n${lines.join('\n')}\n)`;
-  }
-}
-
-/**
- * The user's options over the defaults, rejecting unknown names (a typo like weight_decay must not
- * be silently ignored).
- */
-export function withDefaults(opt: string, given: object | undefined, defaults: Record<string, Hyper>): Record<string, Hyper> {
-  if (given !== undefined && (typeof given !== 'object' || given === null)) throw new TypeError(`${opt}: options must be an object`);
-  const out: Record<string, Hyper> = { ...defaults };
-  for (const [k, v] of Object.entries(given ?? {})) {
-    if (!(k in defaults)) throw new Error(`${opt}: unknown option '${k}' (options: ${Object.keys(defaults).join(', ')})`);
-    if (v !== undefined) out[k] = v as Hyper;
-  }
-  return out;
-}
-
-/** Option checks shared by the optimizers: `${opt}: invalid ${name} ${v} (must be ...)`. */
-export function checkNumber(opt: string, name: string, v: unknown, ok: (x: number) => boolean, rule: string): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-    throw new RangeError(`${opt}: invalid ${name} ${typeof v === 'string' ? `'${v}'` : String(v)} (must be ${rule})`);
   }
 }

@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import type { SgdOptions } from '../backend/backend.js';
-import { Optimizer, checkNumber, withDefaults, type Params, type ParamGroup, type ParamState } from './optimizer.js';
+import { Optimizer, checkNumber, updateKeepsNoGrad, withDefaults, type Params, type ParamGroup, type ParamState, type Unchecked } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -16,13 +16,13 @@ export interface SGDOptions {
  * buf = g on the first step, else momentum·buf + (1 - dampening)·g; g = nesterov ? g + momentum·buf : buf;
  * p -= lr·g. Runs the backend's in-place sgdStep kernel. State per parameter: momentumBuffer.
  */
-export class SGD extends Optimizer {
+export class SGD extends Optimizer<Required<SGDOptions>> {
   constructor(params: Params, opts: SGDOptions) {
     if (!opts || typeof opts !== 'object' || opts.lr === undefined) throw new Error('SGD: the learning rate is required: new SGD(params, {lr})');
     super(params, withDefaults('SGD', opts, { lr: opts.lr, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 }));
   }
 
-  protected checkOptions(o: Record<string, unknown>): void {
+  protected checkOptions(o: Unchecked<Required<SGDOptions>>): void {
     if (o.lr !== undefined) checkNumber('SGD', 'lr', o.lr, (x) => x >= 0, 'a finite number >= 0');
     if ('momentum' in o) checkNumber('SGD', 'momentum', o.momentum, (x) => x >= 0, 'a finite number >= 0');
     if ('dampening' in o) checkNumber('SGD', 'dampening', o.dampening, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
@@ -32,15 +32,16 @@ export class SGD extends Optimizer {
     if (o.nesterov === true && o.dampening !== 0) throw new Error('SGD: nesterov requires dampening = 0');
   }
 
-  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup): void {
-    const momentum = g.momentum as number;
+  protected update(p: Tensor, grad: Tensor, st: ParamState, g: ParamGroup<Required<SGDOptions>>): void {
+    const momentum = g.momentum;
     let buf: Tensor | null = null, first = false;
     if (momentum !== 0) {
       first = st.momentumBuffer === undefined;
       if (first) st.momentumBuffer = p.clone(); // overwritten with the gradient by the first step
       buf = st.momentumBuffer as Tensor;
     }
-    // a group holds exactly the SgdOptions fields (checked by checkOptions)
-    kernels(p.data).sgdStep(p.data, grad.data, buf ? buf.data : null, first, g as unknown as SgdOptions);
+    kernels(p.data).sgdStep(p.data, grad.data, buf ? buf.data : null, first, g);
   }
 }
+
+updateKeepsNoGrad(SGD.prototype['update']);

@@ -4,6 +4,7 @@
 // the event-loop delay is bounded by yieldEveryMs plus the time of one step (keep batches small, or
 // train in a worker_thread, when one step is slower than the latency you need).
 import type { Tensor } from '../tensor.js';
+import { fmt } from '../shape.js';
 
 /** The part of a model fit needs (nn.Module satisfies it). */
 export interface FitModel {
@@ -20,8 +21,11 @@ export interface FitOptimizer {
 /** A loss module (nn.CrossEntropyLoss, nn.MSELoss, ...) or a function (output, target) → scalar Tensor. */
 export type FitLoss = ((output: Tensor, target: any) => Tensor) | { forward(output: Tensor, target: any): Tensor };
 
+/** A batch: [input, target] (checked at run time; a DataLoader yields Tensor[]). */
+type Batch = readonly [Tensor, unknown, ...unknown[]] | readonly Tensor[];
+
 /** What fit iterates: batches [input, target] (a DataLoader, an array, any (async) iterable). */
-export type FitLoader = Iterable<readonly [Tensor, unknown, ...unknown[]]> | AsyncIterable<readonly [Tensor, unknown, ...unknown[]]>;
+export type FitLoader = Iterable<Batch> | AsyncIterable<Batch>;
 
 export interface BatchInfo {
   epoch: number;
@@ -124,7 +128,7 @@ export async function fit(model: FitModel, loader: FitLoader, opts: FitOptions):
         optimizer.zeroGrad();
         const l = loss(model.forward(b[0]), b[1]);
         if (!l || typeof l.backward !== 'function' || l.size !== 1) {
-          throw new TypeError(`fit: lossFn must return a scalar Tensor, got ${l && typeof l.backward === 'function' ? `shape [${l.shape.join(', ')}]` : typeof l}`);
+          throw new TypeError(`fit: lossFn must return a scalar Tensor, got ${l && typeof l.backward === 'function' ? `shape ${fmt(l.shape)}` : typeof l}`);
         }
         l.backward();
         optimizer.step();

@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import type { Tensor } from '../tensor.js';
 import type { Node } from '../autograd/node.js';
+import { fmt } from '../shape.js';
 
 export interface DotOptions {
   /** Names for leaf tensors, e.g. Object.fromEntries(model.namedParameters()) or namedParameters() itself. */
@@ -20,8 +21,6 @@ export interface DotOptions {
   /** Layout direction (default 'TB': inputs at the top, the output at the bottom). */
   rankdir?: 'TB' | 'LR' | 'BT' | 'RL';
 }
-
-const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** Quote a string for DOT (double-quoted ID). */
 export function dotString(s: string): string {
@@ -59,7 +58,7 @@ export function toDot(t: Tensor, opts: DotOptions = {}): string {
       const id = `n${ids.size}`;
       ids.set(k, id);
       const released = node.inputs.length === 0 && node.vjp === null;
-      const label = `${node.name}\n${fmtShape(node.outShape)}${released ? '\n(released)' : ''}`;
+      const label = `${node.name}\n${fmt(node.outShape)}${released ? '\n(released)' : ''}`;
       lines.push(`  ${id} [label=${dotString(label)}, shape=box, style="rounded,filled", fillcolor="${x === t ? '#f6c28b' : '#e8e8e8'}"];`);
       for (const f of from) edges.push(`  ${f} -> ${id};`);
       return id;
@@ -69,13 +68,13 @@ export function toDot(t: Tensor, opts: DotOptions = {}): string {
     const pname = names.get(x);
     let label: string, fill: string;
     if (pname !== undefined) {
-      label = `${pname}\n${fmtShape(x.shape)}`;
+      label = `${pname}\n${fmt(x.shape)}`;
       fill = '#a8d5f2';
     } else if (x.requiresGrad) {
-      label = `leaf\n${fmtShape(x.shape)}`;
+      label = `leaf\n${fmt(x.shape)}`;
       fill = '#a8d5f2';
     } else {
-      label = `${x.ndim === 0 ? 'const' : 'input'}\n${fmtShape(x.shape)}`;
+      label = `${x.ndim === 0 ? 'const' : 'input'}\n${fmt(x.shape)}`;
       fill = '#ffffff';
     }
     lines.push(`  ${id} [label=${dotString(label)}, shape=box, style=filled, fillcolor="${fill}"];`);

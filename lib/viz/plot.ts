@@ -1,8 +1,9 @@
 // Small, dependency-free charts: line charts and 2-D decision boundaries as hand-written SVG, and a
 // terminal chart through asciichart. Output depends only on the inputs (no dates, no random ids).
 import { createRequire } from 'node:module';
-import { Tensor } from '../tensor.js';
+import { Tensor, isTensor } from '../tensor.js';
 import { noGrad } from '../autograd/mode.js';
+import { fmt } from '../shape.js';
 
 export interface Series {
   name: string;
@@ -190,7 +191,7 @@ export function toClasses(out: Tensor, n: number): Int32Array {
     }
     return cls;
   }
-  if (out.size !== n) throw new RangeError(`toClasses: expected ${n} predictions, got a tensor of shape [${out.shape.join(', ')}]`);
+  if (out.size !== n) throw new RangeError(`toClasses: expected ${n} predictions, got a tensor of shape ${fmt(out.shape)}`);
   let integral = true;
   for (let i = 0; i < n && integral; i++) integral = Number.isInteger(out.data[i]);
   for (let i = 0; i < n; i++) cls[i] = integral ? out.data[i] : out.data[i] > 0.5 ? 1 : 0;
@@ -205,9 +206,9 @@ export function toClasses(out: Tensor, n: number): Int32Array {
 export function decisionBoundarySvg(
   predict: (x: Tensor) => Tensor, points: Tensor, labels: Tensor | ArrayLike<number>, opts: BoundaryOptions = {},
 ): string {
-  if (points.ndim !== 2 || points.shape[1] !== 2) throw new RangeError(`decisionBoundarySvg: points must have shape [n, 2], got [${points.shape.join(', ')}]`);
+  if (points.ndim !== 2 || points.shape[1] !== 2) throw new RangeError(`decisionBoundarySvg: points must have shape [n, 2], got ${fmt(points.shape)}`);
   const n = points.shape[0];
-  const ys = labels instanceof Tensor ? labels.data : labels;
+  const ys = isTensor(labels) ? labels.data : labels;
   if (ys.length !== n) throw new RangeError(`decisionBoundarySvg: ${n} points but ${ys.length} labels`);
   const { resolution: R = 80, size = 480, margin = 0.1 } = opts;
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
