@@ -1,7 +1,7 @@
 // StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR and LinearLR in PyTorch 1.13's chainable
 // form: each step updates the groups' current rates, so schedulers on one optimizer compose.
 import type { Optimizer } from '../optimizer.js';
-import { EpochScheduler, checkNumber, checkPositiveInt, pyMod, schedulerOptions } from './scheduler.js';
+import { EpochScheduler, checkNumber, checkPositiveInt, schedulerOptions } from './scheduler.js';
 
 export interface StepLROptions {
   stepSize: number;
@@ -108,7 +108,7 @@ export class CosineAnnealingLR extends EpochScheduler {
     const { lastEpoch: e, tMax: T, etaMin } = this;
     const lrs = this.groupLrs();
     if (e === 0) return lrs;
-    if (pyMod(e - 1 - T, 2 * T) === 0) return lrs.map((lr, i) => lr + ((this.baseLrs[i] - etaMin) * (1 - Math.cos(Math.PI / T))) / 2);
+    if ((e - 1 - T) % (2 * T) === 0) return lrs.map((lr, i) => lr + ((this.baseLrs[i] - etaMin) * (1 - Math.cos(Math.PI / T))) / 2);
     return lrs.map((lr) => ((1 + Math.cos((Math.PI * e) / T)) / (1 + Math.cos((Math.PI * (e - 1)) / T))) * (lr - etaMin) + etaMin);
   }
 }

@@ -146,8 +146,3 @@ export { checkNumber };
 export function describe(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : `${typeof v} ${String(v)}`;
 }
-
-/** Python's a % b (the sign of b). */
-export function pyMod(a: number, b: number): number {
-  return ((a % b) + b) % b;
-}
