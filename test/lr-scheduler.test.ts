@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { zeros, optim, nn, saveCheckpoint, loadCheckpoint, io } from '../lib/index.js';
+import { tensor, zeros, optim, nn, saveCheckpoint, loadCheckpoint, io } from '../lib/index.js';
 import { expectClose } from './helpers.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -97,6 +97,10 @@ describe('scheduler checks', () => {
   it('step() takes a metric exactly when needsMetric says so', () => {
     expect(() => new S.ReduceLROnPlateau(sgd()).step()).toThrow(/ReduceLROnPlateau.step: needs the monitored metric/);
     expect(() => new S.ReduceLROnPlateau(sgd()).step(NaN)).toThrow(/needs the monitored metric/);
+    const r = new S.ReduceLROnPlateau(sgd(), { patience: 0 });
+    r.step(tensor(2));
+    r.step(tensor([3]));
+    expect(r.getLastLr()).toEqual([0.010000000000000002]);
     expect(() => new S.StepLR(sgd(), { stepSize: 1 }).step(0.5)).toThrow(/StepLR.step: takes no metric/);
   });
 

@@ -1,4 +1,5 @@
 import type { Optimizer } from '../optimizer.js';
+import { isTensor, type Tensor } from '../../tensor.js';
 import { SchedulerBase, checkNumber, describe, schedulerOptions } from './scheduler.js';
 
 export interface ReduceLROnPlateauOptions {
@@ -73,8 +74,9 @@ export class ReduceLROnPlateau extends SchedulerBase {
     return this.thresholdMode === 'rel' ? a > best * (t + 1) : a > best + t;
   }
 
-  /** One epoch's end with the monitored value (e.g. the validation loss). */
-  step(metric?: number): void {
+  /** One epoch's end with the monitored value (e.g. the validation loss; a one-element Tensor is read). */
+  step(metric?: number | Tensor): void {
+    if (isTensor(metric) && metric.size === 1) metric = metric.item();
     if (typeof metric !== 'number' || Number.isNaN(metric)) throw new TypeError(`ReduceLROnPlateau.step: needs the monitored metric as a number, e.g. step(valLoss); got ${describe(metric)}`);
     this.lastEpoch++;
     if (this.isBetter(metric)) {
