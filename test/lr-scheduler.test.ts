@@ -120,6 +120,10 @@ describe('scheduler checks', () => {
     expect(() => s.loadStateDict({ ...before, lastEpoch: '3' })).toThrow(/invalid 'lastEpoch' "3" \(must be a number\)/);
     expect(() => s.loadStateDict({ ...before, baseLrs: [0.1, 0.2] })).toThrow(/invalid 'baseLrs' \[0.1,0.2\] \(must be 1 finite numbers, one per param group\)/);
     expect(() => s.loadStateDict(null as never)).toThrow(/expected an object/);
+    expect(() => s.loadStateDict({ ...before, lastEpoch: 1.5 })).toThrow(/invalid 'lastEpoch' 1.5 \(must be an integer >= -1\)/);
+    expect(() => s.loadStateDict({ ...before, stepSize: 0 })).toThrow(/invalid 'stepSize' 0 \(must be an integer >= 1\)/);
+    const plateau = new S.ReduceLROnPlateau(sgd());
+    expect(() => plateau.loadStateDict({ ...plateau.stateDict(), mode: 'avg' })).toThrow(/ReduceLROnPlateau.loadStateDict: invalid 'mode' "avg" \(must be one of min, max\)/);
     expect(s.stateDict()).toEqual(before);
     const p = new S.ReduceLROnPlateau(sgd());
     expect(p.stateDict().best).toBe(Infinity);

@@ -18,6 +18,13 @@ export interface LRScheduler {
   loadStateDict(sd: SchedulerStateDict): void;
 }
 
+/** Counters and sizes in a state dict: integers >= the given minimum. */
+const INTEGERS: Record<string, number> = {
+  lastEpoch: -1, stepCount: 0, numBadEpochs: 0, cooldownCounter: 0, stepSize: 1, tMax: 1, totalIters: 1, totalSteps: 1, patience: 0, cooldown: 0,
+};
+/** String options in a state dict: one of these. */
+const CHOICES: Record<string, string[]> = { mode: ['min', 'max'], thresholdMode: ['rel', 'abs'], annealStrategy: ['cos', 'linear'] };
+
 /** PyTorch's group['initial_lr'], set once per param group (setdefault) and shared by later schedulers. */
 const initialLr = new WeakMap<object, number>();
 
@@ -87,6 +94,10 @@ export abstract class SchedulerBase implements LRScheduler {
         if (groups.has(k) && ((v as number[]).length !== cur.length || !(v as number[]).every(Number.isFinite))) bad(`${cur.length} finite numbers, one per param group`);
       } else if (typeof v !== typeof cur || Number.isNaN(v)) {
         bad(`a ${typeof cur}`);
+      } else if (k in INTEGERS && !(Number.isInteger(v) && (v as number) >= INTEGERS[k])) {
+        bad(`an integer >= ${INTEGERS[k]}`);
+      } else if (k in CHOICES && !CHOICES[k].includes(v as string)) {
+        bad(`one of ${CHOICES[k].join(', ')}`);
       }
     }
     for (const [k, v] of Object.entries(sd)) Object.assign(this, { [k]: Array.isArray(v) ? v.slice() : v });
