@@ -92,6 +92,7 @@ describe('scheduler checks', () => {
     expect(() => new S.ReduceLROnPlateau(sgd(), { factor: 1 })).toThrow(/ReduceLROnPlateau: invalid factor 1/);
     expect(() => new S.ReduceLROnPlateau(sgd(), { mode: 'avg' as never })).toThrow(/mode must be 'min' or 'max'/);
     expect(() => new S.StepLR({} as never, { stepSize: 1 })).toThrow(/StepLR: expected an optimizer/);
+    expect(() => new S.OneCycleLR(null as never, { maxLr: 1, totalSteps: 2 })).toThrow(/OneCycleLR: expected an optimizer \(e.g. new optim.SGD\(...\)\), got null/);
   });
 
   it('step() takes a metric exactly when needsMetric says so', () => {

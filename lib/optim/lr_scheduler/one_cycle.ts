@@ -1,5 +1,5 @@
-import type { Optimizer } from '../optimizer.js';
-import { EpochScheduler, checkNumber, checkPositiveInt, schedulerOptions } from './scheduler.js';
+import { Optimizer } from '../optimizer.js';
+import { EpochScheduler, checkNumber, checkPositiveInt, describeValue, schedulerOptions } from './scheduler.js';
 
 export interface OneCycleLROptions {
   maxLr: number | number[];
@@ -37,6 +37,7 @@ export class OneCycleLR extends EpochScheduler {
 
   constructor(optimizer: Optimizer, opts: OneCycleLROptions) {
     const name = 'OneCycleLR';
+    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${name}: expected an optimizer (e.g. new optim.SGD(...)), got ${describeValue(optimizer)}`);
     const o = schedulerOptions(name, opts, {
       maxLr: undefined as unknown as number | number[], totalSteps: undefined as number | undefined, epochs: undefined as number | undefined,
       stepsPerEpoch: undefined as number | undefined, pctStart: 0.3, annealStrategy: 'cos' as string, cycleMomentum: true,

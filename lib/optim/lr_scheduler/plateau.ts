@@ -1,6 +1,6 @@
 import type { Optimizer } from '../optimizer.js';
 import { isTensor, type Tensor } from '../../tensor.js';
-import { SchedulerBase, checkNumber, describe, schedulerOptions } from './scheduler.js';
+import { SchedulerBase, checkNumber, describeValue, schedulerOptions } from './scheduler.js';
 
 export interface ReduceLROnPlateauOptions {
   mode?: 'min' | 'max';
@@ -77,7 +77,7 @@ export class ReduceLROnPlateau extends SchedulerBase {
   /** One epoch's end with the monitored value (e.g. the validation loss; a one-element Tensor is read). */
   step(metric?: number | Tensor): void {
     if (isTensor(metric) && metric.size === 1) metric = metric.item();
-    if (typeof metric !== 'number' || Number.isNaN(metric)) throw new TypeError(`ReduceLROnPlateau.step: needs the monitored metric as a number, e.g. step(valLoss); got ${describe(metric)}`);
+    if (typeof metric !== 'number' || Number.isNaN(metric)) throw new TypeError(`ReduceLROnPlateau.step: needs the monitored metric as a number, e.g. step(valLoss); got ${describeValue(metric)}`);
     this.lastEpoch++;
     if (this.isBetter(metric)) {
       this.best = metric;

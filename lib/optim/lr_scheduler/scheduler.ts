@@ -36,7 +36,7 @@ export abstract class SchedulerBase implements LRScheduler {
   lastLr: number[];
 
   constructor(readonly optimizer: Optimizer) {
-    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${new.target.name}: expected an optimizer (e.g. new optim.SGD(...)), got ${describe(optimizer)}`);
+    if (!(optimizer instanceof Optimizer)) throw new TypeError(`${new.target.name}: expected an optimizer (e.g. new optim.SGD(...)), got ${describeValue(optimizer)}`);
     this.lastLr = this.groupLrs();
   }
 
@@ -130,7 +130,7 @@ export abstract class EpochScheduler extends SchedulerBase {
   protected abstract getLr(): number[];
 
   step(metric?: number): void {
-    if (metric !== undefined) throw new TypeError(`${this.name}.step: takes no metric (only ReduceLROnPlateau does), got ${describe(metric)}`);
+    if (metric !== undefined) throw new TypeError(`${this.name}.step: takes no metric (only ReduceLROnPlateau does), got ${describeValue(metric)}`);
     this.stepCount++;
     this.lastEpoch++;
     this.setLrs(this.getLr());
@@ -154,6 +154,6 @@ export function checkPositiveInt(name: string, key: string, v: unknown): void {
 
 export { checkNumber };
 
-export function describe(v: unknown): string {
+export function describeValue(v: unknown): string {
   return v === null ? 'null' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : `${typeof v} ${String(v)}`;
 }
