@@ -91,7 +91,7 @@ describe('state dicts', () => {
     expect(Object.keys(sd.state)).toEqual(['0', '1', '2', '3']);
     expect(sd.state['0'].step).toBe(2);
     expect((sd.state['0'].expAvg as Tensor).shape).toEqual([5, 4]);
-    expect(sd.paramGroups).toEqual([{ lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, params: [0, 1, 2, 3] }]);
+    expect(sd.paramGroups).toEqual([{ lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, params: [0, 1, 2, 3] }]);
     const sgd = new optim.SGD(m.parameters(), { lr: 0.1, momentum: 0.5 });
     run(m, sgd, 1);
     expect(Object.keys(sgd.stateDict().state['3'])).toEqual(['momentumBuffer']);
@@ -156,7 +156,7 @@ describe('Optimizer behaviour', () => {
     expect(() => new optim.Adam(ps, { betas: [1, 0.999] })).toThrow(/Adam: invalid betas\[0\] 1 \(must be in \[0, 1\)\)/);
     expect(() => new optim.Adam(ps, { eps: -1 })).toThrow(/Adam: invalid eps -1/);
     expect(() => new optim.AdamW(ps, { lr: -1 })).toThrow(/AdamW: invalid lr -1/);
-    expect(() => new optim.AdamW(ps, { amsgrad: true } as never)).toThrow(/AdamW: unknown option 'amsgrad'/);
+    expect(() => new optim.AdamW(ps, { weight_decay: 0.1 } as never)).toThrow(/AdamW: unknown option 'weight_decay'/);
     expect(() => new optim.Adam([], {})).toThrow(/Adam: got an empty parameter list/);
     expect(() => new optim.Adam([ps[0], ps[0]])).toThrow(/appears more than once/);
     expect(() => new optim.Adam([ps[0].mul(2)])).toThrow(/Adam: can't optimize a non-leaf tensor/);

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Tensor, isTensor } from '../tensor.js';
 import { decodeFrom, encodeSafetensors, type DecodeOptions, type SafetensorsContent } from './safetensors.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';
+import type { SchedulerStateDict } from '../optim/lr_scheduler/scheduler.js';
 
 /** What save/load need of a module (nn.Module satisfies it). */
 export interface StateDictModule {
@@ -20,6 +21,12 @@ export type { OptimizerStateDict };
 export interface StatefulOptimizer {
   stateDict(): OptimizerStateDict;
   loadStateDict(sd: OptimizerStateDict): unknown;
+}
+
+/** What checkpoints need of a learning-rate scheduler (optim.lrScheduler's satisfy it): JSON-able state. */
+export interface StatefulScheduler {
+  stateDict(): SchedulerStateDict;
+  loadStateDict(sd: SchedulerStateDict): unknown;
 }
 
 export type ReadOptions = Omit<DecodeOptions, 'source'>;
@@ -160,7 +167,7 @@ function loadInto(module: StateDictModule, tensors: Record<string, Tensor>, stri
 }
 
 const MODEL = 'model.', OPTIM = 'optim.';
-const META_OPTIM = 'tapegrad.optimizer', META_EXTRA = 'tapegrad.extra', META_KIND = 'tapegrad.checkpoint';
+const META_OPTIM = 'tapegrad.optimizer', META_SCHED = 'tapegrad.scheduler', META_EXTRA = 'tapegrad.extra', META_KIND = 'tapegrad.checkpoint';
 const META_DIGEST = 'tapegrad.sha256';
 
 /**
@@ -182,11 +189,12 @@ export function checkpointDigest(tensors: Record<string, Tensor>, metadata: Reco
 
 /**
  * Save a training checkpoint: model tensors as `model.<name>`, optimizer tensor state as
- * `optim.<i>.<key>`, the rest of the optimizer state and `extra` as JSON in the metadata.
+ * `optim.<i>.<key>`, the rest of the optimizer state, the scheduler's state and `extra` as JSON in
+ * the metadata.
  */
 export function saveCheckpoint(
   file: string,
-  opts: { model: StateDictModule; optimizer?: StatefulOptimizer; extra?: Record<string, unknown> },
+  opts: { model: StateDictModule; optimizer?: StatefulOptimizer; scheduler?: StatefulScheduler; extra?: Record<string, unknown> },
 ): void {
   const tensors: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(stateOf(opts.model, file))) tensors[MODEL + k] = t;
@@ -203,6 +211,7 @@ export function saveCheckpoint(
     }
     metadata[META_OPTIM] = toJson(file, 'optimizer state', { state, paramGroups: sd.paramGroups });
   }
+  if (opts.scheduler) metadata[META_SCHED] = toJson(file, 'scheduler state', opts.scheduler.stateDict());
   if (opts.extra !== undefined) metadata[META_EXTRA] = toJson(file, 'extra', opts.extra);
   metadata[META_DIGEST] = checkpointDigest(tensors, metadata);
   writeSafetensors(file, tensors, metadata);
@@ -225,10 +234,13 @@ function fromJson(file: string, what: string, s: string): unknown {
   }
 }
 
-/** Restore a checkpoint written by saveCheckpoint into the model (and optimizer); returns `extra`. */
+/**
+ * Restore a checkpoint written by saveCheckpoint into the model (and optimizer, and scheduler: all
+ * or nothing); returns `extra`.
+ */
 export function loadCheckpoint(
   file: string,
-  opts: { model: StateDictModule; optimizer?: StatefulOptimizer; strict?: boolean },
+  opts: { model: StateDictModule; optimizer?: StatefulOptimizer; scheduler?: StatefulScheduler; strict?: boolean },
 ): Record<string, unknown> | undefined {
   const { tensors, metadata } = readSafetensors(file);
   if (metadata[META_KIND] === undefined) throw new Error(`loadCheckpoint ${file}: not a tapegrad checkpoint (no "${META_KIND}" metadata); use load() for plain model files`);
@@ -246,27 +258,41 @@ export function loadCheckpoint(
   const stored = metadata[META_DIGEST];
   if (stored === undefined) throw new Error(`loadCheckpoint ${file}: no "${META_DIGEST}" digest (written by an older tapegrad, or edited); it cannot be checked`);
   if (stored !== checkpointDigest(tensors, metadata)) throw new Error(`loadCheckpoint ${file}: the file was modified or damaged after it was written (its SHA-256 digest does not match); refusing to resume from it`);
-  if (opts.optimizer) {
-    const json = metadata[META_OPTIM];
-    if (json === undefined) throw new Error(`loadCheckpoint ${file}: the checkpoint has no optimizer state`);
-    const parsed = fromJson(file, 'optimizer', json) as OptimizerStateDict;
-    if (!parsed || typeof parsed !== 'object' || typeof parsed.state !== 'object' || parsed.state === null || !Array.isArray(parsed.paramGroups)) {
-      throw new Error(`loadCheckpoint ${file}: optimizer metadata lacks state/paramGroups`);
+  let sched: SchedulerStateDict | undefined;
+  if (opts.scheduler) {
+    const json = metadata[META_SCHED];
+    if (json === undefined) throw new Error(`loadCheckpoint ${file}: the checkpoint has no scheduler state`);
+    const parsed = fromJson(file, 'scheduler', json);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`loadCheckpoint ${file}: scheduler metadata is not an object`);
+    sched = Object.assign(Object.create(null), parsed) as SchedulerStateDict;
+  }
+  if (opts.optimizer || sched) {
+    let sd: OptimizerStateDict | undefined;
+    if (opts.optimizer) {
+      const json = metadata[META_OPTIM];
+      if (json === undefined) throw new Error(`loadCheckpoint ${file}: the checkpoint has no optimizer state`);
+      const parsed = fromJson(file, 'optimizer', json) as OptimizerStateDict;
+      if (!parsed || typeof parsed !== 'object' || typeof parsed.state !== 'object' || parsed.state === null || !Array.isArray(parsed.paramGroups)) {
+        throw new Error(`loadCheckpoint ${file}: optimizer metadata lacks state/paramGroups`);
+      }
+      const state: OptimizerStateDict['state'] = Object.create(null);
+      for (const [i, s] of Object.entries(parsed.state)) {
+        if (typeof s !== 'object' || s === null) throw new Error(`loadCheckpoint ${file}: optimizer state of parameter ${JSON.stringify(i)} is not an object`);
+        state[i] = Object.assign(Object.create(null), s);
+      }
+      for (const [i, key, t] of optimTensors) (state[i] ??= Object.create(null))[key] = t;
+      sd = { state, paramGroups: parsed.paramGroups };
     }
-    const state: OptimizerStateDict['state'] = Object.create(null);
-    for (const [i, s] of Object.entries(parsed.state)) {
-      if (typeof s !== 'object' || s === null) throw new Error(`loadCheckpoint ${file}: optimizer state of parameter ${JSON.stringify(i)} is not an object`);
-      state[i] = Object.assign(Object.create(null), s);
-    }
-    for (const [i, key, t] of optimTensors) (state[i] ??= Object.create(null))[key] = t;
-    const sd: OptimizerStateDict = { state, paramGroups: parsed.paramGroups };
-    // all or nothing: if the optimizer rejects its state, put the model's previous values back
+    // all or nothing: if the optimizer or scheduler rejects its state, put the previous values back
     const backup = Object.fromEntries(Object.entries(opts.model.stateDict()).map(([k, t]) => [k, t.clone()]));
+    const optimBackup = sd && sched ? opts.optimizer!.stateDict() : undefined;
     loadInto(opts.model, model, opts.strict ?? true, file);
     try {
-      opts.optimizer.loadStateDict(sd);
+      if (sd) opts.optimizer!.loadStateDict(sd);
+      if (sched) opts.scheduler!.loadStateDict(sched);
     } catch (e) {
       opts.model.loadStateDict(backup, { strict: false });
+      if (optimBackup) opts.optimizer!.loadStateDict(optimBackup);
       throw new Error(`loadCheckpoint ${file}: ${(e as Error).message}`, { cause: e });
     }
   } else {

@@ -1,5 +1,6 @@
 import type { Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
+import type { AdamOptions as BackendAdamOptions, FloatArray } from '../backend/backend.js';
 import { zerosLike } from '../creation.js';
 import { Optimizer, checkNumber, updateKeepsNoGrad, withDefaults, type Params, type ParamGroup, type ParamState, type Unchecked } from './optimizer.js';
 
@@ -8,6 +9,7 @@ export interface AdamOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  amsgrad?: boolean;
 }
 
 function checkAdam(name: string, o: Unchecked<Required<AdamOptions>>): void {
@@ -20,16 +22,18 @@ function checkAdam(name: string, o: Unchecked<Required<AdamOptions>>): void {
     checkNumber(name, 'betas[0]', b[0], (x) => x >= 0 && x < 1, 'in [0, 1)');
     checkNumber(name, 'betas[1]', b[1], (x) => x >= 0 && x < 1, 'in [0, 1)');
   }
+  if ('amsgrad' in o && typeof o.amsgrad !== 'boolean') throw new TypeError(`${name}: invalid amsgrad ${String(o.amsgrad)} (must be a boolean)`);
 }
 
 /**
  * Adam (Kingma & Ba) with PyTorch's bias correction; weightDecay adds wd·p to the gradient (L2).
- * Runs the backend's in-place adamStep kernel. State per parameter: step, expAvg, expAvgSq.
+ * Runs the backend's in-place adamStep kernel. State per parameter: step, expAvg, expAvgSq, and
+ * with amsgrad maxExpAvgSq (the running maximum of expAvgSq, used in the denominator).
  */
 export class Adam extends Optimizer<Required<AdamOptions>> {
   constructor(params: Params, opts: AdamOptions = {}, defaultWeightDecay = 0) {
     const name = new.target.name || 'Adam';
-    super(params, withDefaults(name, opts, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: defaultWeightDecay }));
+    super(params, withDefaults(name, opts, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: defaultWeightDecay, amsgrad: false }));
   }
 
   protected checkOptions(o: Unchecked<Required<AdamOptions>>): void {
@@ -44,9 +48,13 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
     }
     st.step = (st.step as number) + 1;
     const [beta1, beta2] = g.betas;
-    kernels(p.data).adamStep(p.data, grad.data, (st.expAvg as Tensor).data, (st.expAvgSq as Tensor).data, st.step, {
-      lr: g.lr, beta1, beta2, eps: g.eps, weightDecay: g.weightDecay, decoupled: this.isDecoupled(),
-    });
+    const o = { lr: g.lr, beta1, beta2, eps: g.eps, weightDecay: g.weightDecay, decoupled: this.isDecoupled() };
+    if (g.amsgrad) {
+      if (st.maxExpAvgSq === undefined) st.maxExpAvgSq = zerosLike(p);
+      amsgradStep(p.data, grad.data, (st.expAvg as Tensor).data, (st.expAvgSq as Tensor).data, (st.maxExpAvgSq as Tensor).data, st.step, o);
+    } else {
+      kernels(p.data).adamStep(p.data, grad.data, (st.expAvg as Tensor).data, (st.expAvgSq as Tensor).data, st.step, o);
+    }
   }
 
   protected isDecoupled(): boolean {
@@ -69,3 +77,19 @@ export class AdamW extends Adam {
 }
 
 updateKeepsNoGrad(Adam.prototype['update']);
+
+/** The backend's adamStep with PyTorch 1.13's amsgrad denominator √max(vmax, v) (JS only: no kernel yet). */
+function amsgradStep(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, vmax: FloatArray, step: number, o: BackendAdamOptions): void {
+  const { lr, beta1, beta2, eps, weightDecay: wd, decoupled } = o;
+  const stepSize = lr / (1 - Math.pow(beta1, step));
+  const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
+  for (let i = 0; i < param.length; i++) {
+    let g = grad[i];
+    if (decoupled) param[i] *= 1 - lr * wd;
+    else if (wd !== 0) g += wd * param[i];
+    m[i] = beta1 * m[i] + (1 - beta1) * g;
+    v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+    vmax[i] = Math.max(vmax[i], v[i]);
+    param[i] -= stepSize * (m[i] / (Math.sqrt(vmax[i]) / bc2Sqrt + eps));
+  }
+}

@@ -3,3 +3,7 @@ export {
 } from './optimizer.js';
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { RMSprop, type RMSpropOptions } from './rmsprop.js';
+export { Adagrad, type AdagradOptions } from './adagrad.js';
+export * as lrScheduler from './lr_scheduler/index.js';
+export type { LRScheduler, SchedulerStateDict } from './lr_scheduler/index.js';
