@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  trainModel, buildMlp, readModel, accuracy, readModelMetadata, META_ARCH, curvesFileFor,
-} from '../lib/cli/train.js';
+import { trainModel, buildMlp, curvesFileFor, normalizeInput } from '../lib/cli/train.js';
+import { readModel, META_ARCH } from '../lib/cli/modelfile.js';
+import { accuracy } from '../lib/train/index.js';
+import { readSafetensors } from '../lib/io/index.js';
 import { perceptronCommand, graphCommand } from '../lib/cli/commands.js';
 import { CliError } from '../lib/cli/errors.js';
 
@@ -48,14 +49,14 @@ describe('trainer (in-process)', () => {
     expect(r.testAccuracy).toBeGreaterThan(0.9);
     expect(epochs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(progress).toBe(30 * 25); // 800 training points in batches of 32
-    expect(JSON.parse(readModelMetadata(out)[META_ARCH])).toEqual({ inFeatures: 2, hidden: [64, 64], outFeatures: 2, activation: 'relu' });
+    expect(JSON.parse(readSafetensors(out).metadata[META_ARCH])).toEqual({ inFeatures: 2, hidden: [64, 64], outFeatures: 2, activation: 'relu' });
     const back = readModel(out);
-    expect(accuracy(back.model, r.split.xTest, r.split.yTest, back.arch)).toBe(r.testAccuracy);
+    expect(accuracy(back.model, normalizeInput(r.split.xTest, back.arch!), r.split.yTest)).toBe(r.testAccuracy);
     expect(back.data).toEqual({ dataset: 'spirals', seed: 0 });
     const curves = readFileSync(curvesFileFor(out), 'utf8');
     expect(curves).toContain('train loss');
     expect(curves).toContain('test acc');
-    expect(existsSync(join(dir, 'spirals', 'checkpoint.safetensors'))).toBe(true);
+    expect(existsSync(join(dir, 'spirals', 'model.checkpoint.safetensors'))).toBe(true);
     expect(readFileSync(r.boundaryFile!, 'utf8')).toContain('<svg');
   });
 
@@ -68,7 +69,7 @@ describe('trainer (in-process)', () => {
     });
     expect(r1.interrupted).toEqual({ epoch: 2, batch: 7 });
     expect(existsSync(b)).toBe(false); // no final model from an interrupted run
-    const r2 = await trainModel({ resume: join(dir, 'ib', 'checkpoint.safetensors') });
+    const r2 = await trainModel({ resume: join(dir, 'ib', 'model.checkpoint.safetensors') });
     expect(r2.interrupted).toBeNull();
     expect(r2.history.trainLoss).toHaveLength(4);
     expect(readFileSync(b).equals(readFileSync(a))).toBe(true);
@@ -78,7 +79,7 @@ describe('trainer (in-process)', () => {
     const a = join(dir, 'a', 'model.safetensors'), b = join(dir, 'b', 'model.safetensors');
     await trainModel({ dataset: 'circles', epochs: 6, out: a });
     await trainModel({ dataset: 'circles', epochs: 3, out: b });
-    const r = await trainModel({ resume: join(dir, 'b', 'checkpoint.safetensors'), epochs: 6 });
+    const r = await trainModel({ resume: join(dir, 'b', 'model.checkpoint.safetensors'), epochs: 6 });
     expect(r.outFile).toBe(b);
     expect(r.history.trainLoss).toHaveLength(6);
     expect(readFileSync(b).equals(readFileSync(a))).toBe(true);
@@ -174,7 +175,8 @@ describe.runIf(spawnTests)('bin/tapegrad.js', () => {
     writeFileSync(input, 'a,b\n0,0\n0,1\n1,0\n1,1\n');
     const p = cli(['predict', '--model', model, '--input', input]);
     expect(p.code).toBe(0);
-    expect(p.stdout).toBe('0\n1\n1\n0\n');
+    expect(p.stdout.split('\n').map((l) => l.split(',').slice(0, 2).join(','))).toEqual(['class,label', '0,0', '1,1', '1,1', '0,0', '']);
+    expect(p.stdout.split('\n')[0]).toBe('class,label,p_0,p_1');
   });
 
   it('eval reproduces the accuracy of a spirals run', (ctx) => {
@@ -232,7 +234,7 @@ describe.runIf(spawnTests)('Ctrl-C during tapegrad train', () => {
     expect(stdout).toMatch(/interrupted in epoch \d+ after batch \d+/);
     expect(code).toBe(130);
     expect(existsSync(cut)).toBe(false);
-    const ckpt = join(dir, 'sig-b', 'checkpoint.safetensors');
+    const ckpt = join(dir, 'sig-b', 'model.checkpoint.safetensors');
     const resumed = spawnSync(process.execPath, [bin, 'train', '--resume', ckpt, '-q'], { env, encoding: 'utf8', timeout: 120_000 });
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(readFileSync(cut).equals(readFileSync(straight))).toBe(true);

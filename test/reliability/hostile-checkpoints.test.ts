@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointDigest, encodeSafetensors, readSafetensors } from '../../lib/io/index.js';
-import { readModel, readTrainCheckpoint, trainModel } from '../../lib/cli/train.js';
+import { trainModel } from '../../lib/cli/train.js';
+import { readModel, readTrainCheckpoint } from '../../lib/cli/modelfile.js';
 import { runScript } from '../../scripts/testkit.mjs';
 
 // Backend-independent: run once.
@@ -30,7 +31,7 @@ function craft(from: string, to: string, edit: (extra: Record<string, any>) => v
 /** A 3-epoch xor run in dir/a; returns its checkpoint. */
 async function trained(): Promise<string> {
   await trainModel({ dataset: 'xor', epochs: 3, out: join(dir, 'a', 'model.safetensors') });
-  return join(dir, 'a', 'checkpoint.safetensors');
+  return join(dir, 'a', 'model.checkpoint.safetensors');
 }
 
 describe.runIf(run)('hostile and mismatched checkpoints', () => {
@@ -122,7 +123,7 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
   });
 
   it('a checkpoint is written after every epoch, as --help says (none lost to a time throttle)', async () => {
-    const ck = join(dir, 'e', 'checkpoint.safetensors');
+    const ck = join(dir, 'e', 'model.checkpoint.safetensors');
     const seen: number[] = [];
     await trainModel({ dataset: 'xor', epochs: 6, out: join(dir, 'e', 'model.safetensors') }, {
       onEpoch: (e) => { seen.push(readTrainCheckpoint(ck).epoch - e.epoch); },
