@@ -110,8 +110,8 @@ export function parseCsv(text: string, opts: CsvOptions & { name?: string } = {}
   const at = (line: number, c: number): string => `row ${line}, column ${JSON.stringify(columns[c])}`;
   for (const { record, info } of body) if (record.length !== width) fail(`row ${info.lines} has ${record.length} cells, expected ${width}`);
 
-  // a target with any non-numeric cell holds class names
-  const textTarget = t >= 0 && (opts.labels !== undefined || body.some(({ record }) => !isNumber(record[t])));
+  // a target with no number at all holds class names (one with some numbers is a numeric column with bad cells)
+  const textTarget = t >= 0 && (opts.labels !== undefined || !body.some(({ record }) => isNumber(record[t])));
   let labels: string[] | null = null;
   const classOf = new Map<string, number>();
   if (textTarget) {
@@ -136,7 +136,8 @@ export function parseCsv(text: string, opts: CsvOptions & { name?: string } = {}
       if (s === '') fail(`${at(line, c)}: empty cell (missing value)`);
       const v = Number(s);
       if (Number.isNaN(v)) fail(/^[+-]?nan$/i.test(s) ? `${at(line, c)}: NaN is not allowed in the data` : `${at(line, c)}: cell ${JSON.stringify(s)} is not a number`);
-      if (!Number.isFinite(v) || !Number.isFinite(Math.fround(v))) fail(`${at(line, c)}: ${s} is not a finite number (it overflows float32)`);
+      if (!Number.isFinite(v)) fail(`${at(line, c)}: ${s} is not a finite number`);
+      if (!Number.isFinite(Math.fround(v))) fail(`${at(line, c)}: ${s} is not a finite number (it overflows float32)`);
       if (c === t) y![r] = v;
       else x[k++] = v;
     }
