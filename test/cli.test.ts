@@ -393,3 +393,24 @@ describe.runIf(spawnTests)('SIGTERM during tapegrad train', () => {
     expect(e.code, e.stderr).toBe(0);
   }, 120_000);
 });
+
+describe('progress on a terminal', () => {
+  it('shows the ETA with units', async () => {
+    const { progressReporter, duration } = await import('../lib/cli/progress.js');
+    expect([duration(42), duration(828), duration(3725), duration(NaN)]).toEqual(['42s', '13m48s', '1h02m', '--']);
+    const { Writable } = await import('node:stream');
+    let text = '';
+    const tty = Object.assign(new Writable({ write(c, _e, cb) { text += String(c); cb(); } }), {
+      isTTY: true, columns: 160, cursorTo: () => true, moveCursor: () => true, clearLine: () => true, clearScreenDown: () => true,
+    });
+    const r = progressReporter({ out: tty as unknown as NodeJS.WriteStream, tty: true });
+    const options = { epochs: 2 } as never;
+    r.onStart!({ batches: 10, startEpoch: 0, options } as never);
+    await new Promise((res) => setTimeout(res, 30));
+    r.onProgress!({ epoch: 1, epochs: 2, batch: 5, batches: 10, step: 5, loss: 1, meanLoss: 1, accuracy: 0.5, samplesPerSec: 100 });
+    await new Promise((res) => setTimeout(res, 150));
+    r.finish();
+    expect(text).toMatch(/ETA \d+(\.\d+)?(s|m\d\ds)\b/);
+    expect(text).not.toMatch(/ETA \d+(?![\d.sm])/);
+  });
+});
