@@ -9,7 +9,7 @@ import { manualSeed } from '../random.js';
 import { crossEntropy } from '../ops/index.js';
 import { backendInfo, setBackend, type BackendName } from '../backend/index.js';
 import { packageRoot } from '../backend/native.js';
-import { Perceptron } from '../nn/index.js';
+import { Perceptron, Softmax, LogSoftmax } from '../nn/index.js';
 import { loadCsv } from '../data/index.js';
 import { toDot, renderSvg } from '../viz/graph.js';
 import { asciiChart, decisionBoundarySvg } from '../viz/plot.js';
@@ -18,7 +18,7 @@ import { loadDataset, type DatasetName } from './data.js';
 import { trainModel, buildMlp, describeArch, normalizeInput, type TrainOptions, type Activation, type Arch } from './train.js';
 import { readModel } from './modelfile.js';
 import { predict, accuracy, evaluate, argmaxRows } from '../train/index.js';
-import { softmax, mseLoss } from '../ops/index.js';
+import { softmax, exp, mseLoss } from '../ops/index.js';
 import { progressReporter } from './progress.js';
 
 export interface Out {
@@ -129,7 +129,7 @@ export async function evalCommand(opts: EvalOptions, out: Out = stdout): Promise
     const v = opts[k] ?? same?.[k];
     return v === undefined ? {} : { [k]: v };
   };
-  const split = await loadDataset({ dataset, seed: opts.seed ?? same?.seed ?? 0, ...pick('data'), ...pick('target'), ...pick('samples'), ...pick('delimiter') });
+  const split = await loadDataset({ dataset, seed: opts.seed ?? same?.seed ?? 0, ...pick('data'), ...pick('target'), ...pick('samples'), ...pick('delimiter') }, arch?.labels ? { labels: arch.labels } : {});
   const inFeatures = arch?.inFeatures ?? split.inFeatures;
   check(split.inFeatures === inFeatures, `${opts.model} expects ${inFeatures} input features but ${dataset} has ${split.inFeatures}`);
   const x = arch ? normalizeInput(split.xTest, arch) : split.xTest;
@@ -172,7 +172,9 @@ export async function predictCommand(opts: PredictOptions, out: Out = stdout): P
     for (let i = 0; i < n; i++) out.log(opts.json ? JSON.stringify({ value: y.data[i] }) : String(y.data[i]));
     return 0;
   }
-  const probs = softmax(y, 1), cls = argmaxRows(y);
+  // a model that ends in Softmax / LogSoftmax already gives (log-)probabilities
+  const last = model.length ? model.at(-1) : null;
+  const probs = last instanceof Softmax ? y : last instanceof LogSoftmax ? exp(y) : softmax(y, 1), cls = argmaxRows(y);
   const names = arch?.labels ?? Array.from({ length: c }, (_, k) => String(k));
   const row = (i: number): number[] => Array.from(probs.data.subarray(i * c, (i + 1) * c), (p) => Number(p.toPrecision(6)));
   if (!opts.json) out.log(['class', 'label', ...names.map((l) => `p_${l}`)].map(csvCell).join(','));

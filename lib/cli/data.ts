@@ -65,7 +65,8 @@ function targetOf(t: string | undefined): string | number {
   return /^-?\d+$/.test(t) ? Number(t) : t;
 }
 
-export async function loadDataset(spec: DataSpec): Promise<Split> {
+/** The data of a spec; `labels`: the class names of a model, so a CSV's text labels map to its classes. */
+export async function loadDataset(spec: DataSpec, opts: { labels?: readonly string[] } = {}): Promise<Split> {
   const { dataset, seed } = spec;
   const n = spec.samples ?? 1000;
   const describe = (s: Omit<Split, 'description'>, name: string): Split => ({
@@ -92,11 +93,12 @@ export async function loadDataset(spec: DataSpec): Promise<Split> {
     case 'csv': {
       check(spec.data, '--dataset csv needs --data <file.csv> (and --target <column>, default the last column)');
       check(existsSync(spec.data), `data file not found: ${spec.data}`);
-      const { x, y, target, labels } = loadCsv(spec.data, { target: targetOf(spec.target), ...(spec.delimiter !== undefined && { delimiter: spec.delimiter }) });
+      const { x, y, target, labels } = loadCsv(spec.data, { target: targetOf(spec.target), ...(spec.delimiter !== undefined && { delimiter: spec.delimiter }), ...(opts.labels && { labels: opts.labels }) });
       const values = y!;
+      check(!labels || labels.length >= 2, `${spec.data}: target column '${target}' has a single class (${labels?.[0]}); a classifier needs at least 2`);
       // text labels or integers >= 0: classes; other numbers: a regression target
       const regression = !labels && values.data.some((v) => !Number.isInteger(v) || v < 0);
-      const numClasses = labels ? Math.max(2, labels.length) : regression ? 1 : countClasses(values, `target column '${target}'`);
+      const numClasses = labels ? labels.length : regression ? 1 : countClasses(values, `target column '${target}'`);
       check(x.shape[0] >= 2, `${spec.data}: need at least 2 rows to split into train and test`);
       const [xTrain, yTrain, xTest, yTest] = split(x, values, seed);
       return describe({

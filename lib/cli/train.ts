@@ -217,7 +217,7 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
   const options = resolveOptions(opts, resumed);
   const dataset = options.data.dataset;
 
-  const split = await loadDataset(options.data);
+  const split = await loadDataset(options.data, resumed?.arch.labels ? { labels: resumed.arch.labels } : {});
   const regression = split.task === 'regression';
   const arch: Arch = resumed?.arch ?? {
     inFeatures: split.inFeatures,
