@@ -8,6 +8,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
+import { save, type StateDictModule } from '../io/save.js';
 import { countCorrect, evaluate, lossFunction, type PredictModel } from './evaluate.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 
@@ -106,8 +107,11 @@ export interface FitOptions {
   onEpoch?: (logs: EpochLogs) => void | Promise<void>;
   /** Stop when the monitored value (default valLoss) has not improved by minDelta for `patience` epochs. */
   earlyStopping?: MonitorOptions & { patience?: number };
-  /** Keep the weights of the best epoch by the monitored value (default valLoss); restore them when training ends (default true). */
-  keepBest?: MonitorOptions & { restore?: boolean; onBest?: (logs: EpochLogs) => void | Promise<void> };
+  /**
+   * Keep the weights of the best epoch by the monitored value (default valLoss): restored when training
+   * ends (default true), saved (atomically, with save()) to `file` at every improvement, and reported to onBest.
+   */
+  keepBest?: MonitorOptions & { restore?: boolean; file?: string; onBest?: (logs: EpochLogs) => void | Promise<void> };
   /** Stepped after every epoch: see FitScheduler. `schedulerMonitor` names the metric for needsMetric schedulers. */
   scheduler?: FitScheduler;
   schedulerMonitor?: string;
@@ -264,6 +268,7 @@ export async function fit(model: FitModel, loader: FitLoader | ((epoch: number) 
       if (bestMonitor?.improved(logs)) {
         history.best = { epoch: logs.epoch, value: bestMonitor.best };
         if (keepBest!.restore !== false) bestState = Object.fromEntries(Object.entries(model.stateDict!()).map(([k, t]) => [k, t.clone()]));
+        if (keepBest!.file) save(model as StateDictModule, keepBest!.file, { metadata: { 'tapegrad.best': JSON.stringify(logs) } });
         await keepBest!.onBest?.(logs);
       }
       if (onEpochEnd) await onEpochEnd(logs);

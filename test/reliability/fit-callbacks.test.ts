@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataLoader, TensorDataset, fit, manualSeed, nn, optim, randn, tensor, add, mul, sum, crossEntropy, type Tensor, type EpochLogs } from '../../lib/index.js';
 import { evaluate, predict, argmaxRows, accuracy } from '../../lib/train/index.js';
+import { readSafetensors } from '../../lib/io/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapegrad-fit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,7 +84,7 @@ describe('fit: validation, callbacks, log', () => {
     const best: number[] = [];
     const h = await fit(s.model, s.loader, {
       lossFn: s.lossFn, optimizer: new optim.SGD(s.model.parameters(), { lr: 2 }), epochs: 6, validationData: [s.xv, s.yv],
-      keepBest: { monitor: 'valLoss', onBest: (l) => { best.push(l.epoch); } },
+      keepBest: { monitor: 'valLoss', file: join(dir, 'best.safetensors'), onBest: (l) => { best.push(l.epoch); } },
       onEpochEnd: () => { snaps.push(weights(s.model)); },
     });
     const vals = h.epochs.map((e) => e.valLoss!);
@@ -91,6 +92,9 @@ describe('fit: validation, callbacks, log', () => {
     expect(h.best).toEqual({ epoch: argmin + 1, value: vals[argmin] });
     expect(best.at(-1)).toBe(argmin + 1);
     expect(weights(s.model)).toEqual(snaps[argmin]);
+    const file = readSafetensors(join(dir, 'best.safetensors'));
+    expect(Object.values(file.tensors).map((t) => Array.from(t.data))).toEqual(snaps[argmin]);
+    expect(JSON.parse(file.metadata['tapegrad.best']).epoch).toBe(argmin + 1);
   });
 
   it('steps the scheduler once per epoch, with the monitored metric when it asks for one', async () => {
