@@ -16,4 +16,5 @@ export * as io from './io/index.js';
 export { save, load, saveCheckpoint, loadCheckpoint, readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/index.js';
 export * as viz from './viz/index.js';
 export { toDot, drawGraph, lineChartSvg, asciiChart, decisionBoundarySvg } from './viz/index.js';
-export { fit, type FitOptions, type FitHistory, type BatchInfo, type EpochInfo } from './train/index.js';
+export * as train from './train/index.js';
+export { fit, predict, evaluate, type FitOptions, type FitHistory, type BatchLogs, type EpochLogs } from './train/index.js';

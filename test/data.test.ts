@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, tensor, arange, manualSeed, rand, randn } from '../lib/index.js';
 import {
-  TensorDataset, DataLoader, RandomGenerator, loadCsv, parseCsv, trainTestSplit, xor, spirals, circles, loadMnist, type Dataset,
+  TensorDataset, DataLoader, RandomGenerator, loadCsv, parseCsv, detectDelimiter, trainTestSplit, xor, spirals, circles, loadMnist, type Dataset,
 } from '../lib/data/index.js';
 
 /** x: [n, 2] with row i = [i, 10 i]; y: [n] = i. */
@@ -209,6 +209,36 @@ describe('CSV', () => {
     expect(() => loadCsv(file('head.csv', 'a,b\n'))).toThrow(/no data rows after the header \(a, b\)/);
     expect(() => loadCsv(join(dir, 'nope.csv'))).toThrow(/nope\.csv: cannot read file/);
     expect(() => parseCsv('a\n"1\n')).toThrow(/row 2 has an unterminated quoted cell/);
+  });  it('maps a text target to classes in sorted order, or to given class names', () => {
+    const d = parseCsv('x,species\n1,virginica\n2,setosa\n3,versicolor\n4,setosa\n', { target: 'species' });
+    expect(d.labels).toEqual(['setosa', 'versicolor', 'virginica']);
+    expect(Array.from(d.y!.data)).toEqual([2, 0, 1, 0]);
+    const e = parseCsv('x,species\n1,versicolor\n', { target: 'species', labels: ['setosa', 'versicolor', 'virginica'] });
+    expect(Array.from(e.y!.data)).toEqual([1]);
+    expect(() => parseCsv('x,species\n1,rosa\n', { target: 'species', labels: ['setosa'], name: 'f.csv' }))
+      .toThrow('csv f.csv: row 2, column "species": label "rosa" is not one of the model\'s classes (setosa)');
+    expect(parseCsv('x,y\n1,0.5\n', { target: 'y' }).labels).toBeNull();
+  });
+  it('detects the delimiter among , ; tab |', () => {
+    expect(detectDelimiter('a;b;c\n1,5;2;3\n')).toBe(';');
+    expect(detectDelimiter('a\tb\n1\t2\n')).toBe('\t');
+    expect(detectDelimiter('a|b\n1|2\n')).toBe('|');
+    expect(detectDelimiter('"a;b",c\n1,2\n')).toBe(',');
+    expect(detectDelimiter('a\n1\n')).toBe(',');
+    const d = parseCsv('a;b;c\n1;2;3\n', { target: 'c' });
+    expect([d.delimiter, Array.from(d.x.data), Array.from(d.y!.data)]).toEqual([';', [1, 2], [3]]);
+  });
+  it("header 'auto': a header only when the first row has text over numbers", () => {
+    const no = parseCsv('1,2\n3,4\n', { header: 'auto' });
+    expect([no.header, no.x.shape]).toEqual([false, [2, 2]]);
+    const yes = parseCsv('a,b\n3,4\n', { header: 'auto' });
+    expect([yes.header, yes.x.shape, yes.columns]).toEqual([true, [1, 2], ['a', 'b']]);
+  });
+  it('rejects NaN and Infinity with the row and column', () => {
+    expect(() => parseCsv('a,b\n1,2\n3,Infinity\n', { name: 'f.csv' })).toThrow('csv f.csv: row 3, column "b": Infinity is not a finite number');
+    expect(() => parseCsv('a,b\n-inf,2\n', { name: 'f.csv' })).toThrow('csv f.csv: row 2, column "a": cell "-inf" is not a number');
+    expect(() => parseCsv('a,b\n1e39,2\n', { name: 'f.csv' })).toThrow(/row 2, column "a": 1e39 is not a finite number \(it overflows float32\)/);
+    expect(() => parseCsv('a,b\n1,2\n1,NaN\n', { name: 'f.csv', target: 'b' })).toThrow('csv f.csv: row 3, column "b": NaN is not allowed in the data');
   });
 });
 

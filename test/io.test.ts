@@ -167,7 +167,15 @@ describe('save / load', () => {
     expect(b.stateDict()['0.weight'].data).not.toEqual(a.stateDict()['0.weight'].data);
     const params = b.parameters();
     const meta = load(b, file);
-    expect(meta).toEqual({ format: 'pt', 'tapegrad.arch': arch });
+    // a Sequential of built-in layers also records its architecture, from which it rebuilds
+    const layers = [{ type: 'Linear', inFeatures: 4, outFeatures: 3, bias: true }, { type: 'ReLU' }, { type: 'Linear', inFeatures: 3, outFeatures: 2, bias: true }];
+    expect(meta).toEqual({ format: 'pt', 'tapegrad.arch': arch, 'tapegrad.sequential': JSON.stringify(layers) });
+    const c = nn.Sequential.fromArchitecture(JSON.parse(meta['tapegrad.sequential']));
+    load(c, file);
+    expect(c.toString()).toBe(a.toString());
+    for (const [k, t] of Object.entries(a.stateDict())) expect(c.stateDict()[k].data).toEqual(t.data);
+    expect(() => nn.Sequential.fromArchitecture([{ type: 'Eval' }])).toThrow(/layer 0: unknown layer type "Eval"/);
+    expect(() => nn.Sequential.fromArchitecture([{ type: 'Linear', inFeatures: -1, outFeatures: 2, bias: true }])).toThrow(/positive integer inFeatures/);
     for (const [k, t] of Object.entries(a.stateDict())) expect(b.stateDict()[k].data).toEqual(t.data);
     // loaded in place: the module keeps its parameter tensors (optimizers stay attached)
     expect(b.parameters().every((p, i) => p === params[i])).toBe(true);

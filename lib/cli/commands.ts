@@ -9,16 +9,16 @@ import { manualSeed } from '../random.js';
 import { crossEntropy } from '../ops/index.js';
 import { backendInfo, setBackend, type BackendName } from '../backend/index.js';
 import { packageRoot } from '../backend/native.js';
-import { Perceptron } from '../nn/index.js';
+import { Perceptron, Softmax, LogSoftmax } from '../nn/index.js';
 import { loadCsv } from '../data/index.js';
 import { toDot, renderSvg } from '../viz/graph.js';
 import { asciiChart, decisionBoundarySvg } from '../viz/plot.js';
 import { CliError, check } from './errors.js';
 import { loadDataset, type DatasetName } from './data.js';
-import {
-  trainModel, readModel, buildMlp, accuracy, predictClasses, describeArch,
-  type TrainOptions, type Activation, type Arch,
-} from './train.js';
+import { trainModel, buildMlp, describeArch, normalizeInput, type TrainOptions, type Activation, type Arch } from './train.js';
+import { readModel } from './modelfile.js';
+import { predict, accuracy, evaluate, argmaxRows } from '../train/index.js';
+import { softmax, exp, mseLoss } from '../ops/index.js';
 import { progressReporter } from './progress.js';
 
 export interface Out {
@@ -27,6 +27,7 @@ export interface Out {
 export const stdout: Out = { log: (s = '') => { process.stdout.write(`${s}\n`); } };
 
 const pct = (a: number): string => `${(100 * a).toFixed(2)}%`;
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
 export function useBackend(name: BackendName | undefined): void {
   if (name === undefined) return;
@@ -47,20 +48,23 @@ export async function trainCommand(opts: TrainOptions & { backend?: BackendName;
   useBackend(opts.backend);
   const reporter = progressReporter({ quiet: opts.quiet });
   const t0 = performance.now();
-  // Ctrl-C: finish the current batch, write a checkpoint there and exit; a second Ctrl-C kills at once
+  // Ctrl-C or SIGTERM (docker stop): finish the current batch, write a checkpoint there and exit
+  // 130 / 143 (128 + signal number, as a shell reports it); a second signal kills at once.
   const stop = new AbortController();
-  const onSigint = (): void => {
-    process.off('SIGINT', onSigint);
+  let exitCode = 130;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    for (const s of SIGNALS) process.off(s, onSignal);
+    exitCode = sig === 'SIGTERM' ? 143 : 130;
     stop.abort();
   };
-  process.on('SIGINT', onSigint);
+  for (const s of SIGNALS) process.on(s, onSignal);
   let result;
   try {
     result = await trainModel({ ...opts, signal: stop.signal }, {
       onStart(info) {
         const { split, arch, options, startEpoch } = info;
         out.log(`dataset: ${split.description}`);
-        out.log(`model: ${describeArch(arch)} (${buildMlp(arch).numParameters()} parameters), ${options.optimizer} lr ${options.lr}, batch ${options.batchSize}, ${options.epochs} epochs, seed ${options.data.seed}`);
+        out.log(`model: ${describeArch(arch)}${arch.task ? ' regression' : ''} (${buildMlp(arch).numParameters()} parameters), ${options.optimizer} lr ${options.lr}, batch ${options.batchSize}, ${options.epochs} epochs, seed ${options.data.seed}`);
         if (startEpoch > 0) out.log(`resuming after epoch ${startEpoch} from ${opts.resume}`);
         out.log(backendLine());
         reporter.onStart?.(info);
@@ -69,14 +73,14 @@ export async function trainCommand(opts: TrainOptions & { backend?: BackendName;
       onEpoch: reporter.onEpoch,
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const s of SIGNALS) process.off(s, onSignal);
     reporter.finish();
   }
   if (result.interrupted) {
     const { epoch, batch } = result.interrupted;
     out.log(`interrupted in epoch ${epoch} after batch ${batch}`);
     if (result.checkpointFile) out.log(`checkpoint: ${result.checkpointFile} (continue with: tapegrad train --resume ${result.checkpointFile})`);
-    return 130;
+    return exitCode;
   }
   const seconds = (performance.now() - t0) / 1000;
   const h = result.history;
@@ -90,12 +94,15 @@ export async function trainCommand(opts: TrainOptions & { backend?: BackendName;
     }
   }
   out.log('');
-  out.log(`test accuracy: ${pct(result.testAccuracy)} (${result.split.yTest.size} samples; train ${pct(result.trainAccuracy)})`);
+  if (result.stoppedEarly !== null) out.log(`early stopping after epoch ${result.stoppedEarly} (test loss did not improve for ${opts.patience} epochs)`);
+  if (result.arch.task) out.log(`test MSE: ${result.testLoss.toPrecision(5)} (${result.split.yTest.size} samples)`);
+  else out.log(`test accuracy: ${pct(result.testAccuracy)} (${result.split.yTest.size} samples; train ${pct(result.trainAccuracy)})`);
   out.log(`time: ${seconds.toFixed(1)}s total, ${result.trainSeconds.toFixed(1)}s training, ${Math.round(result.samplesPerSec)} samples/s`);
   out.log(`backend: ${result.backend}`);
   if (result.outFile) out.log(`model: ${result.outFile}`);
   if (result.checkpointFile) out.log(`checkpoint: ${result.checkpointFile}`);
   if (result.curvesFile) out.log(`curves: ${result.curvesFile}`);
+  if (opts.log) out.log(`metrics: ${opts.log} (one JSON line per epoch)`);
   if (result.boundaryFile) out.log(`decision boundary: ${result.boundaryFile}`);
   return 0;
 }
@@ -106,6 +113,7 @@ export interface EvalOptions {
   dataset?: DatasetName;
   data?: string;
   target?: string;
+  delimiter?: string;
   seed?: number;
   samples?: number;
   backend?: BackendName;
@@ -113,23 +121,25 @@ export interface EvalOptions {
 
 export async function evalCommand(opts: EvalOptions, out: Out = stdout): Promise<number> {
   useBackend(opts.backend);
-  const { model, arch, data } = readModel(opts.model);
-  const dataset = opts.dataset ?? data?.dataset;
-  check(dataset, `${opts.model} does not record its dataset; pass --dataset`);
-  const sameData = data && data.dataset === dataset;
-  const spec = {
-    dataset,
-    seed: opts.seed ?? (sameData ? data.seed : 0),
-    ...((opts.data ?? (sameData ? data.data : undefined)) !== undefined && { data: opts.data ?? data!.data }),
-    ...((opts.target ?? (sameData ? data.target : undefined)) !== undefined && { target: opts.target ?? data!.target }),
-    ...((opts.samples ?? (sameData ? data.samples : undefined)) !== undefined && { samples: opts.samples ?? data!.samples }),
+  const { model, arch, data, description } = readModel(opts.model);
+  const dataset = opts.dataset ?? (opts.data !== undefined ? 'csv' : data?.dataset);
+  check(dataset, `${opts.model} does not record its dataset; pass --dataset (or --data file.csv)`);
+  const same = data && data.dataset === dataset ? data : null;
+  const pick = <K extends 'data' | 'target' | 'samples' | 'delimiter'>(k: K) => {
+    const v = opts[k] ?? same?.[k];
+    return v === undefined ? {} : { [k]: v };
   };
-  const split = await loadDataset(spec);
-  check(split.inFeatures === arch.inFeatures, `${opts.model} expects ${arch.inFeatures} input features but ${dataset} has ${split.inFeatures}`);
-  const acc = accuracy(model, split.xTest, split.yTest, arch);
-  out.log(`model: ${opts.model} (${describeArch(arch)})`);
+  const split = await loadDataset({ dataset, seed: opts.seed ?? same?.seed ?? 0, ...pick('data'), ...pick('target'), ...pick('samples'), ...pick('delimiter') }, arch?.labels ? { labels: arch.labels } : {});
+  const inFeatures = arch?.inFeatures ?? split.inFeatures;
+  check(split.inFeatures === inFeatures, `${opts.model} expects ${inFeatures} input features but ${dataset} has ${split.inFeatures}`);
+  const x = arch ? normalizeInput(split.xTest, arch) : split.xTest;
+  out.log(`model: ${opts.model} (${description})`);
   out.log(`dataset: ${split.description}`);
-  out.log(`test accuracy: ${pct(acc)} (${split.yTest.size} samples)`);
+  if (arch?.task || split.task) {
+    out.log(`test MSE: ${evaluate(model, [x, split.yTest.reshape([split.yTest.size, 1])], mseLoss).loss.toPrecision(5)} (${split.yTest.size} samples)`);
+  } else {
+    out.log(`test accuracy: ${pct(accuracy(model, x, split.yTest))} (${split.yTest.size} samples)`);
+  }
   out.log(backendLine());
   return 0;
 }
@@ -137,19 +147,46 @@ export async function evalCommand(opts: EvalOptions, out: Out = stdout): Promise
 export interface PredictOptions {
   model: string;
   input: string;
-  header?: boolean;
+  /** true / false, or 'auto' (default): a header when the first row has text over numbers. */
+  header?: boolean | 'auto';
+  delimiter?: string;
+  json?: boolean;
   backend?: BackendName;
 }
 
+const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
+/** One line per input row: class, label and probabilities (CSV, or JSON lines with --json); a regression model prints its value. */
 export async function predictCommand(opts: PredictOptions, out: Out = stdout): Promise<number> {
   useBackend(opts.backend);
-  const { model, arch } = readModel(opts.model);
+  const { model, arch, inFeatures } = readModel(opts.model);
   check(existsSync(opts.input), `input file not found: ${opts.input}`);
-  const { x } = loadCsv(opts.input, { header: opts.header ?? true });
-  check(x.shape[1] === arch.inFeatures,
-    `${opts.input} has ${x.shape[1]} columns but the model expects ${arch.inFeatures} features (give one row per sample, without a target column)`);
-  const pred = predictClasses(model, x, arch);
-  out.log(Array.from(pred).join('\n'));
+  let { x } = loadCsv(opts.input, { header: opts.header ?? 'auto', ...(opts.delimiter !== undefined && { delimiter: opts.delimiter }) });
+  const want = inFeatures ?? x.shape[1];
+  check(x.shape[1] === want, `${opts.input} has ${x.shape[1]} columns but the model expects ${want} features (give one row per sample, without a target column)`);
+  if (arch) x = normalizeInput(x, arch);
+  const y = predict(model, x);
+  const n = x.shape[0], c = y.size / Math.max(1, n);
+  if (arch?.task || c === 1) {
+    if (!opts.json) out.log('value');
+    for (let i = 0; i < n; i++) out.log(opts.json ? JSON.stringify({ value: y.data[i] }) : String(y.data[i]));
+    return 0;
+  }
+  // a model that ends in Softmax / LogSoftmax already gives (log-)probabilities
+  const last = model.length ? model.at(-1) : null;
+  const probs = last instanceof Softmax ? y : last instanceof LogSoftmax ? exp(y) : softmax(y, 1), cls = argmaxRows(y);
+  const names = arch?.labels ?? Array.from({ length: c }, (_, k) => String(k));
+  const row = (i: number): number[] => Array.from(probs.data.subarray(i * c, (i + 1) * c), (p) => Number(p.toPrecision(6)));
+  if (!opts.json) out.log(['class', 'label', ...names.map((l) => `p_${l}`)].map(csvCell).join(','));
+  for (let i = 0; i < n; i++) {
+    if (opts.json) {
+      const p: Record<string, number> = {};
+      row(i).forEach((v, k) => { p[names[k]] = v; });
+      out.log(JSON.stringify({ class: cls[i], label: names[cls[i]], probabilities: p }));
+    } else {
+      out.log([String(cls[i]), csvCell(names[cls[i]]), ...row(i).map(String)].join(','));
+    }
+  }
   return 0;
 }
 

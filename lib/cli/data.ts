@@ -1,5 +1,6 @@
 // Datasets the CLI trains on, as train/test splits of [n, features] float32 inputs and [n] class indices.
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import { Tensor } from '../tensor.js';
 import { loadCsv, loadMnist, xor, spirals, circles, trainTestSplit } from '../data/index.js';
 import { CliError, check } from './errors.js';
@@ -18,6 +19,8 @@ export interface DataSpec {
   seed: number;
   /** Number of points of spirals/circles (default 1000). */
   samples?: number;
+  /** CSV cell separator (default: detected). */
+  delimiter?: string;
 }
 
 export interface Split {
@@ -26,7 +29,12 @@ export interface Split {
   xTest: Tensor;
   yTest: Tensor;
   inFeatures: number;
+  /** Outputs of the model: classes, or 1 for regression. */
   numClasses: number;
+  /** Class names of a CSV's text target. */
+  labels?: string[];
+  /** A CSV target with non-integer numbers: regression (MSE on one output). */
+  task?: 'regression';
   /** e.g. "mnist (8500 train / 1500 test, 784 features, 10 classes)". */
   description: string;
 }
@@ -57,12 +65,13 @@ function targetOf(t: string | undefined): string | number {
   return /^-?\d+$/.test(t) ? Number(t) : t;
 }
 
-export async function loadDataset(spec: DataSpec): Promise<Split> {
+/** The data of a spec; `labels`: the class names of a model, so a CSV's text labels map to its classes. */
+export async function loadDataset(spec: DataSpec, opts: { labels?: readonly string[] } = {}): Promise<Split> {
   const { dataset, seed } = spec;
   const n = spec.samples ?? 1000;
   const describe = (s: Omit<Split, 'description'>, name: string): Split => ({
     ...s,
-    description: `${name} (${s.xTrain.shape[0]} train / ${s.xTest.shape[0]} test, ${s.inFeatures} features, ${s.numClasses} classes)`,
+    description: `${name} (${s.xTrain.shape[0]} train / ${s.xTest.shape[0]} test, ${s.inFeatures} features, ${s.task ? 'regression' : `${s.numClasses} classes${s.labels ? `: ${s.labels.join(', ')}` : ''}`})`,
   });
   switch (dataset) {
     case 'mnist': {
@@ -84,12 +93,18 @@ export async function loadDataset(spec: DataSpec): Promise<Split> {
     case 'csv': {
       check(spec.data, '--dataset csv needs --data <file.csv> (and --target <column>, default the last column)');
       check(existsSync(spec.data), `data file not found: ${spec.data}`);
-      const { x, y, target } = loadCsv(spec.data, { target: targetOf(spec.target) });
-      const labels = y!;
-      const numClasses = countClasses(labels, `target column '${target}'`);
+      const { x, y, target, labels } = loadCsv(spec.data, { target: targetOf(spec.target), ...(spec.delimiter !== undefined && { delimiter: spec.delimiter }), ...(opts.labels && { labels: opts.labels }) });
+      const values = y!;
+      check(!labels || labels.length >= 2, `${spec.data}: target column '${target}' has a single class (${labels?.[0]}); a classifier needs at least 2`);
+      // text labels or integers >= 0: classes; other numbers: a regression target
+      const regression = !labels && values.data.some((v) => !Number.isInteger(v) || v < 0);
+      const numClasses = labels ? labels.length : regression ? 1 : countClasses(values, `target column '${target}'`);
       check(x.shape[0] >= 2, `${spec.data}: need at least 2 rows to split into train and test`);
-      const [xTrain, yTrain, xTest, yTest] = split(x, labels, seed);
-      return describe({ xTrain, yTrain, xTest, yTest, inFeatures: x.shape[1], numClasses }, `${spec.data} → ${target}`);
+      const [xTrain, yTrain, xTest, yTest] = split(x, values, seed);
+      return describe({
+        xTrain, yTrain, xTest, yTest, inFeatures: x.shape[1], numClasses,
+        ...(labels && { labels }), ...(regression && { task: 'regression' as const }),
+      }, `${relative(process.cwd(), spec.data) || spec.data} → ${target}`);
     }
     default:
       throw new CliError(`unknown dataset '${String(dataset)}' (expected one of ${DATASETS.join(', ')})`);

@@ -8,6 +8,7 @@ import {
 
 export { CliError } from './errors.js';
 export * from './train.js';
+export { readModel, readTrainCheckpoint, META_ARCH, META_DATA, META_TRAIN, type ModelFile } from './modelfile.js';
 export { loadDataset, DATASETS, type DataSpec, type DatasetName, type Split } from './data.js';
 
 // ------------------------------------------------------------------ option value parsers
@@ -50,28 +51,23 @@ function defaultsHelp(): string {
   const rows = Object.entries(DEFAULTS).map(([k, d]) =>
     `  ${k.padEnd(8)} hidden ${d.hidden.join(',').padEnd(6)} ${d.activation.padEnd(5)} ${d.optimizer.padEnd(8)} lr ${String(d.lr[d.optimizer]).padEnd(6)} batch ${String(d.batchSize).padEnd(3)} epochs ${d.epochs}`);
   return `\nDefaults per dataset (each option overrides one):\n${rows.join('\n')}\n\n`
-    + 'Default files: runs/<dataset>/model.safetensors (metadata records the architecture), checkpoint.safetensors\n'
-    + '(written after every epoch, and where Ctrl-C stops training) and model.curves.svg (loss/accuracy per epoch)\n'
+    + 'Default files: runs/<dataset or CSV name>/model.safetensors (metadata records the architecture), model.checkpoint.safetensors\n'
+    + '(written after every epoch, and where Ctrl-C or SIGTERM stops training) and model.curves.svg (loss/accuracy per epoch)\n'
     + 'next to it. --resume takes data, architecture and optimizer from the checkpoint (conflicting options are an\n'
     + 'error) and writes the model next to the checkpoint unless --out is given.\n\n'
     + 'Examples:\n  tapegrad train\n  tapegrad train --dataset spirals --hidden 64,64 --epochs 100\n'
     + '  tapegrad train --dataset csv --data iris.csv --target species\n'
-    + '  tapegrad train --resume runs/mnist/checkpoint.safetensors --epochs 15';
+    + '  tapegrad train --data iris.csv --target species --out runs/iris.safetensors --log runs/iris.jsonl\n'
+    + '  tapegrad train --resume runs/mnist/model.checkpoint.safetensors --epochs 15';
 }
 
-export function buildProgram(): Command {
-  const program = new Command('tapegrad')
-    .description('tapegrad: reverse-mode autodiff and PyTorch-style neural networks for Node.js')
-    .version('0.1.0', '-V, --version')
-    .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'tapegrad: ').replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')) })
-    .exitOverride();
-
+function registerTrain(program: Command): void {
   program.command('train')
     .description('train an MLP classifier (default: 784-128-10 on MNIST) and report test accuracy')
     .addOption(datasetOption('dataset (default mnist)'))
-    .option('--data <file>', 'CSV file for --dataset csv (header row, numeric cells)')
-    .option('--target <column>', 'target column of the CSV: name or 0-based index (default: last column)')
+    .option('--data <file>', 'CSV file (implies --dataset csv): a header row, numeric feature columns')
+    .option('--target <column>', 'target column of the CSV: name or 0-based index (default: last column); text labels are classes, integers class indices, other numbers a regression target (MSE)')
+    .option('--delimiter <char>', 'CSV cell separator (default: detected among , ; tab |)')
     .option('--samples <n>', 'points for spirals/circles (default 1000)', positiveInt('--samples'))
     .option('--hidden <widths>', 'hidden layer widths, comma-separated, e.g. 256,128 ("none" for none)', layerList)
     .addOption(new Option('--activation <name>', 'hidden activation').choices([...ACTIVATIONS]))
@@ -84,6 +80,8 @@ export function buildProgram(): Command {
     .option('--checkpoint <file>', 'checkpoint written after every epoch (default: next to the model)')
     .option('--no-checkpoint', 'do not write checkpoints')
     .option('--resume <checkpoint>', 'continue training from a checkpoint (data, architecture and optimizer state come from it; the model goes next to it unless --out)')
+    .option('--log <file>', 'metrics of every epoch as JSON lines (loss, accuracy, valLoss, valAccuracy, lr, ...)')
+    .option('--patience <n>', 'early stopping: stop when the test loss has not improved for n epochs', positiveInt('--patience'))
     .addOption(backendOption())
     .option('-q, --quiet', 'no progress bar or charts')
     .addHelpText('after', defaultsHelp())
@@ -92,10 +90,13 @@ export function buildProgram(): Command {
         dataset: o.dataset, data: o.data, target: o.target, samples: o.samples, hidden: o.hidden, activation: o.activation,
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: o.optimizer, seed: o.seed, out: o.out,
         checkpoint: o.checkpoint === false ? null : typeof o.checkpoint === 'string' ? o.checkpoint : undefined,
-        resume: o.resume, backend: o.backend, quiet: o.quiet,
+        resume: o.resume, backend: o.backend, quiet: o.quiet, delimiter: o.delimiter, log: o.log, patience: o.patience,
+        // the LR scheduler hook: --scheduler / --clip-grad-norm are parsed here and passed as opts.scheduler (see TrainOptions)
       });
     });
+}
 
+function registerPerceptron(program: Command): void {
   program.command('perceptron')
     .description("Rosenblatt's perceptron rule on a logic gate: converges on AND/OR/NAND, never on XOR")
     .addOption(new Option('--dataset <gate>', 'truth table to learn').choices(Object.keys(GATES)).default('and'))
@@ -105,7 +106,9 @@ export function buildProgram(): Command {
     .action(async (o) => {
       process.exitCode = await perceptronCommand({ dataset: o.dataset, lr: o.lr, maxEpochs: o.maxEpochs, out: o.out });
     });
+}
 
+function registerGraph(program: Command): void {
   program.command('graph')
     .description('draw the computational graph of an MLP\'s loss on a small batch (DOT and SVG)')
     .option('--hidden <widths>', 'hidden layer widths, comma-separated', layerList, [128])
@@ -119,30 +122,40 @@ export function buildProgram(): Command {
         hidden: o.hidden, activation: o.activation, inFeatures: o.inFeatures, classes: o.classes, batchSize: o.batchSize, out: o.out,
       });
     });
+}
 
+function registerEval(program: Command): void {
   program.command('eval')
     .description('rebuild a model from its file (architecture in the metadata) and report test accuracy')
-    .requiredOption('--model <file>', 'model file written by tapegrad train')
+    .requiredOption('--model <file>', 'a tapegrad model file or checkpoint (tapegrad train, save() or saveCheckpoint() of a Sequential)')
     .addOption(datasetOption('dataset (default: the one the model was trained on, with the same split)'))
-    .option('--data <file>', 'CSV file for --dataset csv')
+    .option('--data <file>', 'CSV file (implies --dataset csv)')
     .option('--target <column>', 'target column of the CSV')
+    .option('--delimiter <char>', 'CSV cell separator (default: detected)')
     .option('--seed <n>', 'split seed (default: the training seed)', nonNegativeInt('--seed'))
     .option('--samples <n>', 'points for spirals/circles', positiveInt('--samples'))
     .addOption(backendOption())
     .action(async (o) => {
-      process.exitCode = await evalCommand({ model: o.model, dataset: o.dataset, data: o.data, target: o.target, seed: o.seed, samples: o.samples, backend: o.backend });
+      process.exitCode = await evalCommand({ model: o.model, dataset: o.dataset, data: o.data, target: o.target, delimiter: o.delimiter, seed: o.seed, samples: o.samples, backend: o.backend });
     });
+}
 
+function registerPredict(program: Command): void {
   program.command('predict')
-    .description('print the predicted class of each row of a CSV file (no target column), one per line')
-    .requiredOption('--model <file>', 'model file written by tapegrad train')
+    .description('predict each row of a CSV file (no target column): class, label and class probabilities as CSV (or --json lines)')
+    .requiredOption('--model <file>', 'a tapegrad model file or checkpoint')
     .requiredOption('--input <file>', 'CSV with one sample per row')
-    .option('--no-header', 'the CSV has no header row')
+    .option('--header', 'the first row is a header (default: detected)')
+    .option('--no-header', 'the first row is data')
+    .option('--delimiter <char>', 'CSV cell separator (default: detected)')
+    .option('--json', 'one JSON object per line instead of CSV')
     .addOption(backendOption())
     .action(async (o) => {
-      process.exitCode = await predictCommand({ model: o.model, input: o.input, header: o.header, backend: o.backend });
+      process.exitCode = await predictCommand({ model: o.model, input: o.input, header: o.header ?? 'auto', delimiter: o.delimiter, json: o.json, backend: o.backend });
     });
+}
 
+function registerBench(program: Command): void {
   program.command('bench')
     .description('run the benchmarks (bench/run.mjs); extra arguments are passed on')
     .allowUnknownOption(true)
@@ -152,12 +165,39 @@ export function buildProgram(): Command {
     .action(async (args: string[]) => {
       process.exitCode = await benchCommand(args ?? []);
     });
+}
 
+/** The commands, in --help order. A new command is one function here (or imported) and one entry in this list. */
+export const COMMANDS: ((program: Command) => void)[] = [
+  registerTrain, registerPerceptron, registerGraph, registerEval, registerPredict, registerBench,
+];
+
+export function buildProgram(): Command {
+  const program = new Command('tapegrad')
+    .description('tapegrad: reverse-mode autodiff and PyTorch-style neural networks for Node.js')
+    .version('0.1.0', '-V, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'tapegrad: ').replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')) })
+    .exitOverride();
+
+  for (const register of COMMANDS) register(program);
   return program;
+}
+
+/** `tapegrad predict … | head -2`: when the reader closes the pipe, stop quietly (exit 0) instead of an unhandled EPIPE. */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
 }
 
 /** Run the CLI; resolves to the exit code. Errors print one line on stderr (TAPEGRAD_DEBUG=1 adds the stack). */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  quietOnClosedPipe();
   const program = buildProgram();
   process.exitCode = 0;
   try {

@@ -1,5 +1,5 @@
 export { encodeSafetensors, decodeSafetensors, MAX_HEADER_BYTES, MAX_TENSORS, type SafetensorsContent, type DecodeOptions } from './safetensors.js';
 export {
-  save, load, saveCheckpoint, loadCheckpoint, checkpointDigest, readSafetensors, writeSafetensors, atomicWriteFile,
+  save, load, saveCheckpoint, loadCheckpoint, checkpointDigest, META_SEQUENTIAL, readSafetensors, writeSafetensors, atomicWriteFile,
   type StateDictModule, type StatefulOptimizer, type StatefulScheduler, type OptimizerStateDict, type ReadOptions,
 } from './save.js';

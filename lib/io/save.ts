@@ -138,7 +138,15 @@ function fsyncDir(dir: string): void {
  * `{ 'tapegrad.arch': JSON.stringify(arch) }`. "format": "pt" is added (as PyTorch writers do) unless given.
  */
 export function save(module: StateDictModule, file: string, opts: { metadata?: Record<string, string> } = {}): void {
-  writeSafetensors(file, stateOf(module, file), { format: 'pt', ...opts.metadata });
+  writeSafetensors(file, stateOf(module, file), { format: 'pt', ...architectureOf(module), ...opts.metadata });
+}
+
+/** Metadata key of a Sequential's layer list (nn.Sequential.architecture()), recorded by save and saveCheckpoint. */
+export const META_SEQUENTIAL = 'tapegrad.sequential';
+
+function architectureOf(module: StateDictModule): Record<string, string> {
+  const spec = (module as { architecture?: () => unknown }).architecture?.();
+  return spec ? { [META_SEQUENTIAL]: JSON.stringify(spec) } : {};
 }
 
 function stateOf(module: StateDictModule, file: string): Record<string, Tensor> {
@@ -198,7 +206,7 @@ export function saveCheckpoint(
 ): void {
   const tensors: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(stateOf(opts.model, file))) tensors[MODEL + k] = t;
-  const metadata: Record<string, string> = { format: 'pt', [META_KIND]: '1' };
+  const metadata: Record<string, string> = { format: 'pt', [META_KIND]: '1', ...architectureOf(opts.model) };
   if (opts.optimizer) {
     const sd = opts.optimizer.stateDict();
     const state: Record<string, Record<string, unknown>> = {};

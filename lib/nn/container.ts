@@ -3,6 +3,7 @@ import type { Activation } from '../ops/activation.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { ReLU, Sigmoid, Tanh } from './activation.js';
+import { describeLayers, layerSpecProblem, buildLayers, type LayerSpec } from './architecture.js';
 
 /** A Linear followed by exactly one of these runs as one fused op (same values and gradients). */
 function fusable(m: Module): Activation | null {
@@ -38,6 +39,18 @@ export class Sequential extends Module<[Tensor], Tensor> implements Iterable<Mod
       throw new RangeError(`Sequential.at: index ${i} is out of range for ${this._list.length} modules`);
     }
     return this._list[j];
+  }
+
+  /** Its layers as JSON (save() records it, so the file rebuilds the model); null when a layer is not built in. */
+  architecture(): LayerSpec[] | null {
+    return describeLayers(this._list);
+  }
+
+  /** A new Sequential from architecture() output (fresh weights); a clear error for an invalid spec. */
+  static fromArchitecture(spec: unknown): Sequential {
+    const wrong = layerSpecProblem(spec);
+    if (wrong) throw new RangeError(`Sequential.fromArchitecture: ${wrong}`);
+    return new Sequential(...buildLayers(spec as LayerSpec[]));
   }
 
   [Symbol.iterator](): Iterator<Module> {

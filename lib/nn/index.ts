@@ -6,3 +6,5 @@ export { MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, type Re
 export { Perceptron, type PerceptronOptions, type PerceptronFitResult } from './perceptron.js';
 export * as init from './init.js';
 export * as utils from './utils.js';
+export { type LayerSpec, layerSpecProblem, parameterShapes } from './architecture.js';
+export { mlp, mlpShapes, describeMlp, ACTIVATIONS, type MlpArch, type MlpActivation } from './mlp.js';

@@ -1,3 +1,6 @@
 export {
-  fit, type FitOptions, type FitHistory, type FitModel, type FitOptimizer, type FitLoss, type FitLoader, type BatchInfo, type EpochInfo,
+  fit, type FitOptions, type FitHistory, type FitModel, type FitOptimizer, type FitScheduler, type FitLoss, type FitLoader,
+  type BatchLogs, type EpochLogs, type PartialEpoch,
 } from './fit.js';
+export { type MonitorOptions } from './monitor.js';
+export { predict, argmaxRows, accuracy, evaluate, countCorrect, inEvalMode, type Evaluation, type PredictModel } from './evaluate.js';

@@ -67,7 +67,7 @@ describe('fit', () => {
       onEpoch: async (e) => { await new Promise((r) => setTimeout(r, 1)); seen.push(e.epoch); },
     });
     expect(h.yields).toBe(0);
-    expect(seen).toEqual([0, 1]);
+    expect(seen).toEqual([1, 2]);
   });
 
   it('rejects with the error of a failing step, and validates its arguments', async () => {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointDigest, encodeSafetensors, readSafetensors } from '../../lib/io/index.js';
-import { readModel, readTrainCheckpoint, trainModel } from '../../lib/cli/train.js';
+import { trainModel } from '../../lib/cli/train.js';
+import { readModel, readTrainCheckpoint } from '../../lib/cli/modelfile.js';
 import { runScript } from '../../scripts/testkit.mjs';
 
 // Backend-independent: run once.
@@ -30,7 +31,7 @@ function craft(from: string, to: string, edit: (extra: Record<string, any>) => v
 /** A 3-epoch xor run in dir/a; returns its checkpoint. */
 async function trained(): Promise<string> {
   await trainModel({ dataset: 'xor', epochs: 3, out: join(dir, 'a', 'model.safetensors') });
-  return join(dir, 'a', 'checkpoint.safetensors');
+  return join(dir, 'a', 'model.checkpoint.safetensors');
 }
 
 describe.runIf(run)('hostile and mismatched checkpoints', () => {
@@ -72,7 +73,7 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
   it('a model file whose architecture does not match its weights is refused before the model is built', async () => {
     await trained();
     const file = join(dir, 'a', 'model.safetensors');
-    expect(readModel(file).arch.hidden).toEqual([8]);
+    expect(readModel(file).arch!.hidden).toEqual([8]);
     const { tensors, metadata } = readSafetensors(file);
     const edit = (arch: object): string => {
       const f = join(dir, 'edited.safetensors');
@@ -82,6 +83,19 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
     expect(() => readModel(edit({ hidden: [1e9] }))).toThrow(/invalid model file: architecture 2-1000000000-2 tanh needs '0\.weight' of shape \[1000000000, 2\], the weights have \[8, 2\]/);
     expect(() => readModel(edit({ hidden: [] }))).toThrow(/invalid model file: .*unexpected weight|needs '0\.weight' of shape \[2, 2\]/);
     expect(() => readModel(edit({ activation: 'constructor' }))).toThrow(/invalid model file: unknown activation "constructor"/);
+    expect(() => readModel(edit({ labels: ['a'] }))).toThrow(/invalid model file: bad labels \(expected 2 class names\)/);
+    // a file with only save()'s layer list: checked the same way, before anything is allocated
+    const { 'tapegrad.arch': _arch, ...plain } = metadata;
+    const layers = (spec: object[]): string => {
+      const f = join(dir, 'layers.safetensors');
+      fs.writeFileSync(f, encodeSafetensors(tensors, { ...plain, 'tapegrad.sequential': JSON.stringify(spec) }));
+      return f;
+    };
+    const lin = (i: number, o: number) => ({ type: 'Linear', inFeatures: i, outFeatures: o, bias: true });
+    expect(readModel(layers([lin(2, 8), { type: 'Tanh' }, lin(8, 2)])).description).toBe('Linear(2, 8) Tanh Linear(8, 2)');
+    expect(() => readModel(layers([lin(2, 1e9), { type: 'Tanh' }, lin(1e9, 2)]))).toThrow(/invalid model file: architecture of the file needs '0\.weight' of shape \[1000000000, 2\], the weights have \[8, 2\]/);
+    expect(() => readModel(layers([lin(2, 8), { type: '__proto__' }, lin(8, 2)]))).toThrow(/invalid model file: layer 1: unknown layer type "__proto__"/);
+    expect(() => readModel(layers([lin(2, 8)]))).toThrow(/unexpected weight '2\.weight'/);
   });
 
   it('epoch: 1e12 and partial.batch: -5 (and other impossible counters) are refused', async () => {
@@ -122,7 +136,7 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
   });
 
   it('a checkpoint is written after every epoch, as --help says (none lost to a time throttle)', async () => {
-    const ck = join(dir, 'e', 'checkpoint.safetensors');
+    const ck = join(dir, 'e', 'model.checkpoint.safetensors');
     const seen: number[] = [];
     await trainModel({ dataset: 'xor', epochs: 6, out: join(dir, 'e', 'model.safetensors') }, {
       onEpoch: (e) => { seen.push(readTrainCheckpoint(ck).epoch - e.epoch); },

@@ -134,7 +134,7 @@ w.on('exit', () => console.log('MAIN ' + a.getNumThreads()));
       await trainModel({ ...cfg, epochs: 4, out: join(dir, 'a', 'model.safetensors') });
       await trainModel({ ...cfg, epochs: 2, out: join(dir, 'b', 'model.safetensors') });
       setNumThreads(1);
-      const r = await trainModel({ resume: join(dir, 'b', 'checkpoint.safetensors'), epochs: 4 });
+      const r = await trainModel({ resume: join(dir, 'b', 'model.checkpoint.safetensors'), epochs: 4 });
       expect(r.backend).toBe('native (2 threads)');
       expect(getNumThreads()).toBe(1); // put back afterwards
       expect(readFileSync(join(dir, 'b', 'model.safetensors')).equals(readFileSync(join(dir, 'a', 'model.safetensors')))).toBe(true);
