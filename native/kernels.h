@@ -3,7 +3,7 @@
 // These functions trust their arguments: addon.cc (with args.cc) validates every size, length,
 // index range and type before calling them. Sizes are int64_t (the addon caps element counts at
 // 2^31 - 1), arrays are dense row-major, and outputs are written in place. The semantics mirror
-// lib/backend/catalogue.ts and the JS reference backend (lib/backend/js.ts); see the comments there.
+// lib/backend/catalogue.ts and the JS reference backend (lib/backend/js/); see the comments there.
 #pragma once
 
 #include <cstdint>

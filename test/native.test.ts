@@ -14,7 +14,7 @@ import type { Backend, UnaryOp } from '../lib/backend/backend.js';
 import * as catalogue from '../lib/backend/catalogue.js';
 import { BINARY_OPS, KERNEL_NAMES, NO_SMALL_WORK, REDUCE_OPS, UNARY_OPS } from '../lib/backend/catalogue.js';
 // @ts-expect-error: a plain JS module without types
-import { kernelCases } from '../scripts/kernel-cases.mjs';
+import { kernelCases } from '../tools/kernel-cases.mjs';
 import { jsBackend } from '../lib/backend/js.js';
 import { loadNative, makeNativeBackend, nativeAddon, nativeAddonPath } from '../lib/backend/native.js';
 
@@ -94,7 +94,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
     }
   });
 
-  // Every kernel, from the catalogue: random valid calls (scripts/kernel-cases.mjs, the fuzzer's) give
+  // Every kernel, from the catalogue: random valid calls (tools/kernel-cases.mjs, the fuzzer's) give
   // the same outputs on both backends. Sizes are small (k <= 9, O(1) inputs), so one tolerance fits all.
   describe('every kernel of the catalogue agrees with the JS backend on random valid calls', () => {
     const cases = kernelCases(rng(77), catalogue) as Record<string, () => { args: unknown[]; outs: number[] }>;

@@ -1,6 +1,6 @@
 // The kernel catalogue: every kernel of the Backend named ONCE, with its signature, the kind of each
 // argument and its small-work threshold. The Backend type (backend.ts), the native wrapper
-// (native.ts), the fuzzer (scripts/fuzz.mjs) and the conformance tests derive from it; the C++
+// (native.ts), the fuzzer (tools/fuzz.mjs) and the conformance tests derive from it; the C++
 // side (native/addon.cc) has one entry point per kernel in a table.
 //
 // Kernels know typed arrays and the few sizes they need, nothing about tensors or autograd. All

@@ -2,7 +2,7 @@
 // looped over the huge reduced dimension although the output is empty. Run in a child process with a
 // timeout, so a regression fails the test instead of freezing the suite.
 import { describe, expect, it } from 'vitest';
-import { BACKEND, runScript } from '../../scripts/testkit.mjs';
+import { BACKEND, runScript } from './testkit.mjs';
 
 const script = `
 const tg = (await import('./lib/index.ts'));
@@ -29,7 +29,7 @@ console.log('SHAPES ' + JSON.stringify(shapes));
 
 describe('empty reductions', () => {
   it('hangs: sum/mean/max/argmax over a huge dim with an empty output return at once', () => {
-    const r = runScript('scripts/tapegrad.mjs', [], { nodeArgs: ['--input-type=module', '-e', script], env: { B: BACKEND }, timeout: 20_000 });
+    const r = runScript('tools/tapegrad.mjs', [], { nodeArgs: ['--input-type=module', '-e', script], env: { B: BACKEND }, timeout: 20_000 });
     expect(r.signal, `timed out or crashed: ${r.stderr}`).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(/SHAPES (.*)/.exec(r.stdout)![1])).toEqual({ sum: [0], mean: [0], max: [1, 0], argmax: [1, 0] });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor, tensor, manualSeed, nn } from '../../lib/index.js';
 import { decodeSafetensors, encodeSafetensors, load, loadCheckpoint, readSafetensors, saveCheckpoint } from '../../lib/io/index.js';
-import { BACKEND, NODE_ARGS, ROOT, childEnv } from '../../scripts/testkit.mjs';
+import { BACKEND, NODE_ARGS, ROOT, childEnv } from './testkit.mjs';
 
 // Backend-independent: run once (js project, or standalone).
 const run = process.env.TAPEGRAD_BACKEND === undefined || BACKEND === 'js';
@@ -129,7 +129,7 @@ describe.runIf(run)('atomic save under SIGKILL', () => {
     const rounds: string[] = [];
     let lastSaveMs = 200;
     for (let round = 0; round < 5; round++) {
-      const child = spawn(process.execPath, [...NODE_ARGS, join(ROOT, 'scripts', 'save-loop.mjs'), file, '--mb', String(MB)], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...NODE_ARGS, join(ROOT, 'test', 'reliability', 'save-loop.mjs'), file, '--mb', String(MB)], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
       const exited = new Promise<{ code: number | null; signal: string | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));

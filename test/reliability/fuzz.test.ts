@@ -1,11 +1,11 @@
-// The native boundary under a seeded fuzz (scripts/fuzz.mjs, in a child process so that a crash is an
+// The native boundary under a seeded fuzz (tools/fuzz.mjs, in a child process so that a crash is an
 // exit signal, not a dead test runner): every entry point of the addon, 3,000 calls, no crash, every
 // bad call a TypeError/RangeError naming its kernel, valid calls finite. `npm run fuzz` is the long run.
 // Two native bugs it found (fixed) keep a direct repro below.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { nativeAddon, nativeAddonPath } from '../../lib/backend/native.js';
-import { BACKEND, ROOT, runScript, tagged } from '../../scripts/testkit.mjs';
+import { BACKEND, ROOT, runScript, tagged } from './testkit.mjs';
 
 const addon = nativeAddon();
 // The fuzz does not depend on the active backend: run it once, in the native project (or standalone).
@@ -15,7 +15,7 @@ interface Summary { calls: number; rejected: number; valid: number; failures: un
 
 describe.runIf(run)('native boundary fuzz', () => {
   it('3,000 seeded calls into every addon entry point: no crash, only named TypeError/RangeError', () => {
-    const r = runScript('scripts/fuzz.mjs', ['--calls', '3000', '--seed', '2024', '--quiet']);
+    const r = runScript('tools/fuzz.mjs', ['--calls', '3000', '--seed', '2024', '--quiet']);
     const s = tagged<Summary>(r.stdout, 'FUZZ-SUMMARY');
     expect(s, `no summary; stderr: ${r.stderr}`).not.toBeNull();
     expect(s!.crashed, `child crashed: exit ${s!.exitCode}, signal ${s!.signal}`).toBe(false);

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointDigest, encodeSafetensors, readSafetensors } from '../../lib/io/index.js';
 import { trainModel } from '../../lib/cli/train.js';
 import { readModel, readTrainCheckpoint } from '../../lib/cli/modelfile.js';
-import { runScript } from '../../scripts/testkit.mjs';
+import { runScript } from './testkit.mjs';
 
 // Backend-independent: run once.
 const run = process.env.TAPEGRAD_BACKEND !== 'native';
@@ -146,7 +146,7 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
 
   it('the command line reports a conflicting --resume in one line and exits 1', async () => {
     const ck = await trained();
-    const r = runScript('scripts/tapegrad.mjs', [], {
+    const r = runScript('tools/tapegrad.mjs', [], {
       nodeArgs: ['--input-type=module', '-e', `const { main } = await import('./lib/cli/index.ts'); process.exitCode = await main(['node', 'tapegrad', 'train', '--resume', ${JSON.stringify(ck)}, '--hidden', '32', '--activation', 'relu', '-q']);`],
       timeout: 60_000,
     });

@@ -6,15 +6,15 @@ import { Worker } from 'node:worker_threads';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nativeAddon } from '../../lib/backend/native.js';
-import { BACKEND, NODE_ARGS, ROOT, childEnv } from '../../scripts/testkit.mjs';
-import { trainJob } from '../../scripts/train-job.mjs';
+import { BACKEND, NODE_ARGS, ROOT, childEnv } from './testkit.mjs';
+import { trainJob } from './train-job.mjs';
 
 type Job = { backend: string; steps: number; losses: number[]; weights: Record<string, Float32Array> };
 const backends = process.env.TAPEGRAD_BACKEND ? [BACKEND] : ['js', 'native'];
 
 function inWorker(opts: Record<string, unknown>): Promise<Job> {
   // The worker runs the TypeScript sources through the same hooks as the child processes.
-  const w = new Worker(resolve(ROOT, 'scripts', 'train-job.mjs'), { workerData: { trainJob: opts }, execArgv: NODE_ARGS, env: childEnv() });
+  const w = new Worker(resolve(ROOT, 'test', 'reliability', 'train-job.mjs'), { workerData: { trainJob: opts }, execArgv: NODE_ARGS, env: childEnv() });
   return new Promise((res, rej) => {
     w.once('message', (m: Job) => { res(m); void w.terminate(); });
     w.once('error', rej);

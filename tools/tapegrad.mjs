@@ -1,7 +1,7 @@
-// Which build of tapegrad the reliability scripts use: the compiled package (dist/index.js, after
-// `npm run build`) by default, or the TypeScript sources when TAPEGRAD_SRC=1 (then run node with
-// `--import ./scripts/ts-register.mjs`; the tests in test/reliability do this, so they never depend
-// on a stale dist/).
+// Which build of tapegrad the tools and test/reliability's job scripts use: the compiled package
+// (dist/index.js, after `npm run build`) by default, or the TypeScript sources when TAPEGRAD_SRC=1
+// (then run node with `--import ./tools/ts-register.mjs`; the tests in test/reliability do this, so
+// they never depend on a stale dist/).
 const src = process.env.TAPEGRAD_SRC === '1';
 const tg = await import(src ? '../lib/index.ts' : '../dist/index.js');
 export default tg;

@@ -1,11 +1,12 @@
-// Shared by test/reliability/*.test.ts: run a script of scripts/ in a child node process on the
-// TypeScript sources (scripts/ts-register.mjs + TAPEGRAD_SRC=1), so the tests never depend on a stale dist/.
+// Shared by test/reliability/*.test.ts: run a script (a tool of tools/ or a job script of this folder)
+// in a child node process on the TypeScript sources (tools/ts-register.mjs + TAPEGRAD_SRC=1), so the
+// tests never depend on a stale dist/.
 import { spawn, spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const REGISTER = resolve(ROOT, 'scripts', 'ts-register.mjs');
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REGISTER = resolve(ROOT, 'tools', 'ts-register.mjs');
 export const NODE_ARGS = ['--import', REGISTER];
 /** The backend under test: the vitest project's (TAPEGRAD_BACKEND), else native. */
 export const BACKEND = process.env.TAPEGRAD_BACKEND === 'js' ? 'js' : 'native';

@@ -1,8 +1,8 @@
 // Node module hooks that let plain `node` (and worker_threads) run tapegrad's TypeScript sources
-// directly, for the reliability scripts and the child processes of test/reliability: a `.js`
+// directly, for the tools and the child processes of test/reliability: a `.js`
 // import that does not exist next to a `.ts` file resolves to the `.ts` file, and `.ts` files are
 // stripped of types with rolldown's oxc transform (the one vitest uses). Registered by
-// scripts/ts-register.mjs (`node --import ./scripts/ts-register.mjs ...`).
+// tools/ts-register.mjs (`node --import ./tools/ts-register.mjs ...`).
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -2,9 +2,9 @@
 // Child of test/reliability/files.test.ts: saves a large checkpoint to the same path over and over,
 // round r writing every parameter as the value r (and extra.round = r), so a file holding a mix of
 // two saves is detectable. Prints "begin r" before and "saved r" after each save (stdout, unbuffered).
-//   node scripts/save-loop.mjs <file> [--mb 32] [--rounds 1000]
+//   node test/reliability/save-loop.mjs <file> [--mb 32] [--rounds 1000]
 import { writeSync } from 'node:fs';
-import tg from './tapegrad.mjs';
+import tg from '../../tools/tapegrad.mjs';
 
 const [file] = process.argv.slice(2);
 const opt = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? Number(process.argv[i + 1]) : d; };

@@ -7,7 +7,7 @@
 //   inproc  training with fit() in the same thread (fit yields every --yield-ms via setImmediate)
 //   worker  training in a worker_thread (the native addon is context-aware); the main thread only serves
 //
-//   node scripts/serve-train.mjs [--seconds 10] [--concurrency 8] [--mode inproc,worker] [--backend native|js] [--yield-ms 10]
+//   node tools/serve-train.mjs [--seconds 10] [--concurrency 8] [--mode inproc,worker] [--backend native|js] [--yield-ms 10]
 //   npm run serve-bench
 // Target: p99 <= 20 ms. Prints a table and `SERVE-RESULT <json>`.
 import { spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 // Valid calls for every kernel of the catalogue (lib/backend/catalogue.ts), from a seeded generator:
-// random sizes, exact buffer lengths, finite inputs. The fuzzer (scripts/fuzz.mjs) breaks them; the
+// random sizes, exact buffer lengths, finite inputs. The fuzzer (tools/fuzz.mjs) breaks them; the
 // conformance test (test/native.test.ts) runs them on both backends and compares.
 //
 // kernelCases(r, catalogue)[name]() returns { args, kinds, min, max, need, outs, alias, ... }: kinds[i]

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Memory soak: does a long training leak?
 //
-//   node --expose-gc scripts/soak.mjs [--backend js|native] [--small N] [--mlp M] [--warmup-frac 0.1]
+//   node --expose-gc tools/soak.mjs [--backend js|native] [--small N] [--mlp M] [--warmup-frac 0.1]
 //   npm run soak -- --backend native
 //
 // Phase 1: N steps of the XOR 2-4-1 sigmoid MLP (batch 4, MSE, SGD): forward + backward + step.

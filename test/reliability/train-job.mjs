@@ -5,7 +5,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export async function trainJob({ backend, seed = 42, steps = 50, inF = 32, hidden = 128, classes = 10, batch = 64 }) {
-  const { default: tg } = await import('./tapegrad.mjs');
+  const { default: tg } = await import('../../tools/tapegrad.mjs');
   const { nn, optim, randn, manualSeed, setBackend, getBackend, fit, TensorDataset, DataLoader, tensor } = tg;
   setBackend(backend);
   manualSeed(seed);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Fuzz the native addon's Node-API boundary.
 //
-//   node scripts/fuzz.mjs [--calls N] [--seed S] [--quiet]     (npm run fuzz -- --calls 100000)
+//   node tools/fuzz.mjs [--calls N] [--seed S] [--quiet]     (npm run fuzz -- --calls 100000)
 //
 // The parent process runs the fuzzer in a child process (so a crash shows up as a signal or an exit
 // code, not as a dead fuzzer) and exits non-zero unless the child exited 0 with a clean report.
@@ -18,7 +18,7 @@
 //   - a SharedArrayBuffer-backed call gives the same result as the same call on ordinary buffers.
 // Known non-crashing deviations (a bad call accepted in a harmless way) are listed as notes, not failures.
 // FUZZ_TRACE=1 prints every call to stderr before making it (to find the call that crashed).
-// Set TAPEGRAD_SRC=1 (with --import ./scripts/ts-register.mjs) to fuzz through the TypeScript sources.
+// Set TAPEGRAD_SRC=1 (with --import ./tools/ts-register.mjs) to fuzz through the TypeScript sources.
 import { spawnSync } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,116 @@
+// Element-wise kernels of the JS backend: unary ops and broadcasting binary ops.
+import type { BinaryOp, FloatArray, UnaryOp } from '../backend.js';
+import { fmt, sameShape, sizeOf } from '../../shape.js';
+import { broadcastStrides, coalesce, contiguousStrides } from './strides.js';
+
+export function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 0): void {
+  const len = x.length;
+  if (out.length < len) throw new RangeError(`unary ${op}: out has ${out.length} elements, x has ${len}`);
+  switch (op) {
+    case 'exp': for (let i = 0; i < len; i++) out[i] = Math.exp(x[i]); break;
+    case 'log': for (let i = 0; i < len; i++) out[i] = Math.log(x[i]); break;
+    case 'sqrt': for (let i = 0; i < len; i++) out[i] = Math.sqrt(x[i]); break;
+    case 'abs': for (let i = 0; i < len; i++) out[i] = Math.abs(x[i]); break;
+    // exp(-x) overflows to Infinity for x < -709, giving exactly 0: no NaN.
+    case 'sigmoid': for (let i = 0; i < len; i++) out[i] = 1 / (1 + Math.exp(-x[i])); break;
+    case 'tanh': for (let i = 0; i < len; i++) out[i] = Math.tanh(x[i]); break;
+    // `x < 0 ? 0 : x` keeps NaN as NaN (a NaN compare is false).
+    case 'relu': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v < 0 ? 0 : v; } break;
+    // Zero and NaN fall through to themselves.
+    case 'sign': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v > 0 ? 1 : v < 0 ? -1 : v; } break;
+    case 'pow':
+      if (p0 === 2) for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v * v; }
+      else for (let i = 0; i < len; i++) out[i] = powC(x[i], p0);
+      break;
+    case 'clamp': for (let i = 0; i < len; i++) out[i] = Math.min(Math.max(x[i], p0), p1); break;
+    case 'affine': for (let i = 0; i < len; i++) out[i] = p0 * x[i] + p1; break;
+    default: throw new Error(`unary: unknown op '${String(op)}'`);
+  }
+}
+
+// C's pow (and torch.pow): 1^y = 1 and (-1)^±Infinity = 1, also for y = NaN; Math.pow gives NaN.
+function powC(x: number, p: number): number {
+  return x === 1 || (x === -1 && (p === Infinity || p === -Infinity)) ? 1 : Math.pow(x, p);
+}
+
+/**
+ * out[oo + i] = op(a[ao + i*sa], b[bo + i*sb]) for i < len. The one inner loop of `binary`:
+ * a stride of 0 broadcasts. Switches on op once, then runs a tight loop.
+ */
+function binaryRun(
+  op: BinaryOp, a: FloatArray, ao: number, sa: number, b: FloatArray, bo: number, sb: number,
+  out: FloatArray, oo: number, len: number,
+): void {
+  const end = oo + len;
+  switch (op) {
+    case 'add': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] + b[bo]; break;
+    case 'sub': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] - b[bo]; break;
+    case 'mul': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] * b[bo]; break;
+    case 'div': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] / b[bo]; break;
+    case 'maximum': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = Math.max(a[ao], b[bo]); break;
+    case 'eq': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] === b[bo] ? 1 : 0; break;
+    case 'gt': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] > b[bo] ? 1 : 0; break;
+    case 'lt': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] < b[bo] ? 1 : 0; break;
+    // The gradient of relu at exactly 0 is taken as 0 (PyTorch's convention).
+    case 'reluGrad': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = a[ao] > 0 ? b[bo] : 0; break;
+    case 'sigmoidGrad':
+      for (let o = oo; o < end; o++, ao += sa, bo += sb) { const y = a[ao]; out[o] = b[bo] * y * (1 - y); }
+      break;
+    case 'tanhGrad':
+      for (let o = oo; o < end; o++, ao += sa, bo += sb) { const y = a[ao]; out[o] = b[bo] * (1 - y * y); }
+      break;
+    default: throw new Error(`binary: unknown op '${String(op)}'`);
+  }
+}
+
+export function binary(
+  op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[],
+  out: FloatArray, outShape: readonly number[],
+): void {
+  const what = `binary ${op}`;
+  const size = sizeOf(outShape);
+  const aSize = sizeOf(aShape), bSize = sizeOf(bShape);
+  if (a.length < aSize || b.length < bSize || out.length < size) {
+    throw new RangeError(`${what}: arrays are smaller than shapes ${fmt(aShape)}, ${fmt(bShape)} -> ${fmt(outShape)}`);
+  }
+  if (sameShape(aShape, outShape) && (sameShape(bShape, outShape) || (bSize === 1 && bShape.length <= outShape.length))) {
+    return binaryRun(op, a, 0, 1, b, 0, bSize === size ? 1 : 0, out, 0, size); // the common cases, without stride bookkeeping
+  }
+  const sa = broadcastStrides(aShape, outShape, what);
+  const sb = broadcastStrides(bShape, outShape, what);
+  if (size === 0) return;
+  const n = outShape.length ? outShape[outShape.length - 1] : 1;
+  const rows = size / n;
+  // Fast paths: equal sizes, scalar operand, [m,n] op [n], [m,n] op [m,1].
+  if (aSize === size && bSize === size) return binaryRun(op, a, 0, 1, b, 0, 1, out, 0, size);
+  if (aSize === size && bSize === 1) return binaryRun(op, a, 0, 1, b, 0, 0, out, 0, size);
+  if (aSize === 1 && bSize === size) return binaryRun(op, a, 0, 0, b, 0, 1, out, 0, size);
+  if (aSize === size && bSize === n && sb[sb.length - 1] === 1) {
+    for (let r = 0; r < rows; r++) binaryRun(op, a, r * n, 1, b, 0, 1, out, r * n, n);
+    return;
+  }
+  if (aSize === size && bSize === rows && (n === 1 || sb[sb.length - 1] === 0) && rows > 1) {
+    const colwise = sb.slice(0, -1).every((s, d) => s !== 0 || outShape[d] === 1);
+    if (colwise) {
+      for (let r = 0; r < rows; r++) binaryRun(op, a, r * n, 1, b, r, 0, out, r * n, n);
+      return;
+    }
+  }
+  // Generic: iterate all axes but the last with a counter; the last axis is one binaryRun.
+  const { shape, strides: [ca, cb] } = coalesce(outShape, [sa, sb, contiguousStrides(outShape)]);
+  const nd = shape.length;
+  const inner = shape[nd - 1], ia = ca[nd - 1], ib = cb[nd - 1];
+  const counter = new Array<number>(nd).fill(0);
+  let ao = 0, bo = 0;
+  for (let oo = 0; oo < size; oo += inner) {
+    binaryRun(op, a, ao, ia, b, bo, ib, out, oo, inner);
+    for (let d = nd - 2; d >= 0; d--) {
+      ao += ca[d];
+      bo += cb[d];
+      if (++counter[d] < shape[d]) break;
+      ao -= ca[d] * shape[d];
+      bo -= cb[d] * shape[d];
+      counter[d] = 0;
+    }
+  }
+}
