@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import * as tg from '../lib/index.js';
 import { tensor } from '../lib/index.js';
+import { tensorInternals } from '../lib/tensor.js';
 import { expectClose } from './helpers.js';
 
 describe('backward', () => {
@@ -104,15 +105,15 @@ describe('memory reuse', () => {
     const lin = new tg.nn.Linear(3, 2);
     const x = tg.randn([4, 3]);
     lin.forward(x).sum().backward();
-    const first = lin.weight._grad!; // internal read: leaves ownership with the engine
+    const first = tensorInternals.grad(lin.weight)!; // internal read: leaves ownership with the engine
     const expected = Array.from(first.data);
     lin.zeroGrad();
     expect(lin.weight.grad).toBeNull();
     lin.forward(x).sum().backward();
-    expect(lin.weight._grad).toBe(first);
-    expectClose(lin.weight._grad!, expected, 0);
+    expect(tensorInternals.grad(lin.weight)).toBe(first);
+    expectClose(tensorInternals.grad(lin.weight)!, expected, 0);
     lin.forward(x).sum().backward(); // accumulates in place
-    expect(lin.weight._grad).toBe(first);
+    expect(tensorInternals.grad(lin.weight)).toBe(first);
     expectClose(first, expected.map((v) => 2 * v), 1e-6);
   });
   it('a .grad the user read is never written again by backward or recycled by zeroGrad', () => {
