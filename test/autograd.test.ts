@@ -310,3 +310,48 @@ describe('anomaly detection', () => {
     expect(() => tg.detectAnomaly(() => lin.forward(x).pow(2).sum().backward())).toThrow(/anomaly: (Pow|Linear)\w* produced/);
   });
 });
+
+describe('VJP context', () => {
+  it("passes the forward's saved state, the needs-grad mask and createGraph to the VJP", () => {
+    const seen: { saved: number; needs: boolean[]; createGraph: boolean; dest: unknown }[] = [];
+    const prod = tg.defineOp({
+      name: 'Prod',
+      forward: (a: tg.Tensor, b: tg.Tensor) => ({ out: tg.noGrad(() => a.mul(b)), saved: 7 }),
+      vjp: (g, ctx, a, b) => {
+        seen.push({ saved: ctx.saved, needs: [...ctx.needsInputGrad], createGraph: ctx.createGraph, dest: ctx.gradInto(1) });
+        return [ctx.needsInputGrad[0] ? g.mul(b) : null, ctx.needsInputGrad[1] ? g.mul(a) : null];
+      },
+    });
+    const a = tensor([1, 2]), b = tensor([3, 4], { requiresGrad: true });
+    prod(a, b).sum().backward();
+    expect(b.grad!.toArray()).toEqual([1, 2]);
+    const a2 = tensor([5, 6], { requiresGrad: true });
+    const [ga] = tg.grad((x) => prod(x, b).mul(x).sum(), [a2], { createGraph: true });
+    expect(ga.toArray()).toEqual([2 * 5 * 3, 2 * 6 * 4]); // d(b·x²)/dx
+    expect(seen).toEqual([
+      // a user VJP never gets an engine-owned .grad buffer (it may keep what it sees)
+      { saved: 7, needs: [false, true], createGraph: false, dest: null },
+      { saved: 7, needs: [true, true], createGraph: true, dest: null },
+    ]);
+  });
+  it('a fused loss VJP takes createGraph from the context: the raw kernel without it, differentiable ops with it', () => {
+    const logits = tensor([[1, 2, 0.5], [0.1, -1, 2]], { requiresGrad: true });
+    const [g1] = tg.grad((x) => tg.crossEntropy(x, [1, 2]), [logits], { createGraph: false });
+    const [g2] = tg.grad((x) => tg.crossEntropy(x, [1, 2]), [logits], { createGraph: true });
+    expect(g1.gradFn).toBeNull();
+    expect(g2.gradFn).not.toBeNull(); // built from differentiable ops
+    expectClose(g2, Array.from(g1.data), 1e-6);
+  });
+});
+
+describe('public surface', () => {
+  it('Tensor and Node show no underscored internals', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(2);
+    y.sum().backward();
+    for (const o of [x, y, y.gradFn!, Object.getPrototypeOf(x), Object.getPrototypeOf(y.gradFn!)]) {
+      expect(Object.getOwnPropertyNames(o).filter((n) => n.startsWith('_'))).toEqual([]);
+    }
+    expect(Object.keys(x).sort()).toEqual(['data', 'gradFn', 'requiresGrad', 'shape']);
+  });
+});
