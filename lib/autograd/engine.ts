@@ -98,8 +98,8 @@ class Context implements VjpContext {
   out!: Tensor;
   saved: unknown;
   needsInputGrad!: readonly boolean[];
-  inputs!: readonly Tensor[];
-  library = false;
+  private inputs!: readonly Tensor[];
+  private library = false;
   constructor(readonly createGraph: boolean, private readonly ownsLeafGrads: boolean) {}
 
   set(rec: TapeRecord, node: Node): this {
