@@ -62,15 +62,20 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
   const gradName = `${def.name}Backward`;
   return (...args: A): Tensor => {
     const res = def.forward(...args);
-    const out = isTensor(res) ? res : res.out;
+    const plain = isTensor(res);
+    const out = plain ? res : res.out;
     if (isAnomalyEnabled()) checkForward(def.name, tensorsOf(args), out);
     if (!isGradEnabled()) return out;
     const inputs = tensorsOf(args);
     let needs = false;
-    const needsInputGrad = new Array<boolean>(inputs.length);
-    for (let i = 0; i < inputs.length; i++) needs = (needsInputGrad[i] = inputs[i].requiresGrad) || needs;
+    const needsInputGrad: boolean[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const r = inputs[i].requiresGrad;
+      needsInputGrad.push(r);
+      needs ||= r;
+    }
     if (!needs) return out;
-    const rec: TapeRecord = { vjp: def.vjp as unknown as TapeRecord['vjp'], args, out, saved: isTensor(res) ? undefined : res.saved, needsInputGrad };
+    const rec: TapeRecord = { vjp: def.vjp as unknown as TapeRecord['vjp'], args, out, saved: plain ? undefined : res.saved, needsInputGrad };
     out.requiresGrad = true;
     out.gradFn = new Node(gradName, inputs, rec, out.shape);
     out.gradFn.scratchSafe = scratchSafe;
