@@ -1,5 +1,8 @@
 export type Shape = readonly number[];
 
+/** Marks tapegrad tensors (on Tensor.prototype), also across duplicate copies of the module, which instanceof would miss. */
+export const TENSOR_TAG = Symbol.for('tapegrad.tensor');
+
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -16,7 +19,7 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'number' || v === null || v === undefined) return String(v);
   if (typeof v === 'boolean' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}`;
   if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'object' && (v as { _isTensor?: boolean })._isTensor) return `a Tensor of shape ${fmt((v as { shape: number[] }).shape)}`;
+  if (typeof v === 'object' && (v as Record<symbol, unknown>)[TENSOR_TAG]) return `a Tensor of shape ${fmt((v as { shape: number[] }).shape)}`;
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   return `a ${typeof v}`;
 }

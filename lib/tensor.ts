@@ -1,27 +1,44 @@
 import type { FloatArray } from './backend/backend.js';
-import type { Node } from './autograd/node.js';
-import { backward } from './autograd/engine.js';
-import * as ops from './ops/index.js';
-import { fmt, sizeOf } from './shape.js';
+import { TENSOR_TAG, fmt, sizeOf } from './shape.js';
 
 export type DType = 'float32' | 'float64';
 export type NestedArray = number | NestedArray[];
-type Scalar = Tensor | number;
+
+// Tensor and Node are the data of the tape. Their methods that compute (x.add(y), x.backward())
+// are installed by lib/ops/methods.ts, so this file imports nothing above it. Engine-private state
+// lives in #private fields, reached only through tensorInternals and nodeInternals below (not exported from lib/index).
+
+/** Engine-private access to Tensor's gradient slots (lib-internal: not exported from lib/index). */
+export let tensorInternals: {
+  /** .grad without handing it to the caller (the engine and optimizers read it without keeping it). */
+  grad(t: Tensor): Tensor | null;
+  /** .grad is memory the engine allocated and never handed out, so it may write into it. */
+  owned(t: Tensor): boolean;
+  /** Install g as t's .grad, owned by the engine. */
+  setOwned(t: Tensor, g: Tensor): void;
+  /** The buffer releaseGrad() kept (once; null if none). */
+  takeKept(t: Tensor): Tensor | null;
+};
+
+/** Engine-private access to Node's bookkeeping (lib-internal). */
+export let nodeInternals: {
+  mark(n: Node): number;
+  setMark(n: Node, m: number): void;
+  grad(n: Node): Tensor | null;
+  setGrad(n: Node, g: Tensor | null): void;
+  record(n: Node): TapeRecord | null;
+};
 
 /** A dense row-major float tensor with reverse-mode autodiff. Memory is owned by the garbage collector. */
 export class Tensor {
-  readonly _isTensor = true;
   requiresGrad = false;
-  /** Storage behind .grad; library code that reads it without keeping it uses this (autograd/pool.ts). */
-  _grad: Tensor | null = null;
-  /** _grad is memory the engine allocated and never handed out, so it may write into it (autograd/pool.ts). */
-  _gradOwned = false;
   /** The tape node that produced this tensor; null for leaves. */
   gradFn: Node | null = null;
-  /** Gradient memory kept by releaseGrad() for the next backward to reuse. */
-  _gradBuf: Tensor | null = null;
-  /** What an op's forward keeps for its VJP (e.g. softmax probabilities); lives as long as the output. */
-  _saved: unknown = null;
+  // gradient memory (rules in autograd/pool.ts): storage behind .grad; whether the engine allocated it
+  // and never handed it out; what releaseGrad() kept for the next backward to reuse
+  #grad: Tensor | null = null;
+  #gradOwned = false;
+  #gradBuf: Tensor | null = null;
 
   constructor(public data: FloatArray, public shape: number[]) {
     if (data.length !== sizeOf(shape)) {
@@ -31,12 +48,12 @@ export class Tensor {
 
   /** Gradient accumulated by backward() (leaves, and non-leaves that called retainGrad()). */
   get grad(): Tensor | null {
-    this._gradOwned = false; // now the caller holds it: the engine will not write into it again
-    return this._grad;
+    this.#gradOwned = false; // now the caller holds it: the engine will not write into it again
+    return this.#grad;
   }
   set grad(g: Tensor | null) {
-    this._grad = g;
-    this._gradOwned = false;
+    this.#grad = g;
+    this.#gradOwned = false;
   }
 
   get size(): number { return this.data.length; }
@@ -82,20 +99,15 @@ export class Tensor {
    * allocated it, its memory is kept for the next backward() to write into (autograd/pool.ts).
    */
   releaseGrad(): void {
-    if (this._gradOwned) this._gradBuf = this._grad;
-    this._grad = null;
-    this._gradOwned = false;
+    if (this.#gradOwned) this.#gradBuf = this.#grad;
+    this.#grad = null;
+    this.#gradOwned = false;
   }
 
   /** Keep .grad of a non-leaf after backward(). */
   retainGrad(): this {
     if (this.gradFn) this.gradFn.retained = this;
     return this;
-  }
-
-  /** Reverse-mode pass from this tensor. Scalars need no seed; others need `gradient` (the v of a VJP). */
-  backward(gradient?: Tensor | null, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    backward([this], [gradient ?? null], opts);
   }
 
   toString(): string {
@@ -121,49 +133,72 @@ export class Tensor {
     return `tensor(${body(0, 0, '       ')}${extras.map((e) => `, ${e}`).join('')})`;
   }
 
-  add(o: Scalar): Tensor { return ops.add(this, o); }
-  sub(o: Scalar): Tensor { return ops.sub(this, o); }
-  mul(o: Scalar): Tensor { return ops.mul(this, o); }
-  div(o: Scalar): Tensor { return ops.div(this, o); }
-  neg(): Tensor { return ops.neg(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  pow(p: number): Tensor { return ops.pow(this, p); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  abs(): Tensor { return ops.abs(this); }
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  tanh(): Tensor { return ops.tanh(this); }
-  relu(): Tensor { return ops.relu(this); }
-  clamp(min: number | null, max: number | null = null): Tensor { return ops.clamp(this, min, max); }
-  softmax(dim: number): Tensor { return ops.softmax(this, dim); }
-  logSoftmax(dim: number): Tensor { return ops.logSoftmax(this, dim); }
-  matmul(o: Tensor): Tensor { return ops.matmul(this, o); }
-  sum(dim?: number | readonly number[] | null, keepDim = false): Tensor { return ops.sum(this, dim, keepDim); }
-  mean(dim?: number | readonly number[] | null, keepDim = false): Tensor { return ops.mean(this, dim, keepDim); }
-  max(dim?: number | null, keepDim = false): Tensor { return ops.max(this, dim, keepDim); }
-  argmax(dim?: number | null, keepDim = false): Tensor { return ops.argmax(this, dim, keepDim); }
-  reshape(...shape: number[] | [number[]]): Tensor { return ops.reshape(this, flat(shape)); }
-  view(...shape: number[] | [number[]]): Tensor { return ops.reshape(this, flat(shape)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
-  squeeze(dim?: number): Tensor { return ops.squeeze(this, dim); }
-  unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
-  expand(...shape: number[] | [number[]]): Tensor { return ops.expand(this, flat(shape)); }
-  transpose(dim0: number, dim1: number): Tensor { return ops.transpose(this, dim0, dim1); }
-  permute(...dims: number[] | [number[]]): Tensor { return ops.permute(this, flat(dims)); }
-  /** All dims reversed (a matrix transpose for 2-D). */
-  get T(): Tensor { return ops.permute(this, this.shape.map((_, i) => this.shape.length - 1 - i)); }
-  indexSelect(dim: number, index: ArrayLike<number> | Tensor): Tensor { return ops.indexSelect(this, dim, index); }
-  gather(dim: number, index: Tensor | number[][] | number[]): Tensor { return ops.gather(this, dim, index); }
-  eq(o: Scalar): Tensor { return ops.eq(this, o); }
-  gt(o: Scalar): Tensor { return ops.gt(this, o); }
-  lt(o: Scalar): Tensor { return ops.lt(this, o); }
+  static {
+    (Tensor.prototype as unknown as Record<symbol, boolean>)[TENSOR_TAG] = true;
+    tensorInternals = {
+      grad: (t) => t.#grad,
+      owned: (t) => t.#gradOwned,
+      setOwned: (t, g) => { t.#grad = g; t.#gradOwned = true; },
+      takeKept: (t) => { const b = t.#gradBuf; t.#gradBuf = null; return b; },
+    };
+  }
 }
 
 /** True for tapegrad tensors (also across duplicate copies of the module, which instanceof would miss). */
 export function isTensor(v: unknown): v is Tensor {
-  return typeof v === 'object' && v !== null && (v as { _isTensor?: boolean })._isTensor === true;
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[TENSOR_TAG] === true;
 }
 
-function flat(a: number[] | [number[]]): number[] {
-  return Array.isArray(a[0]) ? (a[0] as number[]) : (a as number[]);
+/** One entry of the tape: the op that made a tensor, its inputs and how to pull a gradient back through it. */
+export class Node {
+  /** Set by Tensor.retainGrad() on a non-leaf: the tensor whose .grad should be kept. */
+  retained: Tensor | null = null;
+  /** Where the forward op was called (recorded only in anomaly mode). */
+  createdAt?: string;
+  /** Library op: its VJP keeps no reference to g or to what it computes, so the engine may recycle them (pool.ts). */
+  scratchSafe = false;
+  // engine bookkeeping for one backward pass: visit mark and the gradient gathered so far
+  #mark = 0;
+  #grad: Tensor | null = null;
+  // what the VJP needs; dropped by release()
+  #record: TapeRecord | null;
+
+  constructor(readonly name: string, public inputs: readonly Tensor[], record: TapeRecord, readonly outShape: readonly number[]) {
+    this.#record = record;
+  }
+
+  /** True once backward() without retainGraph has dropped what the VJP needed. */
+  get released(): boolean {
+    return this.#record === null;
+  }
+
+  /** Drop saved tensors once the graph has been used (backward without retainGraph). */
+  release(): void {
+    this.#record = null;
+    this.inputs = [];
+  }
+
+  toString(): string {
+    return `<${this.name}>`;
+  }
+
+  static {
+    nodeInternals = {
+      mark: (n) => n.#mark,
+      setMark: (n, m) => { n.#mark = m; },
+      grad: (n) => n.#grad,
+      setGrad: (n, g) => { n.#grad = g; },
+      record: (n) => n.#record,
+    };
+  }
+}
+
+/** An op application kept on the tape for its VJP (autograd/define.ts fills it, the engine calls it). */
+export interface TapeRecord {
+  readonly vjp: (g: Tensor, ctx: never, ...args: never[]) => readonly unknown[];
+  readonly args: readonly unknown[];
+  readonly out: Tensor;
+  readonly saved: unknown;
+  /** Per tensor input (in order): whether it needs a gradient (PyTorch's grad_input_mask). */
+  readonly needsInputGrad: readonly boolean[];
 }

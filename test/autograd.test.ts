@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import * as tg from '../lib/index.js';
 import { tensor } from '../lib/index.js';
+import { tensorInternals } from '../lib/tensor.js';
 import { expectClose } from './helpers.js';
 
 describe('backward', () => {
@@ -104,15 +105,15 @@ describe('memory reuse', () => {
     const lin = new tg.nn.Linear(3, 2);
     const x = tg.randn([4, 3]);
     lin.forward(x).sum().backward();
-    const first = lin.weight._grad!; // internal read: leaves ownership with the engine
+    const first = tensorInternals.grad(lin.weight)!; // internal read: leaves ownership with the engine
     const expected = Array.from(first.data);
     lin.zeroGrad();
     expect(lin.weight.grad).toBeNull();
     lin.forward(x).sum().backward();
-    expect(lin.weight._grad).toBe(first);
-    expectClose(lin.weight._grad!, expected, 0);
+    expect(tensorInternals.grad(lin.weight)).toBe(first);
+    expectClose(tensorInternals.grad(lin.weight)!, expected, 0);
     lin.forward(x).sum().backward(); // accumulates in place
-    expect(lin.weight._grad).toBe(first);
+    expect(tensorInternals.grad(lin.weight)).toBe(first);
     expectClose(first, expected.map((v) => 2 * v), 1e-6);
   });
   it('a .grad the user read is never written again by backward or recycled by zeroGrad', () => {
@@ -307,5 +308,50 @@ describe('anomaly detection', () => {
     const lin = new tg.nn.Linear(2, 1);
     const x = tensor([[1e30, 1e30]]);
     expect(() => tg.detectAnomaly(() => lin.forward(x).pow(2).sum().backward())).toThrow(/anomaly: (Pow|Linear)\w* produced/);
+  });
+});
+
+describe('VJP context', () => {
+  it("passes the forward's saved state, the needs-grad mask and createGraph to the VJP", () => {
+    const seen: { saved: number; needs: boolean[]; createGraph: boolean; dest: unknown }[] = [];
+    const prod = tg.defineOp({
+      name: 'Prod',
+      forward: (a: tg.Tensor, b: tg.Tensor) => ({ out: tg.noGrad(() => a.mul(b)), saved: 7 }),
+      vjp: (g, ctx, a, b) => {
+        seen.push({ saved: ctx.saved, needs: [...ctx.needsInputGrad], createGraph: ctx.createGraph, dest: ctx.gradInto(1) });
+        return [ctx.needsInputGrad[0] ? g.mul(b) : null, ctx.needsInputGrad[1] ? g.mul(a) : null];
+      },
+    });
+    const a = tensor([1, 2]), b = tensor([3, 4], { requiresGrad: true });
+    prod(a, b).sum().backward();
+    expect(b.grad!.toArray()).toEqual([1, 2]);
+    const a2 = tensor([5, 6], { requiresGrad: true });
+    const [ga] = tg.grad((x) => prod(x, b).mul(x).sum(), [a2], { createGraph: true });
+    expect(ga.toArray()).toEqual([2 * 5 * 3, 2 * 6 * 4]); // d(b·x²)/dx
+    expect(seen).toEqual([
+      // a user VJP never gets an engine-owned .grad buffer (it may keep what it sees)
+      { saved: 7, needs: [false, true], createGraph: false, dest: null },
+      { saved: 7, needs: [true, true], createGraph: true, dest: null },
+    ]);
+  });
+  it('a fused loss VJP takes createGraph from the context: the raw kernel without it, differentiable ops with it', () => {
+    const logits = tensor([[1, 2, 0.5], [0.1, -1, 2]], { requiresGrad: true });
+    const [g1] = tg.grad((x) => tg.crossEntropy(x, [1, 2]), [logits], { createGraph: false });
+    const [g2] = tg.grad((x) => tg.crossEntropy(x, [1, 2]), [logits], { createGraph: true });
+    expect(g1.gradFn).toBeNull();
+    expect(g2.gradFn).not.toBeNull(); // built from differentiable ops
+    expectClose(g2, Array.from(g1.data), 1e-6);
+  });
+});
+
+describe('public surface', () => {
+  it('Tensor and Node show no underscored internals', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(2);
+    y.sum().backward();
+    for (const o of [x, y, y.gradFn!, Object.getPrototypeOf(x), Object.getPrototypeOf(y.gradFn!)]) {
+      expect(Object.getOwnPropertyNames(o).filter((n) => n.startsWith('_'))).toEqual([]);
+    }
+    expect(Object.keys(x).sort()).toEqual(['data', 'gradFn', 'requiresGrad', 'shape']);
   });
 });

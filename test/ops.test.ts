@@ -134,7 +134,7 @@ describe('gradcheck catches wrong VJPs', () => {
   const scaledExp = (factor: number) => tg.defineOp({
     name: 'ScaledExp',
     forward: (x: Tensor) => tg.noGrad(() => x.exp()),
-    vjp: (g, out) => [g.mul(out).mul(factor)],
+    vjp: (g, { out }) => [g.mul(out).mul(factor)],
   });
   it('passes the correct VJP', () => {
     expect(tg.gradcheck((x) => scaledExp(1)(x), [az([3, 3], 41)]).ok).toBe(true);
@@ -149,7 +149,7 @@ describe('gradcheck catches wrong VJPs', () => {
     const oneOff = tg.defineOp({
       name: 'OneOff',
       forward: (x: Tensor) => tg.noGrad(() => x.mul(x)),
-      vjp: (g, _out, x) => {
+      vjp: (g, _ctx, x) => {
         const d = tg.noGrad(() => g.mul(x).mul(2));
         d.data[4] *= 1.01;
         return [d];
@@ -163,7 +163,7 @@ describe('gradcheck catches wrong VJPs', () => {
     const wrong = tg.defineOp({
       name: 'WrongMul',
       forward: (a: Tensor, b: Tensor) => tg.noGrad(() => a.mul(b)),
-      vjp: (g, _out, _a, b) => [g.mul(b), null],
+      vjp: (g, _ctx, _a, b) => [g.mul(b), null],
     });
     expect(tg.gradcheck((a, b) => wrong(a, b), [az([2, 2], 1), az([2, 2], 2)]).ok).toBe(false);
   });

@@ -1,13 +1,30 @@
-import { Tensor } from '../tensor.js';
-import { ACCUMULATED, type Grads, type Node, type Vjp } from './node.js';
+import { Tensor, nodeInternals as N, tensorInternals as T, type Node, type TapeRecord } from '../tensor.js';
+import { ACCUMULATED, type GradDestination, type Grads, type VjpContext } from './define.js';
 import { setGradEnabled } from './mode.js';
 import { closeArena, openArena, outsidePool, pin } from './pool.js';
 import { checkBackward, isAnomalyEnabled, runVjp } from './anomaly.js';
 import { fmt, sameShape } from '../shape.js';
 import { kernels } from '../backend/index.js';
-import { add, sumTo } from '../ops/index.js';
-import { copy } from '../ops/shape.js';
 import { allocArray, onesLike } from '../creation.js';
+
+/**
+ * The ops the engine itself applies to gradients, registered by the ops layer (lib/ops/methods.ts)
+ * so that the engine imports nothing above it. With createGraph they are recorded like any op.
+ */
+export interface GradientOps {
+  /** a + b, same shapes. */
+  add(a: Tensor, b: Tensor): Tensor;
+  /** Sum g down to shape, a shape that broadcasts to g's (the VJP of broadcasting). */
+  sumTo(g: Tensor, shape: readonly number[]): Tensor;
+  /** A copy with its own memory that stays on the tape. */
+  copy(g: Tensor): Tensor;
+}
+
+let ops: GradientOps | null = null;
+
+export function registerGradientOps(o: GradientOps): void {
+  ops = o;
+}
 
 export interface BackwardOptions {
   retainGraph?: boolean;
@@ -23,8 +40,8 @@ function topoSort(roots: readonly Tensor[], mark: number): Node[] {
   const next: number[] = [];
   for (const r of roots) {
     const top = r.gradFn;
-    if (!top || top._mark === mark) continue;
-    top._mark = mark;
+    if (!top || N.mark(top) === mark) continue;
+    N.setMark(top, mark);
     nodes.push(top); next.push(0);
     while (nodes.length) {
       const d = nodes.length - 1;
@@ -33,7 +50,7 @@ function topoSort(roots: readonly Tensor[], mark: number): Node[] {
       if (i < node.inputs.length) {
         next[d] = i + 1;
         const child = node.inputs[i].gradFn;
-        if (child && child._mark !== mark) { child._mark = mark; nodes.push(child); next.push(0); }
+        if (child && N.mark(child) !== mark) { N.setMark(child, mark); nodes.push(child); next.push(0); }
       } else {
         nodes.pop(); next.pop();
         order.push(node);
@@ -62,35 +79,51 @@ function seedFor(root: Tensor, seed: Tensor | null, op: string): Tensor {
 // Who owns which gradient memory, and when it is reused: see the rules at the top of pool.ts.
 // During a plain backward (no createGraph, no functional grad) the engine may write into leaves'
 // owned .grad buffers.
-let ownsLeafGrads = false;
 
 /** Give t a .grad buffer of its own (stale contents: the caller overwrites it all). */
 function ownedGradBuffer(t: Tensor): Tensor {
-  const old = t._gradBuf;
-  t._gradBuf = null;
-  t._grad = old && old.dtype === t.dtype && sameShape(old.shape, t.shape) ? old : new Tensor(allocArray(t.dtype, t.size), t.shape.slice());
-  t._gradOwned = true;
-  return t._grad;
+  const old = T.takeKept(t);
+  const g = old && old.dtype === t.dtype && sameShape(old.shape, t.shape) ? old : new Tensor(allocArray(t.dtype, t.size), t.shape.slice());
+  T.setOwned(t, g);
+  return g;
 }
 
 /** cur + g as a new graph tensor (createGraph): never g itself, which the caller or another leaf may hold. */
-function graphSum(cur: Tensor | null, g: Tensor): Tensor {
-  return cur ? add(cur, g) : copy(g);
+function graphSum(o: GradientOps, cur: Tensor | null, g: Tensor): Tensor {
+  return cur ? o.add(cur, g) : o.copy(g);
 }
 
-/**
- * For fused VJPs (a gemm that writes dW): the leaf's own gradient memory, and the beta to write
- * it with (0 = overwrite, 1 = accumulate). Null when the engine cannot hand it out (createGraph,
- * functional grad, a non-leaf, another shape); the VJP then returns a tensor as usual.
- */
-export function takeGradBuffer(t: Tensor, shape: readonly number[]): { grad: Tensor; beta: 0 | 1 } | null {
-  if (!ownsLeafGrads || t.gradFn || !t.requiresGrad || !sameShape(shape, t.shape)) return null;
-  if (t._grad) return t._gradOwned ? { grad: t._grad, beta: 1 } : null;
-  return { grad: ownedGradBuffer(t), beta: 0 };
+/** The context of each VJP call of one pass (one object per pass, refilled per node). */
+class Context implements VjpContext {
+  out!: Tensor;
+  saved: unknown;
+  needsInputGrad!: readonly boolean[];
+  private inputs!: readonly Tensor[];
+  private library = false;
+  constructor(readonly createGraph: boolean, private readonly ownsLeafGrads: boolean) {}
+
+  set(rec: TapeRecord, node: Node): this {
+    this.out = rec.out;
+    this.saved = rec.saved;
+    this.needsInputGrad = rec.needsInputGrad;
+    this.inputs = node.inputs;
+    this.library = node.scratchSafe;
+    return this;
+  }
+
+  /** A leaf's own gradient memory, when the engine owns it (pool.ts, rule 3); only library VJPs keep nothing. */
+  gradInto(j: number): GradDestination | null {
+    const t = this.inputs[j];
+    if (!this.ownsLeafGrads || !this.library || !t || t.gradFn || !t.requiresGrad) return null;
+    const cur = T.grad(t);
+    if (cur) return T.owned(t) ? { data: cur.data, beta: 1 } : null;
+    return { data: ownedGradBuffer(t).data, beta: 0 };
+  }
 }
 
-function callVjp(vjp: Vjp, g: Tensor): Grads {
-  return isAnomalyEnabled() ? runVjp(() => vjp(g)) : vjp(g);
+function callVjp(rec: TapeRecord, g: Tensor, ctx: Context): Grads {
+  const vjp = rec.vjp as (g: Tensor, ctx: VjpContext, ...args: unknown[]) => Grads;
+  return isAnomalyEnabled() ? runVjp(() => vjp(g, ctx, ...rec.args)) : vjp(g, ctx, ...rec.args);
 }
 
 /**
@@ -106,9 +139,10 @@ export function backward(
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
   const owns = !createGraph && !inputs;
+  const o = ops;
+  if (!o) throw new Error(`${op}: the ops layer is not loaded (import tapegrad, not its internal files)`);
+  const ctx = new Context(createGraph, owns);
   const prevGrad = setGradEnabled(createGraph);
-  const prevOwns = ownsLeafGrads;
-  ownsLeafGrads = owns;
   const prevArena = owns ? openArena() : null;
   const order = topoSort(roots, ++pass);
   try {
@@ -121,24 +155,27 @@ export function backward(
       if (wanted) {
         if (!wanted.has(t)) return;
         const old = leafGrads.get(t);
-        leafGrads.set(t, old ? add(old, g) : g);
+        leafGrads.set(t, old ? o.add(old, g) : g);
       } else if (owns) {
         // g is scratch memory (or memory someone else holds): copy or add it into the leaf's own buffer
-        const cur = t._grad;
-        if (cur && t._gradOwned && cur.dtype === g.dtype) {
+        const cur = T.grad(t);
+        if (cur && T.owned(t) && cur.dtype === g.dtype) {
           kernels(cur.data).binary('add', cur.data, cur.shape, g.data, g.shape, cur.data, cur.shape);
         } else {
-          const src = cur ? add(cur, g) : g;
+          const src = cur ? o.add(cur, g) : g;
           ownedGradBuffer(t).data.set(src.data);
         }
       } else {
-        t.grad = graphSum(t._grad, g);
+        t.grad = graphSum(o, T.grad(t), g);
       }
     };
     const accumulate = (t: Tensor, g: Tensor): void => {
-      if (!sameShape(g.shape, t.shape)) g = sumTo(g, t.shape);
+      if (!sameShape(g.shape, t.shape)) g = o.sumTo(g, t.shape);
       const node = t.gradFn;
-      if (node) node._grad = node._grad ? add(node._grad, g) : g;
+      if (node) {
+        const cur = N.grad(node);
+        N.setGrad(node, cur ? o.add(cur, g) : g);
+      }
       else if (t.requiresGrad) accumulateLeaf(t, g);
     };
 
@@ -147,39 +184,39 @@ export function backward(
 
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
-      const g = node._grad;
+      const g = N.grad(node);
       if (!g) continue;
-      node._grad = null;
+      N.setGrad(node, null);
       if (node.retained && !wanted) {
-        const t = node.retained;
-        t.grad = createGraph ? graphSum(t._grad, g) : (t._grad ? add(t._grad, g) : g).clone(); // g may be scratch memory
+        const t = node.retained, cur = T.grad(t);
+        t.grad = createGraph ? graphSum(o, cur, g) : (cur ? o.add(cur, g) : g).clone(); // g may be scratch memory
       }
       const target = wantedNodes.get(node);
       if (target) leafGrads.set(target, g);
-      if (!node.vjp) {
+      const rec = N.record(node);
+      if (!rec) {
         throw new Error(`${op}: the graph through ${node.name} was already freed by an earlier backward(); call the first backward with {retainGraph: true} to backpropagate through it again`);
       }
-      const vjp = node.vjp;
+      const ins = node.inputs;
+      ctx.set(rec, node);
       let inGrads: Grads;
-      if (node.scratchSafe || !owns) inGrads = callVjp(vjp, g);
+      if (node.scratchSafe || !owns) inGrads = callVjp(rec, g, ctx);
       else {
         pin(g.data); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
-        inGrads = outsidePool(() => callVjp(vjp, g));
+        inGrads = outsidePool(() => callVjp(rec, g, ctx));
       }
-      const ins = node.inputs;
       if (!retainGraph) node.release();
       for (let j = 0; j < ins.length; j++) {
         const gj = inGrads[j];
         if (!gj || !ins[j].requiresGrad) continue;
-        if (isAnomalyEnabled()) checkBackward(node.name, g, j, gj === ACCUMULATED ? ins[j]._grad! : gj, node.createdAt);
+        if (isAnomalyEnabled()) checkBackward(node.name, g, j, gj === ACCUMULATED ? T.grad(ins[j])! : gj, node.createdAt);
         if (gj !== ACCUMULATED) accumulate(ins[j], gj);
       }
     }
     return inputs ? inputs.map((t) => leafGrads.get(t) ?? null) : [];
   } finally {
     setGradEnabled(prevGrad);
-    ownsLeafGrads = prevOwns;
     if (owns) closeArena(prevArena);
-    for (const node of order) node._grad = null; // after an error, nothing stale is left behind
+    for (const node of order) N.setGrad(node, null); // after an error, nothing stale is left behind
   }
 }

@@ -14,11 +14,13 @@ import type { FloatArray } from '../backend/backend.js';
 //    arena (their allocations are ordinary GC memory) and pins the g they receive, so no array a
 //    user VJP can see is ever recycled.
 // 3. Leaf .grad. The engine accumulates in place (dW written by the gemm with beta = 1, adds into
-//    the buffer) only into a .grad buffer it allocated (Tensor._gradOwned) and that was never
-//    handed out: reading t.grad, or assigning it, clears _gradOwned. A later backward then writes
-//    a fresh buffer instead. zeroGrad() (Tensor.releaseGrad) keeps an owned, never-read buffer for
-//    the next backward to overwrite; a tensor the user read or assigned is simply dropped.
-//    Library code that reads gradients without keeping them (optimizers) reads t._grad.
+//    the buffer) only into a .grad buffer it allocated (tensorInternals.owned) and that was never
+//    handed out: reading t.grad, or assigning it, clears the owned flag. A later backward then
+//    writes a fresh buffer instead. zeroGrad() (Tensor.releaseGrad) keeps an owned, never-read
+//    buffer for the next backward to overwrite; a tensor the user read or assigned is simply
+//    dropped. A fused library VJP gets the buffer through ctx.gradInto(j); a VJP written with the
+//    public defineOp never does. Library code that reads gradients without keeping them
+//    (optimizers) reads tensorInternals.grad(t).
 // 4. createGraph backward. Gradients are graph tensors, never updated in place; a leaf's first
 //    gradient is a (differentiable) copy, never the caller's seed or a tensor another leaf holds.
 // 5. The user's backward seed is only read, never written.

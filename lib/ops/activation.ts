@@ -1,5 +1,5 @@
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp, type Grads } from '../autograd/node.js';
+import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { Tensor } from '../tensor.js';
 import { normDim, splitAt } from '../shape.js';
 import { binaryKernel, unaryKernel, mul, sub, exp } from './elementwise.js';
@@ -11,40 +11,40 @@ const sigmoidBackward = defineLibraryOp({
   name: 'SigmoidBackward',
   forward: (y: Tensor, g: Tensor) => binaryKernel('sigmoidGrad', 'sigmoid', y, g),
   // d/dy [g·y(1-y)] = g(1-2y)
-  vjp: (gg, _out, y, g): Grads => [y.requiresGrad ? mul(mul(gg, g), sub(1, mul(y, 2))) : null, g.requiresGrad ? sigmoidBackward(y, gg) : null],
+  vjp: (gg, { needsInputGrad: n }, y, g): Grads => [n[0] ? mul(mul(gg, g), sub(1, mul(y, 2))) : null, n[1] ? sigmoidBackward(y, gg) : null],
 });
 
 export const sigmoid = defineLibraryOp({
   name: 'Sigmoid',
   forward: (x: Tensor) => unaryKernel('sigmoid', x),
-  vjp: (g, out): Grads => [sigmoidBackward(out, g)],
+  vjp: (g, { out }): Grads => [sigmoidBackward(out, g)],
 });
 
 const tanhBackward = defineLibraryOp({
   name: 'TanhBackward',
   forward: (y: Tensor, g: Tensor) => binaryKernel('tanhGrad', 'tanh', y, g),
   // d/dy [g(1-y²)] = -2gy
-  vjp: (gg, _out, y, g): Grads => [y.requiresGrad ? mul(mul(gg, g), mul(y, -2)) : null, g.requiresGrad ? tanhBackward(y, gg) : null],
+  vjp: (gg, { needsInputGrad: n }, y, g): Grads => [n[0] ? mul(mul(gg, g), mul(y, -2)) : null, n[1] ? tanhBackward(y, gg) : null],
 });
 
 export const tanh = defineLibraryOp({
   name: 'Tanh',
   forward: (x: Tensor) => unaryKernel('tanh', x),
-  vjp: (g, out): Grads => [tanhBackward(out, g)],
+  vjp: (g, { out }): Grads => [tanhBackward(out, g)],
 });
 
 const reluBackward = defineLibraryOp({
   name: 'ReluBackward',
   forward: (x: Tensor, g: Tensor) => binaryKernel('reluGrad', 'relu', x, g),
   // the mask x > 0 is piecewise constant: no gradient flows to x
-  vjp: (gg, _out, x, g): Grads => [null, g.requiresGrad ? reluBackward(x, gg) : null],
+  vjp: (gg, { needsInputGrad: n }, x, g): Grads => [null, n[1] ? reluBackward(x, gg) : null],
 });
 
 export const relu = defineLibraryOp({
   name: 'Relu',
   // relu'(0) = 0, as in PyTorch
   forward: (x: Tensor) => unaryKernel('relu', x),
-  vjp: (g, _out, x): Grads => [reluBackward(x, g)],
+  vjp: (g, _ctx, x): Grads => [reluBackward(x, g)],
 });
 
 function softmaxKernel(x: Tensor, dim: number, log: boolean): Tensor {
@@ -59,14 +59,14 @@ export const softmax = defineLibraryOp({
   name: 'Softmax',
   forward: (x: Tensor, dim: number) => softmaxKernel(x, dim, false),
   // J = diag(y) - y yᵀ, so gᵀJ = y ⊙ (g - Σ g⊙y)
-  vjp: (g, out, _x, dim: number): Grads => [mul(out, sub(g, sum(mul(g, out), dim, true)))],
+  vjp: (g, { out }, _x, dim: number): Grads => [mul(out, sub(g, sum(mul(g, out), dim, true)))],
 });
 
 export const logSoftmax = defineLibraryOp({
   name: 'LogSoftmax',
   forward: (x: Tensor, dim: number) => softmaxKernel(x, dim, true),
   // d log softmax: g - softmax · Σ g
-  vjp: (g, out, _x, dim: number): Grads => [sub(g, mul(exp(out), sum(g, dim, true)))],
+  vjp: (g, { out }, _x, dim: number): Grads => [sub(g, mul(exp(out), sum(g, dim, true)))],
 });
 
 export type Activation = 'relu' | 'sigmoid' | 'tanh';

@@ -1,6 +1,6 @@
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp, type Grads } from '../autograd/node.js';
+import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
 import { empty, promote, uninit } from './util.js';
@@ -29,18 +29,18 @@ const addT = defineLibraryOp({
 const subT = defineLibraryOp({
   name: 'Sub',
   forward: (a: Tensor, b: Tensor) => binaryKernel('sub', 'sub', a, b),
-  vjp: (g, _out, _a, b): Grads => [g, b.requiresGrad ? neg(g) : null],
+  vjp: (g, { needsInputGrad: n }): Grads => [g, n[1] ? neg(g) : null],
 });
 const mulT = defineLibraryOp({
   name: 'Mul',
   forward: (a: Tensor, b: Tensor) => binaryKernel('mul', 'mul', a, b),
-  vjp: (g, _out, a, b): Grads => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null],
+  vjp: (g, { needsInputGrad: n }, a, b): Grads => [n[0] ? mul(g, b) : null, n[1] ? mul(g, a) : null],
 });
 const divT = defineLibraryOp({
   name: 'Div',
   // d(a/b)/db = -a/b² = -out/b
   forward: (a: Tensor, b: Tensor) => binaryKernel('div', 'div', a, b),
-  vjp: (g, out, a, b): Grads => [a.requiresGrad ? div(g, b) : null, b.requiresGrad ? neg(div(mul(g, out), b)) : null],
+  vjp: (g, { out, needsInputGrad: n }, _a, b): Grads => [n[0] ? div(g, b) : null, n[1] ? neg(div(mul(g, out), b)) : null],
 });
 
 // Tensor ∘ number: one affine pass (scale·x + shift), named after the op the user wrote.
@@ -48,7 +48,7 @@ function affineOp(name: string): (x: Tensor, scale: number, shift: number) => Te
   return defineLibraryOp({
     name,
     forward: (x: Tensor, scale: number, shift: number) => unaryKernel('affine', x, scale, shift),
-    vjp: (g, _out, _x, scale: number): Grads => [scale === 1 ? g : mulS(g, scale, 0)],
+    vjp: (g, _ctx, _x, scale: number): Grads => [scale === 1 ? g : mulS(g, scale, 0)],
   });
 }
 const addS = affineOp('Add');
@@ -101,26 +101,26 @@ export function neg(x: Tensor): Tensor {
 export const exp = defineLibraryOp({
   name: 'Exp',
   forward: (x: Tensor) => unaryKernel('exp', x),
-  vjp: (g, out): Grads => [mul(g, out)],
+  vjp: (g, { out }): Grads => [mul(g, out)],
 });
 
 export const log = defineLibraryOp({
   name: 'Log',
   forward: (x: Tensor) => unaryKernel('log', x),
-  vjp: (g, _out, x): Grads => [div(g, x)],
+  vjp: (g, _ctx, x): Grads => [div(g, x)],
 });
 
 export const sqrt = defineLibraryOp({
   name: 'Sqrt',
   forward: (x: Tensor) => unaryKernel('sqrt', x),
-  vjp: (g, out): Grads => [div(g, mul(out, 2))],
+  vjp: (g, { out }): Grads => [div(g, mul(out, 2))],
 });
 
 export const abs = defineLibraryOp({
   name: 'Abs',
   // sign(0) = 0: the subgradient PyTorch uses at the kink
   forward: (x: Tensor) => unaryKernel('abs', x),
-  vjp: (g, _out, x): Grads => [mul(g, unaryKernel('sign', x))],
+  vjp: (g, _ctx, x): Grads => [mul(g, unaryKernel('sign', x))],
 });
 
 export const pow = defineLibraryOp({
@@ -129,7 +129,7 @@ export const pow = defineLibraryOp({
     if (typeof p !== 'number') throw new TypeError(`pow: exponent must be a number, got ${typeof p}`);
     return unaryKernel('pow', x, p);
   },
-  vjp: (g, _out, x, p: number): Grads => [p === 0 ? mul(g, 0) : mul(g, mul(pow(x, p - 1), p))],
+  vjp: (g, _ctx, x, p: number): Grads => [p === 0 ? mul(g, 0) : mul(g, mul(pow(x, p - 1), p))],
 });
 
 export const clamp = defineLibraryOp({
@@ -139,7 +139,7 @@ export const clamp = defineLibraryOp({
     return unaryKernel('clamp', x, min ?? -Infinity, max ?? Infinity);
   },
   // gradient passes where min <= x <= max (PyTorch's convention at the bounds)
-  vjp: (g, _out, x, min: number | null, max: number | null = null): Grads => {
+  vjp: (g, _ctx, x, min: number | null, max: number | null = null): Grads => {
     const lo = min ?? -Infinity, hi = max ?? Infinity;
     const mask = empty(x, x.shape);
     for (let i = 0; i < x.size; i++) mask.data[i] = x.data[i] >= lo && x.data[i] <= hi ? 1 : 0;
@@ -160,10 +160,10 @@ const maximumOp = defineLibraryOp({
   forward: (a: Tensor, b: Tensor) => binaryKernel('maximum', 'maximum', a, b),
   // PyTorch's rule: at a tie each input gets g/2; the smaller one gets 0. A NaN compares false
   // both ways, so with a NaN both inputs get g.
-  vjp: (g, _out, a, b): Grads => {
+  vjp: (g, { needsInputGrad: n }, a, b): Grads => {
     const half = mul(binaryKernel('eq', 'maximum', a, b), 0.5);
     const share = (smaller: Tensor): Tensor => mul(g, sub(sub(1, smaller), half));
-    return [a.requiresGrad ? share(binaryKernel('lt', 'maximum', a, b)) : null, b.requiresGrad ? share(binaryKernel('gt', 'maximum', a, b)) : null];
+    return [n[0] ? share(binaryKernel('lt', 'maximum', a, b)) : null, n[1] ? share(binaryKernel('gt', 'maximum', a, b)) : null];
   },
 });
 

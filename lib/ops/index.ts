@@ -1,3 +1,4 @@
+import './methods.js'; // Tensor's methods and the engine's gradient ops
 export { add, sub, mul, div, neg, exp, log, pow, sqrt, abs, clamp, eq, gt, lt, maximum } from './elementwise.js';
 export { sigmoid, tanh, relu, softmax, logSoftmax } from './activation.js';
 export { sum, mean, max, argmax } from './reduce.js';

@@ -1,6 +1,6 @@
 import { kernels } from '../backend/index.js';
-import { defineOp, type Grads } from '../autograd/node.js';
-import { isGradEnabled, noGrad } from '../autograd/mode.js';
+import { defineOp, type Grads } from '../autograd/define.js';
+import { noGrad } from '../autograd/mode.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
 import { checkNumber, withDefaults } from '../options.js';
@@ -134,24 +134,24 @@ function readLabels(op: string, labels: Labels, rows: number, classes: number, i
 
 const crossEntropyOp = defineOp({
   name: 'CrossEntropy',
+  // saved: the softmax probabilities, which the kernel computes on the way
   forward: (logits: Tensor, labels: Int32Array, total: boolean) => {
     const [rows, classes] = logits.shape;
     const probs = empty(logits, logits.shape);
     const out = empty(logits, []);
     out.data[0] = kernels(logits.data).crossEntropy(logits.data, labels, rows, classes, probs.data) * (total ? rows : 1);
-    out._saved = probs;
-    return out;
+    return { out, saved: probs };
   },
   // ∂/∂logits of mean(-log softmax[label]) = (softmax - onehot) / rows (no / rows for the sum)
-  vjp: (g, out, logits: Tensor, labels: Int32Array, total: boolean) => {
+  vjp: (g, { saved: probs, createGraph }, logits: Tensor, labels: Int32Array, total: boolean) => {
     const [rows, classes] = logits.shape;
     const scale = total ? 1 : 1 / rows;
-    if (isGradEnabled()) {
-      // building a graph (createGraph): the same formula from differentiable ops
+    if (createGraph) {
+      // building a graph: the same formula from differentiable ops
       return [mul(sub(softmax(logits, 1), oneHot(labels, classes, logits)), mul(g, scale))];
     }
     const d = empty(logits, logits.shape);
-    kernels(logits.data).crossEntropyBackward((out._saved as Tensor).data, labels, rows, classes, g.data[0] * scale, d.data);
+    kernels(logits.data).crossEntropyBackward(probs.data, labels, rows, classes, g.data[0] * scale, d.data);
     return [d];
   },
 });
@@ -236,10 +236,10 @@ const mseOp = defineOp({
     return out;
   },
   // d/dinput = 2(input - target)/n
-  vjp: (g, _out, input: Tensor, target: Tensor, n: number) => {
+  vjp: (g, { needsInputGrad: need, createGraph }, input: Tensor, target: Tensor, n: number) => {
     const d = sub(input, target); // recomputed: cheaper than keeping it alive with the output
-    const gi = isGradEnabled() ? mul(d, mul(g, 2 / n)) : mul(d, (2 / n) * g.data[0]);
-    return [input.requiresGrad ? gi : null, target.requiresGrad ? neg(gi) : null];
+    const gi = createGraph ? mul(d, mul(g, 2 / n)) : mul(d, (2 / n) * g.data[0]);
+    return [need[0] ? gi : null, need[1] ? neg(gi) : null];
   },
 });
 
@@ -264,9 +264,9 @@ const bceOp = defineOp({
     return w ? mul(l, w) : l;
   }),
   // for the target, w·(log(1-x) - log x)
-  vjp: (g, _out, x: Tensor, y: Tensor, w: Tensor | null): Grads => [
-    x.requiresGrad ? bceInputGrad(g, x, y, w) : null,
-    y.requiresGrad ? mul(w ? mul(g, w) : g, sub(log(sub(1, x)), log(x))) : null,
+  vjp: (g, { needsInputGrad: n }, x: Tensor, y: Tensor, w: Tensor | null): Grads => [
+    n[0] ? bceInputGrad(g, x, y, w) : null,
+    n[1] ? mul(w ? mul(g, w) : g, sub(log(sub(1, x)), log(x))) : null,
   ],
 });
 
@@ -280,15 +280,15 @@ function bceGradCoef(x: Tensor, y: Tensor): Tensor {
 const bceInputGrad = defineOp({
   name: 'BceLossGrad',
   forward: (g: Tensor, x: Tensor, y: Tensor, w: Tensor | null) => noGrad(() => mul(w ? mul(g, w) : g, bceGradCoef(x, y))),
-  vjp: (gg, _out, g: Tensor, x: Tensor, y: Tensor, w: Tensor | null): Grads => {
+  vjp: (gg, { needsInputGrad: n }, g: Tensor, x: Tensor, y: Tensor, w: Tensor | null): Grads => {
     const ggw = w ? mul(gg, w) : gg;
     // d/dx: (x² - 2xy + y) / ((x + ε)²(1 - x + ε)²) with PyTorch's unrounded ε
     const dx = () => div(add(sub(mul(x, x), mul(mul(x, y), 2)), y), mul(mul(add(x, 1e-12), add(x, 1e-12)),
       mul(add(sub(1, x), 1e-12), add(sub(1, x), 1e-12))));
     return [
-      g.requiresGrad ? mul(ggw, bceGradCoef(x, y)) : null,
-      x.requiresGrad ? mul(mul(ggw, g), dx()) : null,
-      y.requiresGrad ? neg(div(mul(ggw, g), clamp(mul(x, sub(1, x)), 1e-12))) : null,
+      n[0] ? mul(ggw, bceGradCoef(x, y)) : null,
+      n[1] ? mul(mul(ggw, g), dx()) : null,
+      n[2] ? neg(div(mul(ggw, g), clamp(mul(x, sub(1, x)), 1e-12))) : null,
     ];
   },
 });
@@ -320,11 +320,11 @@ const bceWithLogitsOp = defineOp({
   }),
   // d/dx = (1 + (p-1)·y)·σ(x) - p·y, i.e. σ(x) - y without p: exact at x = 0, where the
   // subgradients of max(-x, 0) and |x| in the forward formula are not. d/dy = -x + (p-1)·log(1 + e^-x).
-  vjp: (g, _out, x: Tensor, y: Tensor, w: Tensor | null, p: Tensor | null): Grads => {
+  vjp: (g, { needsInputGrad: n }, x: Tensor, y: Tensor, w: Tensor | null, p: Tensor | null): Grads => {
     const gw = w ? mul(g, w) : g;
     const gx = () => (p ? sub(mul(add(mul(sub(p, 1), y), 1), sigmoid(x)), mul(p, y)) : sub(sigmoid(x), y));
     const gy = () => (p ? sub(mul(sub(p, 1), softplusNeg(x)), x) : neg(x));
-    return [x.requiresGrad ? mul(gw, gx()) : null, y.requiresGrad ? mul(gw, gy()) : null];
+    return [n[0] ? mul(gw, gx()) : null, n[1] ? mul(gw, gy()) : null];
   },
 });
 

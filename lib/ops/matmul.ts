@@ -1,8 +1,7 @@
 import { kernels } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
-import { ACCUMULATED, defineLibraryOp, type Grads } from '../autograd/node.js';
+import { ACCUMULATED, defineLibraryOp, type GradDestination, type Grads } from '../autograd/define.js';
 import { activationBackward, type Activation } from './activation.js';
-import { takeGradBuffer } from '../autograd/engine.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { fmt, sizeOf } from '../shape.js';
 import { reshape, expand, unsqueeze, squeeze } from './shape.js';
@@ -28,10 +27,10 @@ const gemmOp = defineLibraryOp({
     return out;
   },
   // C = op(A)·op(B): dA and dB are gemms of G with the other operand under transpose flags.
-  vjp: (g, _out, a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
+  vjp: (g, { needsInputGrad: n }, a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
     let da: Tensor | null = null, db: Tensor | null = null;
-    if (a.requiresGrad) da = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
-    if (b.requiresGrad) db = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
+    if (n[0]) da = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
+    if (n[1]) db = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
     // a 2-D operand shared across a batch gets the sum of the batch's gradients
     if (da && a.ndim === 2 && da.ndim === 3) da = sum(da, 0);
     if (db && b.ndim === 2 && db.ndim === 3) db = sum(db, 0);
@@ -88,12 +87,13 @@ function linearOp(name: string, act: Activation | null) {
       if (act) k.unary(act, out.data, out.data);
       return out;
     },
-    vjp: (g, out, x: Tensor, w: Tensor, bias?: Tensor): Grads => {
-      if (act) g = activationBackward(act, out, g);
+    vjp: (g, ctx, x: Tensor, w: Tensor, bias?: Tensor): Grads => {
+      const n = ctx.needsInputGrad;
+      if (act) g = activationBackward(act, ctx.out, g);
       return [
-        x.requiresGrad ? mm(g, w, false, false) : null,
-        w.requiresGrad ? weightGrad(g, x, w) : null,
-        bias?.requiresGrad ? biasGrad(g, bias) : null,
+        n[0] ? mm(g, w, false, false) : null,
+        n[1] ? weightGrad(g, x, w, ctx.gradInto(1)) : null,
+        bias && n[2] ? biasGrad(g, bias, ctx.gradInto(2)) : null,
       ];
     },
   });
@@ -106,23 +106,21 @@ const linearOps = {
 };
 
 // dW = gᵀ·x, written by the gemm straight into W's own .grad (beta = 1 accumulates) when the
-// engine can hand it out: no temporary and no separate accumulation pass.
-function weightGrad(g: Tensor, x: Tensor, w: Tensor): Tensor | typeof ACCUMULATED {
-  const dest = takeGradBuffer(w, w.shape);
+// engine hands it out (ctx.gradInto): no temporary and no separate accumulation pass.
+function weightGrad(g: Tensor, x: Tensor, w: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
   if (!dest) return mm(g, x, true, false);
   const [rows, inF] = x.shape;
-  kernels(g.data).gemm(true, false, w.shape[0], inF, rows, 1, g.data, x.data, dest.beta, dest.grad.data);
+  kernels(g.data).gemm(true, false, w.shape[0], inF, rows, 1, g.data, x.data, dest.beta, dest.data);
   return ACCUMULATED;
 }
 
-function biasGrad(g: Tensor, bias: Tensor): Tensor | typeof ACCUMULATED {
-  const dest = takeGradBuffer(bias, bias.shape);
+function biasGrad(g: Tensor, bias: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
   if (!dest) return sum(g, 0);
   if (dest.beta === 0) {
-    kernels(g.data).reduce('sum', g.data, 1, g.shape[0], g.shape[1], dest.grad.data);
+    kernels(g.data).reduce('sum', g.data, 1, g.shape[0], g.shape[1], dest.data);
   } else {
     const db = sum(g, 0);
-    kernels(db.data).binary('add', dest.grad.data, bias.shape, db.data, bias.shape, dest.grad.data, bias.shape);
+    kernels(db.data).binary('add', dest.data, bias.shape, db.data, bias.shape, dest.data, bias.shape);
   }
   return ACCUMULATED;
 }

@@ -1,5 +1,5 @@
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp } from '../autograd/node.js';
+import { defineLibraryOp } from '../autograd/define.js';
 import { Tensor } from '../tensor.js';
 import { fmt, normDim, sizeOf, splitAt } from '../shape.js';
 import { mul } from './elementwise.js';
@@ -68,7 +68,7 @@ function spread(g: Tensor, x: Tensor, dims: Dims): Tensor {
 const sumOp = defineLibraryOp({
   name: 'Sum',
   forward: (x: Tensor, dims: Dims, keepDim: boolean) => reduceKernel('sum', x, dims, keepDim),
-  vjp: (g, _out, x, dims: Dims) => [spread(g, x, dims)],
+  vjp: (g, _ctx, x, dims: Dims) => [spread(g, x, dims)],
 });
 
 const meanOp = defineLibraryOp({
@@ -78,7 +78,7 @@ const meanOp = defineLibraryOp({
     kernels(out.data).unary('affine', out.data, out.data, 1 / count(x, dims), 0);
     return out;
   },
-  vjp: (g, _out, x, dims: Dims) => [mul(spread(g, x, dims), 1 / count(x, dims))],
+  vjp: (g, _ctx, x, dims: Dims) => [mul(spread(g, x, dims), 1 / count(x, dims))],
 });
 
 const maxOp = defineLibraryOp({
@@ -86,7 +86,7 @@ const maxOp = defineLibraryOp({
   forward: (x: Tensor, dims: Dims, keepDim: boolean) => reduceKernel('max', x, dims, keepDim),
   // max(dim) sends the gradient to the first maximal element of each slice; max() over all
   // elements splits it evenly among the ties (PyTorch's evenly_distribute_backward)
-  vjp: (g, out, x, dims: Dims) => [mul(spread(g, x, dims), dims === null ? tieShares(x, out.data[0]) : argmaxMask(x, dims[0]))],
+  vjp: (g, { out }, x, dims: Dims) => [mul(spread(g, x, dims), dims === null ? tieShares(x, out.data[0]) : argmaxMask(x, dims[0]))],
 });
 
 type DimArg = number | readonly number[] | null;

@@ -1,5 +1,5 @@
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp, type Grads } from '../autograd/node.js';
+import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { describeValue, fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
 import { parseNested } from '../creation.js';
@@ -25,7 +25,7 @@ const reshapeOp = defineLibraryOp({
   name: 'Reshape',
   // a view: shares x's memory
   forward: (x: Tensor, shape: number[]) => new Tensor(x.data, shape),
-  vjp: (g, _out, x): Grads => [reshape(g, x.shape)],
+  vjp: (g, _ctx, x): Grads => [reshape(g, x.shape)],
 });
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -72,7 +72,7 @@ const expandOp = defineLibraryOp({
     kernels(x.data).binary('add', x.data, x.shape, zero.data, [], out.data, shape);
     return out;
   },
-  vjp: (g, _out, x): Grads => [sumTo(g, x.shape)],
+  vjp: (g, _ctx, x): Grads => [sumTo(g, x.shape)],
 });
 
 /** Broadcast x to shape (a copy; -1 keeps a dim). */
@@ -96,7 +96,7 @@ const sumToOp = defineLibraryOp({
     kernels(x.data).sumTo(x.data, x.shape, out.data, shape);
     return out;
   },
-  vjp: (g, _out, x): Grads => [expand(g, x.shape)],
+  vjp: (g, _ctx, x): Grads => [expand(g, x.shape)],
 });
 
 /** Sum x down to a shape that broadcasts to x's (the VJP of broadcasting). */
@@ -113,7 +113,7 @@ const permuteOp = defineLibraryOp({
     kernels(x.data).permute(x.data, x.shape, perm, out.data);
     return out;
   },
-  vjp: (g, _out, _x, perm: number[]): Grads => {
+  vjp: (g, _ctx, _x, perm: number[]): Grads => {
     const inv = new Array<number>(perm.length);
     perm.forEach((p, i) => { inv[p] = i; });
     return [permute(g, inv)];
@@ -145,7 +145,7 @@ const indexSelectOp = defineLibraryOp({
     kernels(x.data).indexSelect(x.data, outer, n, inner, idx, out.data);
     return out;
   },
-  vjp: (g, _out, x, dim: number, idx: Int32Array): Grads => [indexAdd(g, dim, idx, x.shape[dim])],
+  vjp: (g, _ctx, x, dim: number, idx: Int32Array): Grads => [indexAdd(g, dim, idx, x.shape[dim])],
 });
 
 const indexAdd = defineLibraryOp({
@@ -159,7 +159,7 @@ const indexAdd = defineLibraryOp({
     kernels(g.data).indexAdd(g.data, outer, n, inner, idx, out.data);
     return out;
   },
-  vjp: (gg, _out, _g, dim: number, idx: Int32Array): Grads => [indexSelectOp(gg, dim, idx)],
+  vjp: (gg, _ctx, _g, dim: number, idx: Int32Array): Grads => [indexSelectOp(gg, dim, idx)],
 });
 
 /** Slices of x along dim at the given indices (row selection for batching: x.indexSelect(0, rows)). */
@@ -195,12 +195,12 @@ const concatOp = defineLibraryOp({
     }
     return out;
   },
-  vjp: (g, _out, xs: Tensor[], dim: number): Grads => {
+  vjp: (g, { needsInputGrad: n }, xs: Tensor[], dim: number): Grads => {
     let start = 0;
-    return xs.map((t) => {
+    return xs.map((t, i) => {
       const s = start;
       start += t.shape[dim];
-      return t.requiresGrad ? narrow(g, dim, s, t.shape[dim]) : null;
+      return n[i] ? narrow(g, dim, s, t.shape[dim]) : null;
     });
   },
 });
@@ -262,7 +262,7 @@ const gatherOp = defineLibraryOp({
     gatherWalk(x.shape, idxShape, dim, idx, (off, k) => { out.data[k] = x.data[off]; });
     return out;
   },
-  vjp: (g, _out, x: Tensor, dim: number, idx: Int32Array, idxShape: number[]): Grads => [scatterAdd(g, dim, idx, idxShape, x.shape)],
+  vjp: (g, _ctx, x: Tensor, dim: number, idx: Int32Array, idxShape: number[]): Grads => [scatterAdd(g, dim, idx, idxShape, x.shape)],
 });
 
 const scatterAdd = defineLibraryOp({
@@ -272,7 +272,7 @@ const scatterAdd = defineLibraryOp({
     gatherWalk(xShape, idxShape, dim, idx, (off, k) => { out.data[off] += g.data[k]; });
     return out;
   },
-  vjp: (gg, _out, _g, dim: number, idx: Int32Array, idxShape: number[]): Grads => [gatherOp(gg, dim, idx, idxShape)],
+  vjp: (gg, _ctx, _g, dim: number, idx: Int32Array, idxShape: number[]): Grads => [gatherOp(gg, dim, idx, idxShape)],
 });
 
 /** torch.gather: out[i][j] = x[i][index[i][j]] for dim 1 (index has x's number of dims and fits inside x elsewhere). */

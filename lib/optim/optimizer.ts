@@ -1,4 +1,4 @@
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, isTensor, tensorInternals } from '../tensor.js';
 import { enableGrad } from '../autograd/mode.js';
 import { fmt, sameShape } from '../shape.js';
 
@@ -115,7 +115,7 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
     const internal = keepsNoGrad.has(this.update);
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        let grad = internal ? p._grad : p.grad;
+        let grad = internal ? tensorInternals.grad(p) : p.grad;
         if (grad === null) continue;
         if (!sameShape(grad.shape, p.shape)) {
           throw new Error(`${this.name}.step: gradient of shape ${fmt(grad.shape)} does not match its parameter of shape ${fmt(p.shape)}`);

@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import type { Tensor } from '../tensor.js';
-import type { Node } from '../autograd/node.js';
+import type { Node } from '../tensor.js';
 import { fmt } from '../shape.js';
 
 export interface DotOptions {
@@ -57,7 +57,7 @@ export function toDot(t: Tensor, opts: DotOptions = {}): string {
       const from = node.inputs.map((inp) => visit(inp));
       const id = `n${ids.size}`;
       ids.set(k, id);
-      const released = node.inputs.length === 0 && node.vjp === null;
+      const released = node.released;
       const label = `${node.name}\n${fmt(node.outShape)}${released ? '\n(released)' : ''}`;
       lines.push(`  ${id} [label=${dotString(label)}, shape=box, style="rounded,filled", fillcolor="${x === t ? '#f6c28b' : '#e8e8e8'}"];`);
       for (const f of from) edges.push(`  ${f} -> ${id};`);
