@@ -1,4 +1,4 @@
-import { Tensor, isTensor } from '../tensor.js';
+import { type Tensor, isTensor, tensorInternals } from '../tensor.js';
 import { checkNumber } from '../options.js';
 
 /** The gradients of params (a Tensor or an iterable), read without taking them from the engine (autograd/pool.ts, rule 3). */
@@ -8,7 +8,8 @@ function gradsOf(op: string, params: Tensor | Iterable<Tensor>): Tensor[] {
   const grads: Tensor[] = [];
   list.forEach((p, i) => {
     if (!isTensor(p)) throw new TypeError(`${op}: parameter ${i} is not a Tensor`);
-    if (p._grad !== null) grads.push(p._grad);
+    const g = tensorInternals.grad(p);
+    if (g !== null) grads.push(g);
   });
   return grads;
 }
