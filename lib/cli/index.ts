@@ -5,6 +5,7 @@ import { ACTIVATIONS, OPTIMIZERS, DEFAULTS } from './train.js';
 import {
   trainCommand, evalCommand, predictCommand, perceptronCommand, graphCommand, benchCommand, GATES,
 } from './commands.js';
+import { registerExport } from './export.js';
 
 export { CliError } from './errors.js';
 export * from './train.js';
@@ -153,6 +154,7 @@ export function buildProgram(): Command {
       process.exitCode = await benchCommand(args ?? []);
     });
 
+  registerExport(program);
   return program;
 }
 
