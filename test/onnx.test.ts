@@ -11,11 +11,12 @@ import { randn, tensor } from '../lib/creation.js';
 import { manualSeed } from '../lib/random.js';
 import { noGrad } from '../lib/autograd/mode.js';
 import { crossEntropy } from '../lib/ops/index.js';
-import { Module, Sequential, Linear, ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten } from '../lib/nn/index.js';
+import { Module, Sequential, Linear, ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten, Perceptron } from '../lib/nn/index.js';
 import { SGD } from '../lib/optim/index.js';
 import { exportOnnx, toOnnx, type OnnxExportOptions } from '../lib/io/index.js';
 import { readModel, normalizeInput } from '../lib/cli/train.js';
 import { main } from '../lib/cli/index.js';
+import { expectClose } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapegrad-onnx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,17 +28,19 @@ async function runOrt(bytes: Uint8Array, x: Tensor): Promise<{ data: ArrayLike<n
   return { data: output.data as Float32Array, dims: output.dims };
 }
 
+/** ORT's output has tapegrad's shape and values within 1e-5. */
+function expectMatch(got: { data: ArrayLike<number>; dims: readonly number[] }, want: Tensor, what = ''): void {
+  expect([...got.dims], what).toEqual(want.shape);
+  expectClose(got.data, want, 0, 1e-5, what);
+}
+
 /** ORT's output of the exported model equals model.forward(x) within 1e-5, for batch 1 and 7. */
 async function expectSameOutputs(model: Module, sample: number[], opts: OnnxExportOptions = {}, prep = (x: Tensor) => x): Promise<Uint8Array> {
   const bytes = toOnnx(model, { inputShape: [1, ...sample], ...opts });
   for (const batch of [1, 7]) {
     const x = randn([batch, ...sample], { dtype: model.parameters()[0]?.dtype });
     const want = noGrad(() => model.forward(prep(x)));
-    const got = await runOrt(bytes, x);
-    expect([...got.dims]).toEqual(want.shape);
-    let diff = 0;
-    for (let i = 0; i < want.size; i++) diff = Math.max(diff, Math.abs(want.data[i] - got.data[i]));
-    expect(diff, `batch ${batch}`).toBeLessThanOrEqual(1e-5);
+    expectMatch(await runOrt(bytes, x), want, `batch ${batch}`);
   }
   return bytes;
 }
@@ -96,6 +99,18 @@ describe('exportOnnx runs in onnxruntime-node with the same outputs', () => {
     keep('trained', await expectSameOutputs(m, [4]));
   });
 
+  it('a Perceptron trained on AND: step(w·x + b) as 0/1', async () => {
+    const p = new Perceptron(2);
+    expect(p.fit([[0, 0], [0, 1], [1, 0], [1, 1]], [0, 0, 0, 1]).converged).toBe(true);
+    manualSeed(10);
+    const x = new Tensor(Float32Array.from([0, 0, 0, 1, 1, 0, 1, 1, ...randn([12]).data]), [10, 2]);
+    const got = await runOrt(toOnnx(p), x);
+    expect([...got.dims]).toEqual([10]);
+    expect(Array.from(got.data)).toEqual(Array.from(p.predict(x).data));
+    expect(Array.from(got.data).slice(0, 4)).toEqual([0, 0, 0, 1]);
+    keep('perceptron', toOnnx(p));
+  });
+
   it('float64 models export as DOUBLE', async () => {
     manualSeed(6);
     keep('float64', await expectSameOutputs(new Sequential(new Linear(3, 5, { dtype: 'float64' }), new ReLU(), new Linear(5, 2, { dtype: 'float64' })), [3]));
@@ -123,9 +138,7 @@ describe('exportOnnx runs in onnxruntime-node with the same outputs', () => {
     const file = join(dir, 'written.onnx');
     exportOnnx(m, file);
     const x = randn([4, 3]);
-    const got = await runOrt(readFileSync(file), x);
-    const want = m.forward(x);
-    for (let i = 0; i < want.size; i++) expect(Math.abs(got.data[i] - want.data[i])).toBeLessThanOrEqual(1e-5);
+    expectMatch(await runOrt(readFileSync(file), x), m.forward(x));
   });
 });
 
@@ -149,7 +162,8 @@ describe('exportOnnx rejects what it cannot export, naming it', () => {
     expect(() => toOnnx(m)).toThrow('exportOnnx: Linear at model.1 expects 2 input features, but its input has shape [batch, 3]');
     expect(() => toOnnx(new Sequential(new Linear(4, 3)), { inputShape: [1, 5] })).toThrow(/expects 4 input features.*\[batch, 5\]/);
     expect(() => toOnnx(new Sequential(new Flatten(), new Linear(4, 3)))).toThrow(/pass inputShape/);
-    expect(() => toOnnx(new Softmax(2), { inputShape: [1, 3] })).toThrow(/Softmax at model: dim 2 is out of range/);
+    expect(() => toOnnx(new Softmax(2), { inputShape: [1, 3] })).toThrow('exportOnnx: Softmax at model: dim 2 is out of range');
+    expect(() => toOnnx(new Sequential(new Flatten(2, 1)), { inputShape: [1, 2, 3] })).toThrow('exportOnnx: Flatten at model.0: startDim 2 comes after endDim 1 for input [batch, 2, 3]');
     for (const opset of [12, 22, 17.5]) expect(() => toOnnx(new Linear(2, 2), { opset })).toThrow(`opset ${opset} is not supported`);
     for (const inputShape of [[], [1, 0], [1, 2.5]]) expect(() => toOnnx(new Linear(2, 2), { inputShape })).toThrow(/inputShape must be/);
     expect(() => toOnnx(new Linear(2, 2), { normalize: { mean: [0], std: [1, 1] } })).toThrow(/normalize needs 2 finite means/);
@@ -167,10 +181,7 @@ describe('tapegrad export (CLI)', () => {
     const { model: m, arch } = readModel(model);
     expect(arch.normalize).toBeDefined();
     const x = new Tensor(Float32Array.from(rows.slice(1, 8).flatMap((r) => r.split(',').slice(0, 3).map(Number))), [7, 3]);
-    const want = m.forward(normalizeInput(x, arch));
-    const got = await runOrt(readFileSync(onnx), x);
-    expect([...got.dims]).toEqual([7, 3]);
-    for (let i = 0; i < want.size; i++) expect(Math.abs(got.data[i] - want.data[i])).toBeLessThanOrEqual(1e-5);
+    expectMatch(await runOrt(readFileSync(onnx), x), m.forward(normalizeInput(x, arch)));
     exported.push(onnx);
     expect(await main(['node', 'tapegrad', 'export', '--model', model, '--onnx', onnx, '--opset', '9'])).toBe(1);
     expect(await main(['node', 'tapegrad', 'export', '--model', join(dir, 'nope.safetensors'), '--onnx', onnx])).toBe(1);

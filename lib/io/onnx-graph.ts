@@ -21,6 +21,11 @@ export class OnnxGraph {
 
   constructor(readonly dtype: 'float32' | 'float64') {}
 
+  /** The TensorProto.DataType of the model's floats. */
+  get elemType(): number {
+    return this.dtype === 'float64' ? DOUBLE : FLOAT;
+  }
+
   /** Append a node; returns the name of its (single) output. */
   node(op: string, inputs: string[], path: string, attrs: Record<string, Attr> = {}): string {
     const output = `${op}_${this.count++}`;
@@ -35,7 +40,7 @@ export class OnnxGraph {
   /** A float initializer (the model's dtype) with the given data and shape. */
   weight(name: string, data: ArrayLike<number>, shape: number[]): string {
     const arr = this.dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data);
-    return this.initializer(name, this.dtype === 'float64' ? DOUBLE : FLOAT, arr, shape);
+    return this.initializer(name, this.elemType, arr, shape);
   }
 
   tensor(name: string, t: Tensor): string {
@@ -62,10 +67,9 @@ export class OnnxGraph {
       this.node('Identity', [out.name], 'output'); // the graph's input is its output (e.g. only Identity modules)
       this.nodes[this.nodes.length - 1].output = ['output'];
     }
-    const elem = this.dtype === 'float64' ? DOUBLE : FLOAT;
     const info = (name: string, shape: number[]): Record<string, unknown> => ({
       name,
-      type: { tensor_type: { elem_type: elem, shape: { dim: shape.map((d) => (d < 0 ? { dim_param: 'batch' } : { dim_value: d })) } } },
+      type: { tensor_type: { elem_type: this.elemType, shape: { dim: shape.map((d) => (d < 0 ? { dim_param: 'batch' } : { dim_value: d })) } } },
     });
     return {
       ir_version: irVersion,

@@ -5,6 +5,7 @@ import type { Module } from '../nn/module.js';
 import { Sequential } from '../nn/container.js';
 import { Linear } from '../nn/linear.js';
 import { ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten } from '../nn/activation.js';
+import { Perceptron } from '../nn/perceptron.js';
 import { normDim } from '../shape.js';
 import { showShape, type OnnxGraph, type Value } from './onnx-graph.js';
 
@@ -17,7 +18,7 @@ const unary = (op: string): Emit<Module> => (_m, x, { graph, path }) => ({ name:
 
 /** Softmax/LogSoftmax over one axis (opset >= 13 semantics: a single axis, not the coerced 2-D of older opsets). */
 const softmaxLike = (op: string): Emit<Softmax | LogSoftmax> => (m, x, { graph, path }) => {
-  const axis = normDim(`${op} at ${path}`, m.dim, x.shape.length);
+  const axis = normDim(`exportOnnx: ${op} at ${path}`, m.dim, x.shape.length);
   return { name: graph.node(op, [x.name], path, { axis }), shape: x.shape };
 };
 
@@ -41,14 +42,24 @@ const linear: Emit<Linear> = (m, x, { graph, path }) => {
 
 /** Reshape: dims before startDim copied (0), the flattened range -1, the dims after it as they are. */
 const flatten: Emit<Flatten> = (m, x, { graph, path }) => {
-  const op = `Flatten at ${path}`, n = x.shape.length;
+  const op = `exportOnnx: Flatten at ${path}`, n = x.shape.length;
   const s = normDim(op, m.startDim, n), e = normDim(op, m.endDim, n);
-  if (s > e) throw new RangeError(`exportOnnx: ${op}: startDim ${m.startDim} comes after endDim ${m.endDim} for input ${showShape(x.shape)}`);
+  if (s > e) throw new RangeError(`${op}: startDim ${m.startDim} comes after endDim ${m.endDim} for input ${showShape(x.shape)}`);
   const group = x.shape.slice(s, e + 1);
   const size = group.some((d) => d < 0) ? -1 : group.reduce((a, b) => a * b, 1);
   const shape = [...x.shape.slice(0, s), size, ...x.shape.slice(e + 1)];
   const target = graph.int64s(`${path}.shape`, [...x.shape.slice(0, s).map(() => 0), -1, ...x.shape.slice(e + 1)]);
   return { name: graph.node('Reshape', [x.name, target], path), shape };
+};
+
+/** step(x·w + b): MatMul with the weight vector, Add, Greater than 0, Cast back to the float type. */
+const perceptron: Emit<Perceptron> = (m, x, { graph, path }) => {
+  if (x.shape.length !== 2 || x.shape[1] !== m.inFeatures) {
+    throw new Error(`exportOnnx: Perceptron at ${path} expects input [batch, ${m.inFeatures}], got ${showShape(x.shape)}`);
+  }
+  const z = graph.node('Add', [graph.node('MatMul', [x.name, graph.tensor(`${path}.weight`, m.weight)], path), graph.tensor(`${path}.bias`, m.bias)], path);
+  const positive = graph.node('Greater', [z, graph.weight(`${path}.zero`, [0], [])], path);
+  return { name: graph.node('Cast', [positive], path, { to: graph.elemType }), shape: [x.shape[0]] };
 };
 
 const sequential: Emit<Sequential> = (m, x, ctx) => {
@@ -68,6 +79,7 @@ const MODULES = new Map<abstract new (...args: any[]) => Module, Emit<any>>([
   [Softmax, softmaxLike('Softmax')],
   [LogSoftmax, softmaxLike('LogSoftmax')],
   [Flatten, flatten],
+  [Perceptron, perceptron],
 ]);
 
 /** Emit the nodes of module m (found at `path`) applied to x. */

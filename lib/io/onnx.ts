@@ -3,7 +3,6 @@
 import { createRequire } from 'node:module';
 import type * as Protobuf from 'protobufjs/light.js';
 import type { Module } from '../nn/module.js';
-import { Linear } from '../nn/linear.js';
 import { Sequential } from '../nn/container.js';
 import { atomicWriteFile } from './save.js';
 import { ONNX_SCHEMA } from './onnx-schema.js';
@@ -13,7 +12,7 @@ import { emitModule } from './onnx-modules.js';
 export interface OnnxExportOptions {
   /**
    * Shape of an input batch, batch dimension first, e.g. [1, 784] (as torch.onnx.export's example
-   * input). Default: [1, inFeatures] when the model starts with a Linear.
+   * input). Default: [1, inFeatures] when the model starts with a Linear (or is a Perceptron).
    */
   inputShape?: number[];
   /** ONNX opset version, 13 to 21 (default 17). */
@@ -44,24 +43,25 @@ function onnxModelProto(): Protobuf.Type {
   return (modelProto = pb.Root.fromJSON(ONNX_SCHEMA as Protobuf.INamespace).lookupType('onnx.ModelProto'));
 }
 
-/** The model's parameters' dtype (all must agree). */
+/** The dtype of the model's parameters and buffers (all must agree). */
 function dtypeOf(model: Module): 'float32' | 'float64' {
-  const dtypes = new Set(model.parameters().map((p) => p.dtype));
-  if (dtypes.size > 1) throw new Error(`exportOnnx: the model mixes parameter dtypes (${[...dtypes].join(', ')})`);
+  const dtypes = new Set(Object.values(model.stateDict()).map((t) => t.dtype));
+  if (dtypes.size > 1) throw new Error(`exportOnnx: the model mixes dtypes (${[...dtypes].join(', ')})`);
   return dtypes.has('float64') ? 'float64' : 'float32';
 }
 
-function firstLinear(m: Module): Linear | null {
-  if (m.constructor === Linear) return m as Linear;
-  if (m.constructor === Sequential && (m as Sequential).length > 0) return firstLinear((m as Sequential).at(0));
-  return null;
+/** inFeatures of the model's first layer (a Linear or a Perceptron), if it has one. */
+function firstInFeatures(m: Module): number | null {
+  if (m instanceof Sequential) return m.length > 0 ? firstInFeatures(m.at(0)) : null;
+  const f = (m as { inFeatures?: unknown }).inFeatures;
+  return typeof f === 'number' ? f : null;
 }
 
 function resolveInputShape(model: Module, given: number[] | undefined): number[] {
   if (given === undefined) {
-    const lin = firstLinear(model);
-    if (!lin) throw new Error('exportOnnx: pass inputShape (batch dimension first, e.g. [1, 784]): the model does not start with a Linear');
-    return [1, lin.inFeatures];
+    const f = firstInFeatures(model);
+    if (f === null) throw new Error('exportOnnx: pass inputShape (batch dimension first, e.g. [1, 784]): the model does not start with a Linear');
+    return [1, f];
   }
   if (!Array.isArray(given) || given.length < 1 || !given.every((d) => Number.isSafeInteger(d) && d >= 1)) {
     throw new Error(`exportOnnx: inputShape must be a non-empty array of positive integers, batch dimension first, got ${JSON.stringify(given)}`);
@@ -95,7 +95,8 @@ export function toOnnx(model: Module, opts: OnnxExportOptions = {}): Uint8Array 
 /**
  * Write `model` as an ONNX file that ONNX Runtime runs: input "input" (dim 0 named "batch" unless
  * dynamicBatch is false), output "output". Covers Sequential models of Linear, ReLU, Sigmoid, Tanh,
- * Softmax, LogSoftmax, Flatten and Identity; any other module is an error that names it and its path.
+ * Softmax, LogSoftmax, Flatten and Identity, and the Perceptron; any other module is an error that
+ * names it and its path.
  * The write is atomic (a failed export leaves the previous file intact).
  */
 export function exportOnnx(model: Module, file: string, opts: OnnxExportOptions = {}): void {
