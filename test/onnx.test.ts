@@ -16,6 +16,8 @@ import { SGD } from '../lib/optim/index.js';
 import { exportOnnx, toOnnx, type OnnxExportOptions } from '../lib/io/index.js';
 import { readModel, normalizeInput } from '../lib/cli/train.js';
 import { main } from '../lib/cli/index.js';
+import { ONNX_SCHEMA } from '../lib/io/onnx-schema.js';
+import protobuf from 'protobufjs/light.js';
 import { expectClose } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapegrad-onnx-'));
@@ -139,6 +141,31 @@ describe('exportOnnx runs in onnxruntime-node with the same outputs', () => {
     exportOnnx(m, file);
     const x = randn([4, 3]);
     expectMatch(await runOrt(readFileSync(file), x), m.forward(x));
+  });
+});
+
+describe('the ModelProto', () => {
+  const ModelProto = protobuf.Root.fromJSON(ONNX_SCHEMA as protobuf.INamespace).lookupType('onnx.ModelProto');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a decoded protobuf message
+  const decode = (bytes: Uint8Array): any => ModelProto.toObject(ModelProto.decode(bytes), { longs: Number });
+
+  it('opset, IR version, batch dim, initializers named as the stateDict, nodes named by path', () => {
+    manualSeed(11);
+    const m = new Sequential(new Linear(3, 4), new Sequential(new Tanh(), new Linear(4, 2, { bias: false })));
+    const p = decode(toOnnx(m));
+    expect(p.ir_version).toBe(8);
+    expect(p.opset_import[0].version).toBe(17);
+    const g = p.graph;
+    expect(g.input[0].type.tensor_type.shape.dim).toEqual([{ dim_param: 'batch' }, { dim_value: 3 }]);
+    expect(g.output[0].type.tensor_type.shape.dim).toEqual([{ dim_param: 'batch' }, { dim_value: 2 }]);
+    expect(g.initializer.map((t: { name: string }) => t.name).sort()).toEqual(Object.keys(m.stateDict()).sort());
+    expect(g.node.map((n: { name: string; op_type: string }) => `${n.name} ${n.op_type}`)).toEqual(['model.0/Gemm Gemm', 'model.1.0/Tanh Tanh', 'model.1.1/Gemm Gemm']);
+    expect(g.node[2].output).toEqual(['output']);
+    const w = g.initializer.find((t: { name: string }) => t.name === '0.weight');
+    expect(Array.from(new Float32Array(new Uint8Array(w.raw_data).buffer))).toEqual(Array.from(m.stateDict()['0.weight'].data));
+    const fixed = decode(toOnnx(m, { inputShape: [5, 3], dynamicBatch: false, opset: 21 }));
+    expect(fixed.ir_version).toBe(10);
+    expect(fixed.graph.input[0].type.tensor_type.shape.dim).toEqual([{ dim_value: 5 }, { dim_value: 3 }]);
   });
 });
 

@@ -2,14 +2,13 @@
 // object (field names as in onnx.proto) that protobufjs encodes.
 import type { Tensor } from '../tensor.js';
 
-/** An integer attribute, a list of integers, or a float ({ float: x }). */
-export type Attr = number | number[] | { float: number };
-
 /** A value flowing through the graph: its name and static shape (dim 0 is -1 when the batch is dynamic). */
 export interface Value { name: string; shape: number[] }
 
 const FLOAT = 1, INT64 = 7, DOUBLE = 11; // TensorProto.DataType
-const ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7; // AttributeProto.AttributeType
+// AttributeProto.AttributeType: only INT attributes are needed so far (FLOAT = 1 with field f, e.g.
+// LeakyRelu's alpha; INTS = 7 with field ints)
+const ATTR_INT = 2;
 
 /** `[batch, 784]` */
 export const showShape = (shape: number[]): string => `[${shape.map((d) => (d < 0 ? 'batch' : d)).join(', ')}]`;
@@ -26,13 +25,10 @@ export class OnnxGraph {
     return this.dtype === 'float64' ? DOUBLE : FLOAT;
   }
 
-  /** Append a node; returns the name of its (single) output. */
-  node(op: string, inputs: string[], path: string, attrs: Record<string, Attr> = {}): string {
+  /** Append a node with integer attributes; returns the name of its (single) output. */
+  node(op: string, inputs: string[], path: string, attrs: Record<string, number> = {}): string {
     const output = `${op}_${this.count++}`;
-    const attribute = Object.entries(attrs).map(([name, v]) =>
-      typeof v === 'number' ? { name, type: ATTR_INT, i: v }
-        : Array.isArray(v) ? { name, type: ATTR_INTS, ints: v }
-          : { name, type: ATTR_FLOAT, f: v.float });
+    const attribute = Object.entries(attrs).map(([name, i]) => ({ name, type: ATTR_INT, i }));
     this.nodes.push({ name: `${path}/${op}`, op_type: op, input: inputs, output: [output], attribute });
     return output;
   }

@@ -9,10 +9,16 @@ import { Perceptron } from '../nn/perceptron.js';
 import { normDim } from '../shape.js';
 import { showShape, type OnnxGraph, type Value } from './onnx-graph.js';
 
+/** The path of the exported module itself; children are "model.0", "model.2.1", ... */
+export const ROOT = 'model';
+
 /** Where a module sits in the model ("model.2.0") and what emitting it needs. */
 export interface EmitContext { graph: OnnxGraph; path: string }
 
 type Emit<M> = (m: M, x: Value, ctx: EmitContext) => Value;
+
+/** Initializers are named as the module's stateDict keys ("0.weight"), as torch.onnx.export does. */
+const param = (path: string, name: string): string => (path === ROOT ? name : `${path.slice(ROOT.length + 1)}.${name}`);
 
 const unary = (op: string): Emit<Module> => (_m, x, { graph, path }) => ({ name: graph.node(op, [x.name], path), shape: x.shape });
 
@@ -29,14 +35,14 @@ const linear: Emit<Linear> = (m, x, { graph, path }) => {
     throw new Error(`exportOnnx: Linear at ${path} expects ${m.inFeatures} input features, but its input has shape ${showShape(x.shape)}`);
   }
   const shape = [...x.shape.slice(0, -1), m.outFeatures];
-  const bias = m.bias ? [graph.tensor(`${path}.bias`, m.bias)] : [];
+  const bias = m.bias ? [graph.tensor(param(path, 'bias'), m.bias)] : [];
   if (x.shape.length === 2) {
-    const w = graph.tensor(`${path}.weight`, m.weight);
+    const w = graph.tensor(param(path, 'weight'), m.weight);
     return { name: graph.node('Gemm', [x.name, w, ...bias], path, { transB: 1 }), shape };
   }
   const [o, i] = m.weight.shape, wt = new Float64Array(i * o), w = m.weight.data;
   for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) wt[c * o + r] = w[r * i + c];
-  const y = graph.node('MatMul', [x.name, graph.weight(`${path}.weight_t`, wt, [i, o])], path);
+  const y = graph.node('MatMul', [x.name, graph.weight(param(path, 'weight_t'), wt, [i, o])], path);
   return { name: bias.length ? graph.node('Add', [y, bias[0]], path) : y, shape };
 };
 
@@ -48,7 +54,7 @@ const flatten: Emit<Flatten> = (m, x, { graph, path }) => {
   const group = x.shape.slice(s, e + 1);
   const size = group.some((d) => d < 0) ? -1 : group.reduce((a, b) => a * b, 1);
   const shape = [...x.shape.slice(0, s), size, ...x.shape.slice(e + 1)];
-  const target = graph.int64s(`${path}.shape`, [...x.shape.slice(0, s).map(() => 0), -1, ...x.shape.slice(e + 1)]);
+  const target = graph.int64s(param(path, 'shape'), [...x.shape.slice(0, s).map(() => 0), -1, ...x.shape.slice(e + 1)]);
   return { name: graph.node('Reshape', [x.name, target], path), shape };
 };
 
@@ -57,8 +63,8 @@ const perceptron: Emit<Perceptron> = (m, x, { graph, path }) => {
   if (x.shape.length !== 2 || x.shape[1] !== m.inFeatures) {
     throw new Error(`exportOnnx: Perceptron at ${path} expects input [batch, ${m.inFeatures}], got ${showShape(x.shape)}`);
   }
-  const z = graph.node('Add', [graph.node('MatMul', [x.name, graph.tensor(`${path}.weight`, m.weight)], path), graph.tensor(`${path}.bias`, m.bias)], path);
-  const positive = graph.node('Greater', [z, graph.weight(`${path}.zero`, [0], [])], path);
+  const z = graph.node('Add', [graph.node('MatMul', [x.name, graph.tensor(param(path, 'weight'), m.weight)], path), graph.tensor(param(path, 'bias'), m.bias)], path);
+  const positive = graph.node('Greater', [z, graph.weight(param(path, 'zero'), [0], [])], path);
   return { name: graph.node('Cast', [positive], path, { to: graph.elemType }), shape: [x.shape[0]] };
 };
 

@@ -7,7 +7,7 @@ import { Sequential } from '../nn/container.js';
 import { atomicWriteFile } from './save.js';
 import { ONNX_SCHEMA } from './onnx-schema.js';
 import { OnnxGraph, showShape } from './onnx-graph.js';
-import { emitModule } from './onnx-modules.js';
+import { emitModule, ROOT } from './onnx-modules.js';
 
 export interface OnnxExportOptions {
   /**
@@ -87,7 +87,7 @@ export function toOnnx(model: Module, opts: OnnxExportOptions = {}): Uint8Array 
     const centered = graph.node('Sub', ['input', graph.weight('normalize.mean', mean, [f])], 'normalize');
     x = { name: graph.node('Div', [centered, graph.weight('normalize.std', std, [f])], 'normalize'), shape };
   }
-  const out = emitModule(model, x, { graph, path: 'model' });
+  const out = emitModule(model, x, { graph, path: ROOT });
   const proto = onnxModelProto();
   return proto.encode(proto.fromObject(graph.model(input, out, opset, IR_VERSION[opset]))).finish();
 }
