@@ -207,8 +207,10 @@ describe('tapegrad export (CLI)', () => {
     expect(await main(['node', 'tapegrad', 'export', '--model', model, '--onnx', onnx])).toBe(0);
     const { model: m, arch } = readModel(model);
     expect(arch.normalize).toBeDefined();
-    const x = new Tensor(Float32Array.from(rows.slice(1, 8).flatMap((r) => r.split(',').slice(0, 3).map(Number))), [7, 3]);
-    expectMatch(await runOrt(readFileSync(onnx), x), m.forward(normalizeInput(x, arch)));
+    for (const batch of [1, 7]) { // raw CSV rows, as a server would get them
+      const x = new Tensor(Float32Array.from(rows.slice(1, 1 + batch).flatMap((r) => r.split(',').slice(0, 3).map(Number))), [batch, 3]);
+      expectMatch(await runOrt(readFileSync(onnx), x), m.forward(normalizeInput(x, arch)), `batch ${batch}`);
+    }
     exported.push(onnx);
     expect(await main(['node', 'tapegrad', 'export', '--model', model, '--onnx', onnx, '--opset', '9'])).toBe(1);
     expect(await main(['node', 'tapegrad', 'export', '--model', join(dir, 'nope.safetensors'), '--onnx', onnx])).toBe(1);
