@@ -14,7 +14,7 @@ export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export { TensorDataset, DataLoader, loadCsv, trainTestSplit, type Dataset, type DataLoaderOptions } from './data/index.js';
 export * as io from './io/index.js';
-export { save, load, saveCheckpoint, loadCheckpoint, readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors } from './io/index.js';
+export { save, load, saveCheckpoint, loadCheckpoint, readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors, exportOnnx, toOnnx, type OnnxExportOptions } from './io/index.js';
 export * as viz from './viz/index.js';
 export { toDot, drawGraph, lineChartSvg, asciiChart, decisionBoundarySvg } from './viz/index.js';
 export * as train from './train/index.js';

