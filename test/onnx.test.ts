@@ -14,7 +14,8 @@ import { crossEntropy } from '../lib/ops/index.js';
 import { Module, Sequential, Linear, ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten, Perceptron } from '../lib/nn/index.js';
 import { SGD } from '../lib/optim/index.js';
 import { exportOnnx, toOnnx, type OnnxExportOptions } from '../lib/io/index.js';
-import { readModel, normalizeInput } from '../lib/cli/train.js';
+import { normalizeInput } from '../lib/cli/train.js';
+import { readModel } from '../lib/cli/modelfile.js';
 import { main } from '../lib/cli/index.js';
 import { ONNX_SCHEMA } from '../lib/io/onnx-schema.js';
 import protobuf from 'protobufjs/light.js';
@@ -206,10 +207,10 @@ describe('tapegrad export (CLI)', () => {
     expect(await main(['node', 'tapegrad', 'train', '--dataset', 'csv', '--data', csv, '--target', 'label', '--epochs', '3', '--out', model, '-q'])).toBe(0);
     expect(await main(['node', 'tapegrad', 'export', '--model', model, '--onnx', onnx])).toBe(0);
     const { model: m, arch } = readModel(model);
-    expect(arch.normalize).toBeDefined();
+    expect(arch?.normalize).toBeDefined();
     for (const batch of [1, 7]) { // raw CSV rows, as a server would get them
       const x = new Tensor(Float32Array.from(rows.slice(1, 1 + batch).flatMap((r) => r.split(',').slice(0, 3).map(Number))), [batch, 3]);
-      expectMatch(await runOrt(readFileSync(onnx), x), m.forward(normalizeInput(x, arch)), `batch ${batch}`);
+      expectMatch(await runOrt(readFileSync(onnx), x), m.forward(normalizeInput(x, arch!)), `batch ${batch}`);
     }
     exported.push(onnx);
     expect(await main(['node', 'tapegrad', 'export', '--model', model, '--onnx', onnx, '--opset', '9'])).toBe(1);
