@@ -64,7 +64,7 @@ export async function trainCommand(opts: TrainOptions & { backend?: BackendName;
       onStart(info) {
         const { split, arch, options, startEpoch } = info;
         out.log(`dataset: ${split.description}`);
-        out.log(`model: ${describeArch(arch)}${arch.task ? ' regression' : ''} (${buildMlp(arch).numParameters()} parameters), ${options.optimizer} lr ${options.lr}, batch ${options.batchSize}, ${options.epochs} epochs, seed ${options.data.seed}`);
+        out.log(`model: ${describeArch(arch)}${arch.task ? ' regression' : ''} (${buildMlp(arch).numParameters()} parameters), ${options.optimizer} lr ${options.lr}${options.scheduler ? ` (${options.scheduler} schedule)` : ''}${options.clipGradNorm !== undefined ? `, grad norm clipped to ${options.clipGradNorm}` : ''}, batch ${options.batchSize}, ${options.epochs} epochs, seed ${options.data.seed}`);
         if (startEpoch > 0) out.log(`resuming after epoch ${startEpoch} from ${opts.resume}`);
         out.log(backendLine());
         reporter.onStart?.(info);

@@ -1,7 +1,7 @@
 // The `tapegrad` command line (bin/tapegrad.js calls main). Built on commander: every command has --help.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DATASETS } from './data.js';
-import { ACTIVATIONS, OPTIMIZERS, DEFAULTS } from './train.js';
+import { ACTIVATIONS, OPTIMIZERS, SCHEDULERS, DEFAULTS } from './train.js';
 import {
   trainCommand, evalCommand, predictCommand, perceptronCommand, graphCommand, benchCommand, GATES,
 } from './commands.js';
@@ -55,10 +55,12 @@ function defaultsHelp(): string {
     + 'Default files: runs/<dataset or CSV name>/model.safetensors (metadata records the architecture), model.checkpoint.safetensors\n'
     + '(written after every epoch, and where Ctrl-C or SIGTERM stops training) and model.curves.svg (loss/accuracy per epoch)\n'
     + 'next to it. --resume takes data, architecture and optimizer from the checkpoint (conflicting options are an\n'
-    + 'error) and writes the model next to the checkpoint unless --out is given.\n\n'
+    + 'error; with a --scheduler also a different --epochs, --batch-size or --lr) and writes the model next to the\n'
+    + 'checkpoint unless --out is given. The scheduler\'s state is saved in the checkpoint: a resumed run continues the schedule.\n\n'
     + 'Examples:\n  tapegrad train\n  tapegrad train --dataset spirals --hidden 64,64 --epochs 100\n'
     + '  tapegrad train --dataset csv --data iris.csv --target species\n'
     + '  tapegrad train --data iris.csv --target species --out runs/iris.safetensors --log runs/iris.jsonl\n'
+    + '  tapegrad train --scheduler cosine --clip-grad-norm 5\n'
     + '  tapegrad train --resume runs/mnist/model.checkpoint.safetensors --epochs 15';
 }
 
@@ -83,6 +85,8 @@ function registerTrain(program: Command): void {
     .option('--resume <checkpoint>', 'continue training from a checkpoint (data, architecture and optimizer state come from it; the model goes next to it unless --out)')
     .option('--log <file>', 'metrics of every epoch as JSON lines (loss, accuracy, valLoss, valAccuracy, lr, ...)')
     .option('--patience <n>', 'early stopping: stop when the test loss has not improved for n epochs', positiveInt('--patience'))
+    .addOption(new Option('--scheduler <name>', 'learning-rate schedule over the run: cosine (CosineAnnealingLR from --lr to 0 at the last epoch), step (StepLR: lr/10 every ceil(epochs/3) epochs) or onecycle (OneCycleLR per batch, --lr is the peak); default: constant lr').choices([...SCHEDULERS]))
+    .option('--clip-grad-norm <x>', 'clip the total 2-norm of the gradients to x before every step (nn.utils.clipGradNorm)', positiveNumber('--clip-grad-norm'))
     .addOption(backendOption())
     .option('-q, --quiet', 'no progress bar or charts')
     .addHelpText('after', defaultsHelp())
@@ -92,7 +96,7 @@ function registerTrain(program: Command): void {
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: o.optimizer, seed: o.seed, out: o.out,
         checkpoint: o.checkpoint === false ? null : typeof o.checkpoint === 'string' ? o.checkpoint : undefined,
         resume: o.resume, backend: o.backend, quiet: o.quiet, delimiter: o.delimiter, log: o.log, patience: o.patience,
-        // the LR scheduler hook: --scheduler / --clip-grad-norm are parsed here and passed as opts.scheduler (see TrainOptions)
+        scheduler: o.scheduler, clipGradNorm: o.clipGradNorm,
       });
     });
 }

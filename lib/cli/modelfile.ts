@@ -11,6 +11,8 @@ import { DATASETS, type DataSpec, type DatasetName } from './data.js';
 
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
+export const SCHEDULERS = ['cosine', 'step', 'onecycle'] as const;
+export type SchedulerName = (typeof SCHEDULERS)[number];
 
 /** Everything needed to rebuild a model trained by the CLI, stored in the model file's metadata as "tapegrad.arch". */
 export interface Arch extends MlpArch {
@@ -35,6 +37,10 @@ export interface ResolvedOptions {
   batchSize: number;
   lr: number;
   optimizer: OptimizerName;
+  /** LR schedule (absent: a constant rate), saved with its state in checkpoints. */
+  scheduler?: SchedulerName;
+  /** Total gradient 2-norm clipped to this before every step (absent: no clipping). */
+  clipGradNorm?: number;
 }
 
 export interface History {
@@ -124,6 +130,8 @@ export function readTrainCheckpoint(file: string): TrainState {
   if (!isCount(o.epochs) || !o.epochs || !isCount(o.batchSize) || !o.batchSize) bad(`bad epochs/batchSize ${o.epochs}/${o.batchSize}`);
   if (!(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0)) bad(`bad lr ${o.lr}`);
   if (!OPTIMIZERS.includes(o.optimizer)) bad(`unknown optimizer ${JSON.stringify(o.optimizer)}`);
+  if (o.scheduler !== undefined && !SCHEDULERS.includes(o.scheduler)) bad(`unknown scheduler ${JSON.stringify(o.scheduler)}`);
+  if (o.clipGradNorm !== undefined && !(typeof o.clipGradNorm === 'number' && Number.isFinite(o.clipGradNorm) && o.clipGradNorm > 0)) bad(`bad clipGradNorm ${o.clipGradNorm}`);
   if (!isCount(epoch) || epoch > o.epochs) bad(`epoch ${JSON.stringify(epoch)} is not an integer in [0, ${o.epochs}]`);
   const h = history as History;
   const perEpoch = ['trainLoss', 'trainAcc', 'testLoss', 'testAcc'] as const;

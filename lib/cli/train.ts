@@ -7,21 +7,21 @@ import { manualSeed } from '../random.js';
 import { crossEntropy, mseLoss } from '../ops/index.js';
 import { backendInfo, getBackend, getNumThreads, setNumThreads } from '../backend/index.js';
 import { mlp, describeMlp, ACTIVATIONS, type MlpActivation } from '../nn/index.js';
-import { SGD, Adam, type Optimizer } from '../optim/index.js';
+import { SGD, Adam, lrScheduler, type Optimizer, type LRScheduler } from '../optim/index.js';
 import { DataLoader, TensorDataset, featureStats, standardize } from '../data/index.js';
 import { save, loadCheckpoint, saveCheckpoint } from '../io/index.js';
-import { fit, accuracy, evaluate, type BatchLogs, type EpochLogs, type FitScheduler } from '../train/index.js';
+import { fit, accuracy, evaluate, type BatchLogs, type EpochLogs } from '../train/index.js';
 import { lineChartSvg, decisionBoundarySvg } from '../viz/plot.js';
 import { CliError, check } from './errors.js';
 import { loadDataset, type DatasetName, type Split } from './data.js';
 import {
-  readTrainCheckpoint, relativeData, OPTIMIZERS, META_ARCH, META_DATA, META_TRAIN,
-  type Arch, type History, type ResolvedOptions, type TrainState, type OptimizerName,
+  readTrainCheckpoint, relativeData, OPTIMIZERS, SCHEDULERS, META_ARCH, META_DATA, META_TRAIN,
+  type Arch, type History, type ResolvedOptions, type TrainState, type OptimizerName, type SchedulerName,
 } from './modelfile.js';
 
-export { ACTIVATIONS, OPTIMIZERS };
+export { ACTIVATIONS, OPTIMIZERS, SCHEDULERS };
 export type Activation = MlpActivation;
-export type { Arch, History, ResolvedOptions, OptimizerName };
+export type { Arch, History, ResolvedOptions, OptimizerName, SchedulerName };
 
 interface Defaults { hidden: number[]; activation: Activation; epochs: number; batchSize: number; optimizer: OptimizerName; lr: Record<OptimizerName, number> }
 
@@ -79,8 +79,10 @@ export interface TrainOptions {
   log?: string;
   /** Stop when the test loss has not improved for this many epochs (fit's earlyStopping). */
   patience?: number;
-  /** Stepped after every epoch (fit's scheduler hook; --scheduler is wired here). */
-  scheduler?: (optimizer: Optimizer) => FitScheduler;
+  /** LR schedule over the run (see makeScheduler); its state is saved in checkpoints. Default: constant lr. */
+  scheduler?: SchedulerName;
+  /** Clip the total gradient 2-norm to this before every optimizer step. */
+  clipGradNorm?: number;
   /** Stop after the current batch, write a checkpoint there (always, even mid-epoch) and return. */
   signal?: AbortSignal;
 }
@@ -126,6 +128,21 @@ function makeOptimizer(name: OptimizerName, params: Tensor[], lr: number): Optim
   }
 }
 
+/**
+ * The schedule of --scheduler over the whole run: cosine anneals --lr to 0 at the last epoch
+ * (CosineAnnealingLR, tMax = epochs); step divides it by 10 every ceil(epochs / 3) epochs (StepLR);
+ * onecycle steps per batch up to --lr as the peak and down to lr/25e4 (OneCycleLR; momentum or
+ * Adam's beta1 cycles 0.95 → 0.85 → 0.95, plain sgd keeps momentum 0).
+ */
+export function makeScheduler(name: SchedulerName, opt: Optimizer, o: { epochs: number; optimizer: OptimizerName; lr: number }, stepsPerEpoch: number): LRScheduler {
+  switch (name) {
+    case 'cosine': return new lrScheduler.CosineAnnealingLR(opt, { tMax: o.epochs });
+    case 'step': return new lrScheduler.StepLR(opt, { stepSize: Math.ceil(o.epochs / 3), gamma: 0.1 });
+    case 'onecycle': return new lrScheduler.OneCycleLR(opt, { maxLr: o.lr, epochs: o.epochs, stepsPerEpoch, cycleMomentum: o.optimizer !== 'sgd' });
+    default: throw new CliError(`unknown scheduler '${String(name)}' (expected ${SCHEDULERS.join(', ')})`);
+  }
+}
+
 /** Options given with --resume must agree with the checkpoint (PyTorch users expect an error, not a silent override). */
 function checkResumeOptions(opts: TrainOptions, r: TrainState): void {
   const conflicts: string[] = [];
@@ -142,6 +159,13 @@ function checkResumeOptions(opts: TrainOptions, r: TrainState): void {
   same('--hidden', opts.hidden, r.arch.hidden);
   same('--activation', opts.activation, r.arch.activation);
   same('--optimizer', opts.optimizer, r.options.optimizer);
+  same('--scheduler', opts.scheduler, r.options.scheduler ?? 'none');
+  if (r.options.scheduler) {
+    // the schedule (and its saved state) was planned for these
+    same('--epochs', opts.epochs, r.options.epochs);
+    same('--batch-size', opts.batchSize, r.options.batchSize);
+    same('--lr', opts.lr, r.options.lr);
+  }
   check(!conflicts.length, `--resume ${opts.resume}: ${conflicts.join('; ')}. A resumed run keeps the checkpoint's data, architecture and optimizer; drop these options or start a new run`);
 }
 
@@ -189,7 +213,10 @@ function resolveOptions(opts: TrainOptions, resumed: TrainState | null): Resolve
   check(opts.data === undefined || dataset === 'csv', `--data ${opts.data} is a CSV file, but --dataset is ${dataset}; use --dataset csv (or leave --dataset out)`);
   const optimizer: OptimizerName = opts.optimizer ?? resumed?.options.optimizer ?? def.optimizer;
   const options: ResolvedOptions = resumed
-    ? { ...resumed.options, epochs: opts.epochs ?? resumed.options.epochs, batchSize: opts.batchSize ?? resumed.options.batchSize, lr: opts.lr ?? resumed.options.lr, optimizer }
+    ? {
+      ...resumed.options, epochs: opts.epochs ?? resumed.options.epochs, batchSize: opts.batchSize ?? resumed.options.batchSize, lr: opts.lr ?? resumed.options.lr, optimizer,
+      ...(opts.clipGradNorm !== undefined && { clipGradNorm: opts.clipGradNorm }),
+    }
     : {
       data: {
         dataset, seed: opts.seed ?? 0, ...(opts.data !== undefined && { data: resolve(opts.data) }), ...(opts.target !== undefined && { target: opts.target }),
@@ -201,10 +228,14 @@ function resolveOptions(opts: TrainOptions, resumed: TrainState | null): Resolve
       batchSize: opts.batchSize ?? def.batchSize,
       lr: opts.lr ?? def.lr[optimizer],
       optimizer,
+      ...(opts.scheduler !== undefined && { scheduler: opts.scheduler }),
+      ...(opts.clipGradNorm !== undefined && { clipGradNorm: opts.clipGradNorm }),
     };
   check(Number.isInteger(options.epochs) && options.epochs > 0, `--epochs must be a positive integer, got ${options.epochs}`);
   check(Number.isInteger(options.batchSize) && options.batchSize > 0, `--batch-size must be a positive integer, got ${options.batchSize}`);
   check(Number.isFinite(options.lr) && options.lr > 0, `--lr must be a positive number, got ${options.lr}`);
+  check(options.scheduler === undefined || SCHEDULERS.includes(options.scheduler), `unknown scheduler '${String(options.scheduler)}' (expected ${SCHEDULERS.join(', ')})`);
+  check(options.clipGradNorm === undefined || (Number.isFinite(options.clipGradNorm) && options.clipGradNorm > 0), `--clip-grad-norm must be a positive number, got ${options.clipGradNorm}`);
   return options;
 }
 
@@ -235,10 +266,6 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
   const model = buildMlp(arch);
   const opt = makeOptimizer(options.optimizer, model.parameters(), options.lr);
   const history: History = resumed?.history ?? { trainLoss: [], trainAcc: [], testLoss: [], testAcc: [], batchLoss: [] };
-  if (resumed) {
-    loadCheckpoint(opts.resume!, { model, optimizer: opt });
-    opt.lr = options.lr;
-  }
   const startEpoch = resumed ? resumed.epoch : 0;
 
   // Output paths come only from the options, or from defaults next to the checkpoint resumed from.
@@ -250,7 +277,7 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
   }
   for (const f of [outFile, checkpointFile, opts.log]) if (f) mkdirSync(dirname(f), { recursive: true });
   const checkpoint = (extra: Record<string, unknown>): void => {
-    if (checkpointFile) saveCheckpoint(checkpointFile, { model, optimizer: opt, extra: { ...extra, arch, options: { ...options, data: relativeData(options.data, checkpointFile) }, history, ...blas } });
+    if (checkpointFile) saveCheckpoint(checkpointFile, { model, optimizer: opt, ...(scheduler && { scheduler }), extra: { ...extra, arch, options: { ...options, data: relativeData(options.data, checkpointFile) }, history, ...blas } });
   };
 
   // regression targets are [n, 1], like the model's output
@@ -262,6 +289,12 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
     check(options.batchSize === resumed.options.batchSize, `--batch-size ${options.batchSize} differs from the checkpoint's ${resumed.options.batchSize}, which stopped mid-epoch; resume with the same batch size`);
     check(resumed.partial.batch < batches, `${opts.resume}: invalid checkpoint: partial epoch stopped after batch ${resumed.partial.batch} of ${batches}`);
   }
+  // built before the checkpoint is loaded: a scheduler's constructor sets the rate (and OneCycleLR the momentum)
+  const scheduler = options.scheduler ? makeScheduler(options.scheduler, opt, options, batches) : null;
+  if (resumed) {
+    loadCheckpoint(opts.resume!, { model, optimizer: opt, ...(scheduler && { scheduler }) });
+    if (!scheduler) opt.lr = options.lr;
+  }
   hooks.onStart?.({ split, arch, options, startEpoch, batches });
 
   const tTrain = performance.now();
@@ -271,7 +304,7 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
     validationData: test, yieldEveryMs: 50, ...(opts.signal && { signal: opts.signal }),
     ...(opts.log && { logFile: opts.log }),
     ...(opts.patience !== undefined && { earlyStopping: { monitor: 'valLoss', patience: opts.patience } }),
-    ...(opts.scheduler && { scheduler: opts.scheduler(opt) }),
+    ...(scheduler && { scheduler }), ...(options.clipGradNorm !== undefined && { clipGradNorm: options.clipGradNorm }),
     onBatchEnd(b) {
       history.batchLoss.push(b.loss);
       hooks.onProgress?.(b);
@@ -310,6 +343,7 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
         [META_DATA]: JSON.stringify(relativeData(options.data, outFile)),
         [META_TRAIN]: JSON.stringify({
           epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, optimizer: options.optimizer,
+          ...(options.scheduler && { scheduler: options.scheduler }), ...(options.clipGradNorm !== undefined && { clipGradNorm: options.clipGradNorm }),
           testAccuracy, trainAccuracy, testLoss, backend: info.backend,
         }),
       },

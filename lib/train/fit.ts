@@ -8,12 +8,14 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
+import { clipGradNorm } from '../nn/clip.js';
 import { save, type StateDictModule } from '../io/save.js';
 import { countCorrect, evaluate, lossFunction, type PredictModel } from './evaluate.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 
 /** The part of a model fit needs (nn.Module satisfies it). */
 export interface FitModel extends PredictModel {
+  parameters?(): Tensor[];
   stateDict?(): Record<string, Tensor>;
   loadStateDict?(sd: Record<string, Tensor>, opts?: { strict?: boolean }): unknown;
 }
@@ -28,11 +30,13 @@ export interface FitOptimizer {
 /**
  * An LR scheduler (or anything stepped once per epoch). fit calls `step()` after every epoch, or
  * `step(metric)` with the monitored value (default valLoss, else loss) when `needsMetric` is true,
- * e.g. a ReduceLROnPlateau.
+ * e.g. a ReduceLROnPlateau; or `step()` after every optimizer step instead when `perBatch` is true
+ * (OneCycleLR).
  */
 export interface FitScheduler {
   step(metric?: number): void;
   needsMetric?: boolean;
+  perBatch?: boolean;
 }
 
 /** A loss module (nn.CrossEntropyLoss, nn.MSELoss, ...) or a function (output, target) → scalar Tensor. */
@@ -56,6 +60,10 @@ export interface BatchLogs {
   step: number;
   /** Loss of this batch. */
   loss: number;
+  /** optimizer.lr of this batch's step. */
+  lr?: number;
+  /** With clipGradNorm: the total gradient norm of this batch before clipping. */
+  gradNorm?: number;
   /** Mean loss per sample of the epoch so far, and its accuracy for classification batches. */
   meanLoss: number;
   accuracy?: number;
@@ -73,7 +81,7 @@ export interface EpochLogs {
   accuracy?: number;
   valLoss?: number;
   valAccuracy?: number;
-  /** optimizer.lr during the epoch. */
+  /** optimizer.lr during the epoch (at its first batch, for a per-batch scheduler). */
   lr?: number;
   batches: number;
   samples: number;
@@ -112,9 +120,11 @@ export interface FitOptions {
    * ends (default true), saved (atomically, with save()) to `file` at every improvement, and reported to onBest.
    */
   keepBest?: MonitorOptions & { restore?: boolean; file?: string; onBest?: (logs: EpochLogs) => void | Promise<void> };
-  /** Stepped after every epoch: see FitScheduler. `schedulerMonitor` names the metric for needsMetric schedulers. */
+  /** Stepped after every epoch (or batch): see FitScheduler. `schedulerMonitor` names the metric for needsMetric schedulers. */
   scheduler?: FitScheduler;
   schedulerMonitor?: string;
+  /** Clip the gradients of model.parameters() to this total 2-norm between backward and the optimizer step (nn.utils.clipGradNorm). */
+  clipGradNorm?: number;
   /** Append every epoch's logs as one JSON line to this file (truncated first unless initialEpoch > 0). */
   logFile?: string;
 }
@@ -151,7 +161,7 @@ function checkOptions(model: FitModel, loader: unknown, opts: FitOptions): void 
     throw new TypeError('fit: loader must be an iterable of [input, target] batches (e.g. a DataLoader), or a function epoch => such an iterable');
   }
   if (!opts || typeof opts !== 'object') throw new TypeError('fit: options {lossFn, optimizer, ...} are required');
-  const { optimizer, epochs = 1, initialEpoch = 0, yieldEveryMs = 10, signal, scheduler, keepBest, validationData } = opts;
+  const { optimizer, epochs = 1, initialEpoch = 0, yieldEveryMs = 10, signal, scheduler, keepBest, validationData, clipGradNorm: maxNorm } = opts;
   if (!optimizer || typeof optimizer.zeroGrad !== 'function' || typeof optimizer.step !== 'function') {
     throw new TypeError('fit: optimizer must have zeroGrad() and step() (e.g. new optim.SGD(model.parameters(), {lr}))');
   }
@@ -162,6 +172,11 @@ function checkOptions(model: FitModel, loader: unknown, opts: FitOptions): void 
     throw new TypeError('fit: signal must be an AbortSignal');
   }
   if (scheduler !== undefined && (!scheduler || typeof scheduler.step !== 'function')) throw new TypeError('fit: scheduler must have a step() method');
+  if (scheduler?.perBatch && scheduler.needsMetric) throw new TypeError('fit: a scheduler cannot both step per batch (perBatch) and take an epoch metric (needsMetric)');
+  if (maxNorm !== undefined) {
+    if (typeof maxNorm !== 'number' || !(maxNorm > 0) || !Number.isFinite(maxNorm)) throw new RangeError(`fit: clipGradNorm must be a finite number > 0, got ${String(maxNorm)}`);
+    if (typeof model.parameters !== 'function') throw new TypeError('fit: clipGradNorm needs a model with parameters() (an nn.Module)');
+  }
   if (keepBest && (typeof model.stateDict !== 'function' || typeof model.loadStateDict !== 'function')) throw new TypeError('fit: keepBest needs a model with stateDict()/loadStateDict() (an nn.Module)');
   if (validationData !== undefined && !isIterable(validationData)) throw new TypeError('fit: validationData must be [x, y] tensors or an iterable of batches');
 }
@@ -183,7 +198,7 @@ export async function fit(model: FitModel, loader: FitLoader | ((epoch: number) 
   checkOptions(model, loader, opts);
   const {
     optimizer, epochs = 1, initialEpoch = 0, yieldEveryMs = 10, signal, validationData, scheduler, logFile,
-    earlyStopping, keepBest,
+    earlyStopping, keepBest, clipGradNorm: maxNorm,
   } = opts;
   const loss = lossFunction(opts.lossFn);
   if (!loss) throw new TypeError('fit: lossFn must be a loss module (e.g. new nn.CrossEntropyLoss()) or a function (output, target) => Tensor');
@@ -230,7 +245,10 @@ export async function fit(model: FitModel, loader: FitLoader | ((epoch: number) 
           throw new TypeError(`fit: lossFn must return a scalar Tensor, got ${l && typeof l.backward === 'function' ? `shape ${fmt(l.shape)}` : typeof l}`);
         }
         l.backward();
+        const gradNorm = maxNorm === undefined ? undefined : clipGradNorm(model.parameters!(), maxNorm);
+        const stepLr = optimizer.lr;
         optimizer.step();
+        if (scheduler?.perBatch) scheduler.step();
         const v = l.item(), n = bt[0].shape[0] ?? 1;
         const c = classify ? countCorrect(out, bt[1]) : null;
         if (c === null) classify = false;
@@ -240,6 +258,7 @@ export async function fit(model: FitModel, loader: FitLoader | ((epoch: number) 
         if (onBatchEnd) {
           await onBatchEnd({
             epoch: e + 1, epochs, batch, ...(batches !== undefined && { batches }), step: history.steps, loss: v,
+            ...(stepLr !== undefined && { lr: stepLr }), ...(gradNorm !== undefined && { gradNorm }),
             meanLoss: lossSum / seen, ...(classify && { accuracy: correct / seen }),
             samplesPerSec: seenHere / ((performance.now() - te) / 1000 || 1e-9),
           });
@@ -264,7 +283,7 @@ export async function fit(model: FitModel, loader: FitLoader | ((epoch: number) 
       history.epochs.push(logs);
       history.loss.push(logs.loss);
       if (logFile) appendFileSync(logFile, `${JSON.stringify(logs)}\n`);
-      if (scheduler) schedMonitor ? scheduler.step(schedMonitor.value(logs)) : scheduler.step();
+      if (scheduler && !scheduler.perBatch) schedMonitor ? scheduler.step(schedMonitor.value(logs)) : scheduler.step();
       if (bestMonitor?.improved(logs)) {
         history.best = { epoch: logs.epoch, value: bestMonitor.best };
         if (keepBest!.restore !== false) bestState = Object.fromEntries(Object.entries(model.stateDict!()).map(([k, t]) => [k, t.clone()]));

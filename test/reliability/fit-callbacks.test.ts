@@ -112,6 +112,31 @@ describe('fit: validation, callbacks, log', () => {
     await expect(fit(s.model, s.loader, { lossFn: s.lossFn, optimizer: s.optimizer, scheduler: {} as never })).rejects.toThrow(/scheduler must have a step\(\) method/);
   });
 
+  it('a perBatch scheduler steps after every optimizer step (not per epoch); clipGradNorm clips before the step', async () => {
+    const s = setup();
+    const lrs: number[] = [];
+    const sched = { perBatch: true, calls: 0, step() { this.calls++; s.optimizer.lr *= 0.9; } };
+    const h = await fit(s.model, s.loader, { lossFn: s.lossFn, optimizer: s.optimizer, epochs: 2, scheduler: sched, onBatchEnd: (b) => { lrs.push(b.lr!); } });
+    expect(sched.calls).toBe(32);
+    lrs.forEach((lr, i) => expect(lr).toBeCloseTo(0.1 * 0.9 ** i, 12));
+    expect(h.epochs.map((e) => e.lr)).toEqual([lrs[0], lrs[16]]);
+    const norms: number[] = [];
+    const c = setup();
+    await fit(c.model, c.loader, {
+      lossFn: c.lossFn, optimizer: c.optimizer, clipGradNorm: 0.05,
+      onBatchEnd: (b) => {
+        norms.push(b.gradNorm!);
+        const g = c.model.parameters().flatMap((p) => Array.from(p.grad!.data));
+        expect(Math.hypot(...g)).toBeCloseTo(Math.min(b.gradNorm!, 0.05), 5); // what the optimizer stepped with
+      },
+    });
+    expect(norms).toHaveLength(16);
+    expect(norms.some((n) => n > 0.05)).toBe(true);
+    await expect(fit(s.model, s.loader, { lossFn: s.lossFn, optimizer: s.optimizer, clipGradNorm: -1 })).rejects.toThrow(/clipGradNorm must be a finite number > 0, got -1/);
+    await expect(fit({ forward: (x: Tensor) => x }, s.loader, { lossFn: s.lossFn, optimizer: s.optimizer, clipGradNorm: 1 })).rejects.toThrow(/clipGradNorm needs a model with parameters\(\)/);
+    await expect(fit(s.model, s.loader, { lossFn: s.lossFn, optimizer: s.optimizer, scheduler: { perBatch: true, needsMetric: true, step() {} } })).rejects.toThrow(/cannot both step per batch/);
+  });
+
   it('an aborted epoch resumes exactly (initialEpoch + resume) to the weights of a straight run', async () => {
     const loaderFor = (s: ReturnType<typeof setup>) => (e: number) => new DataLoader(new TensorDataset(s.x, s.y), { batchSize: 16, shuffle: true, seed: 100 + e });
     const a = setup();
