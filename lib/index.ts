@@ -1,6 +1,6 @@
 export { Tensor, type DType, type NestedArray } from './tensor.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, eye, setDefaultDtype, getDefaultDtype, type TensorOptions } from './creation.js';
-export { manualSeed } from './random.js';
+export { manualSeed, getRngState, setRngState } from './random.js';
 export * from './ops/index.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/mode.js';
 export { detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from './autograd/anomaly.js';

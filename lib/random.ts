@@ -38,6 +38,21 @@ export class RandomGenerator implements RandomSource {
     this.spare = null;
   }
 
+  /** The stream's position as plain numbers (JSON-able, for checkpoints): the four state words, then the pending normal if any. */
+  getState(): number[] {
+    return [this.s0, this.s1, this.s2, this.s3, ...(this.spare === null ? [] : [this.spare])];
+  }
+
+  /** Continue from a getState() result: afterwards it draws what the generator drew after that call. */
+  setState(state: readonly number[]): this {
+    const ok = Array.isArray(state) && (state.length === 4 || state.length === 5) && state.slice(0, 4).every((w) => Number.isInteger(w) && w === (w | 0))
+      && state.slice(0, 4).some((w) => w !== 0) && (state.length === 4 || Number.isFinite(state[4]));
+    if (!ok) throw new TypeError(`setState: expected 4 int32 state words (not all zero) and an optional finite pending normal, as getState() returns; got ${JSON.stringify(state)?.slice(0, 80)}`);
+    [this.s0, this.s1, this.s2, this.s3] = state;
+    this.spare = state.length === 5 ? state[4] : null;
+    return this;
+  }
+
   random(): number {
     const r = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
     const t = this.s1 << 9;
@@ -67,6 +82,16 @@ export const globalGenerator = new RandomGenerator(Date.now() ^ (process.pid << 
 /** Make every random creation (rand, randn, initializers, shuffling) reproducible. */
 export function manualSeed(seed: number): void {
   globalGenerator.manualSeed(seed);
+}
+
+/** The global generator's state (torch.get_rng_state): save it to continue a run's random draws later. */
+export function getRngState(): number[] {
+  return globalGenerator.getState();
+}
+
+/** Restore the global generator's state from getRngState() (torch.set_rng_state). */
+export function setRngState(state: readonly number[]): void {
+  globalGenerator.setState(state);
 }
 
 /** Uniform in [0, 1) from the global generator. */

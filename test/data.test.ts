@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, tensor, arange, manualSeed, rand, randn } from '../lib/index.js';
+import { Tensor, tensor, arange, manualSeed, getRngState, setRngState, rand, randn } from '../lib/index.js';
 import {
   TensorDataset, DataLoader, RandomGenerator, loadCsv, parseCsv, detectDelimiter, trainTestSplit, xor, spirals, circles, loadMnist, type Dataset,
 } from '../lib/data/index.js';
@@ -136,6 +136,26 @@ describe('RandomGenerator', () => {
     expect(Array.from(randn([5]).data)).toEqual(Array.from(Float32Array.from({ length: 5 }, () => n.normal())));
     expect(() => new RandomGenerator(NaN)).toThrow('RandomGenerator: seed must be a finite number, got NaN');
     expect(() => manualSeed(Infinity)).toThrow('manualSeed: seed must be a finite number, got Infinity');
+  });
+
+  it('getState/setState (getRngState/setRngState for the global one) continue the stream, pending normal included', () => {
+    const g = new RandomGenerator(11);
+    g.random();
+    g.normal(); // leaves a spare normal pending
+    const state = JSON.parse(JSON.stringify(g.getState()));
+    expect(state).toHaveLength(5);
+    const next = [g.normal(), g.random(), g.normal()];
+    expect([new RandomGenerator(0).setState(state)].map((h) => [h.normal(), h.random(), h.normal()])[0]).toEqual(next);
+    manualSeed(5);
+    rand([3]);
+    const s = getRngState();
+    const a = Array.from(rand([6]).data);
+    manualSeed(99);
+    setRngState(s);
+    expect(Array.from(rand([6]).data)).toEqual(a);
+    for (const bad of [[1, 2, 3], [0, 0, 0, 0], [1, 2, 3, 2 ** 32], [1, 2, 3, 4, NaN]]) {
+      expect(() => setRngState(bad)).toThrow(/setState: expected 4 int32 state words/);
+    }
   });
 });
 

@@ -6,6 +6,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { Sequential, ACTIVATIONS, mlp, mlpShapes, describeMlp, layerSpecProblem, parameterShapes, type MlpArch, type MlpActivation, type LayerSpec } from '../nn/index.js';
 import { load, loadCheckpoint, readSafetensors, META_SEQUENTIAL, type StateDictModule } from '../io/index.js';
 import { fmt } from '../shape.js';
+import { RandomGenerator } from '../random.js';
 import { CliError, check } from './errors.js';
 import { DATASETS, type DataSpec, type DatasetName } from './data.js';
 
@@ -60,9 +61,10 @@ export interface PartialEpoch { batch: number; lossSum: number; correct: number;
  * What a train checkpoint holds (its `extra`). Output paths are deliberately not part of it.
  * blasThreads: the OpenBLAS thread count of a native run. sgemm's last bits depend on it (OpenBLAS's
  * threaded driver partitions M/N and steps K differently from its serial driver), so a resumed run
- * uses the same count to stay byte-identical with an uninterrupted one.
+ * uses the same count to stay byte-identical with an uninterrupted one. rng: the global generator's
+ * state (getRngState), so dropout masks after a resume are those of an uninterrupted run.
  */
-export interface TrainState { epoch: number; partial: PartialEpoch | null; history: History; options: ResolvedOptions; arch: Arch; blasThreads?: number }
+export interface TrainState { epoch: number; partial: PartialEpoch | null; history: History; options: ResolvedOptions; arch: Arch; blasThreads?: number; rng?: number[] }
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
@@ -118,8 +120,15 @@ export function readTrainCheckpoint(file: string): TrainState {
   const extra: unknown = loadCheckpoint(file, { model: shapeProbe(shapes), strict: false });
   const bad = (what: string): never => { throw new CliError(`${file}: invalid checkpoint: ${what}`); };
   if (!isObject(extra) || !isObject(extra.options) || !('arch' in extra)) bad('no architecture recorded (not written by tapegrad train)');
-  const { arch, options, epoch, partial, history, blasThreads } = extra as Record<string, unknown>;
+  const { arch, options, epoch, partial, history, blasThreads, rng } = extra as Record<string, unknown>;
   if (blasThreads !== undefined && !(isCount(blasThreads) && blasThreads >= 1 && blasThreads <= 1024)) bad(`bad blasThreads ${JSON.stringify(blasThreads)}`);
+  if (rng !== undefined) {
+    try {
+      new RandomGenerator(0).setState(rng as number[]);
+    } catch {
+      bad(`bad rng state ${JSON.stringify(rng)?.slice(0, 80)}`);
+    }
+  }
   checkArch(arch, shapes, bad);
   const a = arch, o = options as ResolvedOptions;
   if (o.activation !== a.activation || !isNumbers(o.hidden) || o.hidden.join() !== a.hidden.join()) {
@@ -146,7 +155,7 @@ export function readTrainCheckpoint(file: string): TrainState {
     if (!ok) bad(`partial epoch ${JSON.stringify(partial)} is inconsistent (batch >= 1, seen = batch * batchSize ${o.batchSize}, correct <= seen, epoch < epochs)`);
   }
   const state = { epoch: epoch as number, partial: p, history: h, options: { ...o, data: resolveData(o.data, file) }, arch: a };
-  return { ...state, ...(blasThreads !== undefined && { blasThreads: blasThreads as number }) };
+  return { ...state, ...(blasThreads !== undefined && { blasThreads: blasThreads as number }), ...(rng !== undefined && { rng: rng as number[] }) };
 }
 
 /** A data spec with its CSV path relative to the directory of `file` (model or checkpoint), as recorded there. */

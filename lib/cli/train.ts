@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, basename, extname, resolve } from 'node:path';
 import { Tensor } from '../tensor.js';
-import { manualSeed } from '../random.js';
+import { manualSeed, getRngState, setRngState } from '../random.js';
 import { crossEntropy, mseLoss } from '../ops/index.js';
 import { backendInfo, getBackend, getNumThreads, setNumThreads } from '../backend/index.js';
 import { mlp, describeMlp, ACTIVATIONS, type MlpActivation } from '../nn/index.js';
@@ -277,7 +277,7 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
   }
   for (const f of [outFile, checkpointFile, opts.log]) if (f) mkdirSync(dirname(f), { recursive: true });
   const checkpoint = (extra: Record<string, unknown>): void => {
-    if (checkpointFile) saveCheckpoint(checkpointFile, { model, optimizer: opt, ...(scheduler && { scheduler }), extra: { ...extra, arch, options: { ...options, data: relativeData(options.data, checkpointFile) }, history, ...blas } });
+    if (checkpointFile) saveCheckpoint(checkpointFile, { model, optimizer: opt, ...(scheduler && { scheduler }), extra: { ...extra, arch, options: { ...options, data: relativeData(options.data, checkpointFile) }, history, rng: getRngState(), ...blas } });
   };
 
   // regression targets are [n, 1], like the model's output
@@ -294,6 +294,7 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
   if (resumed) {
     loadCheckpoint(opts.resume!, { model, optimizer: opt, ...(scheduler && { scheduler }) });
     if (!scheduler) opt.lr = options.lr;
+    if (resumed.rng) setRngState(resumed.rng);
   }
   hooks.onStart?.({ split, arch, options, startEpoch, batches });
 
