@@ -50,7 +50,7 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
     // --out on the command line is honoured; checkpoints written now carry no path at all
     const r2 = await trainModel({ resume: evil, epochs: 6, out: join(dir, 'chosen.safetensors') });
     expect(r2.outFile).toBe(join(dir, 'chosen.safetensors'));
-    expect(Object.keys(JSON.parse(readSafetensors(evil).metadata['tapegrad.extra'])).sort()).toEqual(['arch', 'epoch', 'history', 'options']);
+    expect(Object.keys(JSON.parse(readSafetensors(evil).metadata['tapegrad.extra'])).sort()).toEqual(['arch', 'epoch', 'history', 'options', 'rng']);
   });
 
   it('an edited architecture (relu -> sigmoid, a hidden width) is refused', async () => {
@@ -68,6 +68,12 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
     await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/needs '0\.weight' of shape \[1000000000, 2\]/);
     craft(ck, edited, (e) => { e.arch.activation = 'gelu'; e.options.activation = 'gelu'; });
     await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: unknown activation "gelu"/);
+    craft(ck, edited, (e) => { e.rng = [0, 0, 0, 0]; });
+    await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: bad rng state \[0,0,0,0\]/);
+    craft(ck, edited, (e) => { e.options.scheduler = 'warmup'; });
+    await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: unknown scheduler "warmup"/);
+    craft(ck, edited, (e) => { e.options.clipGradNorm = -1; });
+    await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: bad clipGradNorm -1/);
   });
 
   it('a model file whose architecture does not match its weights is refused before the model is built', async () => {
