@@ -3,7 +3,7 @@
 // gradient at the kinks and thresholds. Native fused kernels are a later step.
 import type { Tensor } from '../tensor.js';
 import { checkNumber, withDefaults } from '../options.js';
-import { add, clamp, div, exp, gt, log, mul, neg, sub } from './elementwise.js';
+import { add, clamp, div, exp, gt, log, lt, mul, neg, sub } from './elementwise.js';
 import { relu, sigmoid, tanh } from './activation.js';
 import { erf } from './special.js';
 
@@ -33,7 +33,19 @@ export function silu(x: Tensor): Tensor {
  */
 function softplusStable(x: Tensor): Tensor {
   const r = relu(x);
-  return add(log(add(exp(clamp(x, null, 0)), 1)), add(r, sub(log(add(exp(neg(r)), 1)), Math.LN2)));
+  return add(log1pUnit(exp(clamp(x, null, 0))), add(r, sub(log1pUnit(exp(neg(r))), Math.LN2)));
+}
+
+/**
+ * log(1 + e) for e in [0, 1] to full relative precision: below 1e-3, where log(1 + e) would lose
+ * digits to the rounding of 1 + e, the series e - e²/2 + ... + e⁷/7 (error below e⁸/8). A log1p op
+ * can replace it once there is one.
+ */
+function log1pUnit(e: Tensor): Tensor {
+  let series = mul(e, 1 / 7);
+  for (let k = 6; k >= 1; k--) series = mul(e, sub(1 / k, series));
+  const small = lt(e, 1e-3);
+  return add(mul(series, small), mul(log(add(e, 1)), sub(1, small)));
 }
 
 export interface SoftplusOptions {
