@@ -30,10 +30,12 @@ export function silu(x: Tensor): Tensor {
  * log(1 + eˣ) for any x, as two exact pieces joined at 0 that only exponentiate non-positive
  * numbers: log(1 + e^min(x,0)) + [max(x,0) + log(1 + e^-max(x,0)) - log 2]. clamp passes the
  * gradient at its bound and relu does not, so the first and second derivatives at 0 are σ(0) and σ'(0).
+ * Only the first piece needs relative precision (the result is tiny for x << 0); the second is
+ * added to a result of at least log 2.
  */
 function softplusStable(x: Tensor): Tensor {
   const r = relu(x);
-  return add(log1pUnit(exp(clamp(x, null, 0))), add(r, sub(log1pUnit(exp(neg(r))), Math.LN2)));
+  return add(log1pUnit(exp(clamp(x, null, 0))), add(r, sub(log(add(exp(neg(r)), 1)), Math.LN2)));
 }
 
 /**
