@@ -51,6 +51,17 @@ describe('gradcheck (float64) of the activations and erf, first and second order
     expect(flat(tg.mish(x)).slice(2, 4)).toEqual([100, 1000]);
     for (const f of [tg.softplus, tg.elu, tg.gelu, tg.silu, tg.mish, tg.leakyRelu, tg.erf]) expect(flat((f as (t: Tensor) => Tensor)(x))[4]).toBeNaN();
   });
+  it('softplus and mish keep their relative precision for any x (float32 and float64)', () => {
+    for (const [dtype, tol] of [['float32', 1e-6], ['float64', 3e-14]] as const) {
+      const x = tg.arange(-80, 30, 0.01, { dtype });
+      const sp = tg.softplus(x), mi = tg.mish(x);
+      for (let i = 0; i < x.size; i++) {
+        const v = x.data[i], ref = Math.log1p(Math.exp(v));
+        expect(Math.abs(sp.data[i] - (v > 20 ? v : ref)) / ref, `softplus(${v}) in ${dtype}`).toBeLessThan(tol);
+        expect(Math.abs(mi.data[i] - v * Math.tanh(ref)) / Math.abs(v * Math.tanh(ref) || 1), `mish(${v}) in ${dtype}`).toBeLessThan(2 * tol);
+      }
+    }
+  });
   it('erf matches known values to the last digit', () => {
     expectClose(tg.erf(tensor([0, 0.5, 1, -2, 3, 6.5], { dtype: 'float64' })), [0, 0.5204998778130465, 0.8427007929497149, -0.9953222650189527, 0.9999779095030014, 1], 2e-16, 0);
   });

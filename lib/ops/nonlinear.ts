@@ -28,25 +28,25 @@ export function silu(x: Tensor): Tensor {
 
 /**
  * log(1 + eˣ) for any x, as two exact pieces joined at 0 that only exponentiate non-positive
- * numbers: log(1 + e^min(x,0)) + [max(x,0) + log(1 + e^-max(x,0)) - log 2]. clamp passes the
- * gradient at its bound and relu does not, so the first and second derivatives at 0 are σ(0) and σ'(0).
- * Only the first piece needs relative precision (the result is tiny for x << 0); the second is
- * added to a result of at least log 2.
+ * numbers: log(1 + e^min(x,0)) + [max(x,0) + log((1 + e^-max(x,0))/2)], the second exactly 0 for
+ * x <= 0. clamp passes the gradient at its bound and relu does not, so the first and second
+ * derivatives at 0 are σ(0) and σ'(0). Only the first piece needs relative precision (the result is
+ * tiny for x << 0); the second is added to a result of at least log 2.
  */
 function softplusStable(x: Tensor): Tensor {
   const r = relu(x);
-  return add(log1pUnit(exp(clamp(x, null, 0))), add(r, sub(log(add(exp(neg(r)), 1)), Math.LN2)));
+  return add(log1pUnit(exp(clamp(x, null, 0))), add(r, log(add(mul(exp(neg(r)), 0.5), 0.5))));
 }
 
 /**
- * log(1 + e) for e in [0, 1] to full relative precision: below 1e-3, where log(1 + e) would lose
- * digits to the rounding of 1 + e, the series e - e²/2 + ... + e⁷/7 (error below e⁸/8). A log1p op
- * can replace it once there is one.
+ * log(1 + e) for e in [0, 1] to full relative precision: where log(1 + e) would lose digits to the
+ * rounding of 1 + e (below 0.01 in float64, 0.1 in float32), the series e - e²/2 + ... + e⁷/7
+ * (relative error below e⁷/8). A log1p op can replace it once there is one.
  */
 function log1pUnit(e: Tensor): Tensor {
   let series = mul(e, 1 / 7);
   for (let k = 6; k >= 1; k--) series = mul(e, sub(1 / k, series));
-  const small = lt(e, 1e-3);
+  const small = lt(e, e.dtype === 'float32' ? 0.1 : 0.01);
   return add(mul(series, small), mul(log(add(e, 1)), sub(1, small)));
 }
 
