@@ -242,6 +242,8 @@ describe('ModuleList and ModuleDict', () => {
     expect(d.items().map(([k]) => k)).toEqual(['b', 'a']);
     expect(() => d.set('x.y', new nn.ReLU())).toThrow(/invalid module name 'x.y'/);
     expect(() => d.set('keys', new nn.ReLU())).toThrow(/the name is taken by a method/);
+    for (const k of ['_map', 'training']) expect(() => d.set(k, new nn.ReLU())).toThrow(`ModuleDict.set: the key '${k}' is taken by a field of ModuleDict`);
+    expect(d.keys()).toEqual(['b', 'a']);
   });
 });
 

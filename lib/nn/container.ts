@@ -33,11 +33,7 @@ export class Sequential extends Module<[Tensor], Tensor> implements Iterable<Mod
 
   /** The i-th module; negative i counts from the end. */
   at(i: number): Module {
-    const j = i < 0 ? this._list.length + i : i;
-    if (!Number.isInteger(j) || j < 0 || j >= this._list.length) {
-      throw new RangeError(`Sequential.at: index ${i} is out of range for ${this._list.length} modules`);
-    }
-    return this._list[j];
+    return this._list[position('Sequential.at', i, this._list.length)];
   }
 
   [Symbol.iterator](): Iterator<Module> {
@@ -131,6 +127,7 @@ export class ModuleDict extends Module<never[], never> {
   /** Add or replace a module; the key must not contain '.' nor be a method name ('keys', 'forward', ...). */
   set(key: string, m: AnyModule): this {
     if (!(m instanceof Module)) throw new TypeError(`ModuleDict.set('${key}'): expected a Module`);
+    if (Object.hasOwn(this, key) && !this._map.has(key)) throw new Error(`ModuleDict.set: the key '${key}' is taken by a field of ModuleDict`);
     this.registerModule(key, m);
     this._map.set(key, m);
     return this;
