@@ -3,7 +3,7 @@
 // gradient at the kinks and thresholds. Native fused kernels are a later step.
 import type { Tensor } from '../tensor.js';
 import { checkNumber, withDefaults } from '../options.js';
-import { add, clamp, div, exp, gt, log, lt, mul, neg, sub } from './elementwise.js';
+import { add, clamp, div, exp, gt, log, mul, neg, sub } from './elementwise.js';
 import { relu, sigmoid, tanh } from './activation.js';
 import { erf } from './special.js';
 
@@ -39,15 +39,14 @@ function softplusStable(x: Tensor): Tensor {
 }
 
 /**
- * log(1 + e) for e in [0, 1] to full relative precision: where log(1 + e) would lose digits to the
- * rounding of 1 + e (below 0.01 in float64, 0.1 in float32), the series e - e²/2 + ... + e⁷/7
- * (relative error below e⁷/8). A log1p op can replace it once there is one.
+ * log(1 + e) for e in [0, 1] to full relative precision (Goldberg's log1p): with u = 1 + e rounded,
+ * log(u) - (u - 1 - e)/u. u - 1 and (u - 1) - e are exact (Sterbenz), so the second term removes
+ * the rounding error of u to first order; as a function it is 0, so it adds no gradient. A log1p
+ * op can replace this once there is one.
  */
 function log1pUnit(e: Tensor): Tensor {
-  let series = mul(e, 1 / 7);
-  for (let k = 6; k >= 1; k--) series = mul(e, sub(1 / k, series));
-  const small = lt(e, e.dtype === 'float32' ? 0.1 : 0.01);
-  return add(mul(series, small), mul(log(add(e, 1)), sub(1, small)));
+  const u = add(e, 1);
+  return sub(log(u), div(sub(sub(u, 1), e), u));
 }
 
 export interface SoftplusOptions {
