@@ -37,7 +37,10 @@ export interface ByteSource {
   owned: boolean;
 }
 
-const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+// I64 (PyTorch's integer buffers, e.g. BatchNorm's num_batches_tracked) is narrowed to int32's range
+// with a check and held as float64 (exact for every int32) until tapegrad has an integer dtype.
+const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8 };
+const INT32_MIN = -(2n ** 31n), INT32_MAX = 2n ** 31n - 1n;
 const SUPPORTED = Object.keys(BYTES).join(', ');
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -113,7 +116,10 @@ export function decodeFrom(src: ByteSource, opts: DecodeOptions = {}): Safetenso
   if (8 + n > src.size) fail(`header length ${n} runs past the end of the ${src.size}-byte file (truncated or not a safetensors file)`);
   const { specs, metadata } = parseHeader(src.read(8, n), src.size - 8 - n, maxTensors, fail);
   const tensors: Record<string, Tensor> = Object.create(null);
-  for (const s of specs) tensors[s.name] = new Tensor(readData(s.dtype, src.read(8 + n + s.begin, s.end - s.begin), s.numel, src.owned), s.shape);
+  for (const s of specs) {
+    const data = readData(s.dtype, src.read(8 + n + s.begin, s.end - s.begin), s.numel, src.owned, (msg) => fail(`tensor ${JSON.stringify(s.name)}: ${msg}`));
+    tensors[s.name] = new Tensor(data, s.shape);
+  }
   return { tensors, metadata };
 }
 
@@ -210,7 +216,7 @@ function parseHeader(json: Uint8Array, dataLen: number, maxTensors: number, fail
 }
 
 /** Little-endian bytes as a fresh aligned array (`owned`: the bytes are fresh memory at offset 0, used in place). */
-function readData(dtype: string, bytes: Uint8Array, numel: number, owned: boolean): Float32Array | Float64Array {
+function readData(dtype: string, bytes: Uint8Array, numel: number, owned: boolean, fail: (msg: string) => never): Float32Array | Float64Array {
   if (dtype === 'F32' || dtype === 'F64') {
     const w = dtype === 'F32' ? 4 : 8;
     const inPlace = owned && bytes.byteOffset === 0 && bytes.buffer.byteLength === numel * w;
@@ -219,8 +225,17 @@ function readData(dtype: string, bytes: Uint8Array, numel: number, owned: boolea
     if (!LITTLE_ENDIAN) for (let i = 0; i < copy.length; i += w) copy.subarray(i, i + w).reverse();
     return w === 4 ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
   }
-  const out = new Float32Array(numel);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dtype === 'I64') {
+    const ints = new Float64Array(numel);
+    for (let i = 0; i < numel; i++) {
+      const v = dv.getBigInt64(8 * i, true);
+      if (v < INT32_MIN || v > INT32_MAX) fail(`I64 element ${i} is ${v}, outside the int32 range [-2147483648, 2147483647] that tapegrad reads`);
+      ints[i] = Number(v);
+    }
+    return ints;
+  }
+  const out = new Float32Array(numel);
   if (dtype === 'BF16') {
     const u = new Uint32Array(out.buffer);
     for (let i = 0; i < numel; i++) u[i] = dv.getUint16(2 * i, true) << 16; // bf16 is the top half of an f32

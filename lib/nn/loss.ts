@@ -3,7 +3,9 @@ import {
   crossEntropy, nllLoss, mseLoss, bceLoss, bceWithLogitsLoss, lossOptions,
   type Labels, type LossKind, type LossOptions, type Reduction,
   type MSELossOptions, type BCELossOptions, type BCEWithLogitsLossOptions, type NLLLossOptions, type CrossEntropyOptions,
+  type SmoothL1LossOptions, type HuberLossOptions, type KLDivLossOptions,
 } from '../ops/loss.js';
+import { l1Loss, smoothL1Loss, huberLoss, klDiv } from '../ops/elementwise-loss.js';
 import { Module } from './module.js';
 
 export type { Reduction };
@@ -14,7 +16,7 @@ export type { Reduction };
  * stateDict, as in PyTorch).
  */
 abstract class Loss<K extends LossKind, T> extends Module<[Tensor, T], Tensor> {
-  readonly reduction: Reduction;
+  readonly reduction: LossOptions[K]['reduction'];
   private readonly _opts: LossOptions[K];
   constructor(private readonly _kind: K, opts: object | undefined) {
     super();
@@ -68,4 +70,28 @@ export class CrossEntropyLoss extends Loss<'crossEntropy', Labels> {
 export class NLLLoss extends Loss<'nllLoss', Labels> {
   constructor(opts?: NLLLossOptions) { super('nllLoss', opts); }
   forward(input: Tensor, target: Labels): Tensor { return nllLoss(input, target, this.options); }
+}
+
+/** Absolute error. */
+export class L1Loss extends Loss<'l1Loss', Tensor> {
+  constructor(opts?: MSELossOptions) { super('l1Loss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return l1Loss(input, target, this.options); }
+}
+
+/** Squared error below beta (divided by 2·beta), absolute error minus beta/2 above it. */
+export class SmoothL1Loss extends Loss<'smoothL1Loss', Tensor> {
+  constructor(opts?: SmoothL1LossOptions) { super('smoothL1Loss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return smoothL1Loss(input, target, this.options); }
+}
+
+/** Half the squared error below delta, delta·(|error| - delta/2) above it. */
+export class HuberLoss extends Loss<'huberLoss', Tensor> {
+  constructor(opts?: HuberLossOptions) { super('huberLoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return huberLoss(input, target, this.options); }
+}
+
+/** KL divergence of the target from the input (log-probabilities); use reduction 'batchmean' for the true KL. */
+export class KLDivLoss extends Loss<'klDiv', Tensor> {
+  constructor(opts?: KLDivLossOptions) { super('klDiv', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return klDiv(input, target, this.options); }
 }

@@ -7,4 +7,9 @@ export { matmul, matmulAsync, linear } from './matmul.js';
 export {
   crossEntropy, nllLoss, mseLoss, bceLoss, bceWithLogitsLoss, oneHot, type Labels, type Reduction,
   type MSELossOptions, type BCELossOptions, type BCEWithLogitsLossOptions, type NLLLossOptions, type CrossEntropyOptions,
+  type SmoothL1LossOptions, type HuberLossOptions, type KLDivLossOptions,
 } from './loss.js';
+export { l1Loss, smoothL1Loss, huberLoss, klDiv } from './elementwise-loss.js';
+export { erf } from './special.js';
+export { leakyRelu, gelu, elu, silu, softplus, mish, type SoftplusOptions, type GeluOptions, type GeluApproximate } from './nonlinear.js';
+export { layerNorm, batchNorm, dropout, type LayerNormOptions, type BatchNormOptions } from './normalization.js';

@@ -35,8 +35,27 @@ export interface CrossEntropyOptions extends NLLLossOptions {
   labelSmoothing?: number;
 }
 
+export interface SmoothL1LossOptions extends MSELossOptions {
+  /** Where the loss changes from quadratic to linear (>= 0; 0 gives the L1 loss; default 1). */
+  beta?: number;
+}
+export interface HuberLossOptions extends MSELossOptions {
+  /** Where the loss changes from quadratic to linear (> 0; default 1). */
+  delta?: number;
+}
+export interface KLDivLossOptions {
+  /** 'mean' (default) averages over all elements; 'batchmean' divides the sum by the batch size (the true KL divergence). */
+  reduction?: Reduction | 'batchmean';
+  /** The target is given as log-probabilities (default false). */
+  logTarget?: boolean;
+}
+
 export interface LossOptions {
   mseLoss: Required<MSELossOptions>;
+  l1Loss: Required<MSELossOptions>;
+  smoothL1Loss: Required<SmoothL1LossOptions>;
+  huberLoss: Required<HuberLossOptions>;
+  klDiv: Required<KLDivLossOptions>;
   bceLoss: Required<BCELossOptions>;
   bceWithLogitsLoss: Required<BCEWithLogitsLossOptions>;
   nllLoss: Required<NLLLossOptions>;
@@ -46,6 +65,10 @@ export type LossKind = keyof LossOptions;
 
 const DEFAULTS: { [K in LossKind]: LossOptions[K] } = {
   mseLoss: { reduction: 'mean' },
+  l1Loss: { reduction: 'mean' },
+  smoothL1Loss: { reduction: 'mean', beta: 1 },
+  huberLoss: { reduction: 'mean', delta: 1 },
+  klDiv: { reduction: 'mean', logTarget: false },
   bceLoss: { weight: null, reduction: 'mean' },
   bceWithLogitsLoss: { weight: null, posWeight: null, reduction: 'mean' },
   nllLoss: { weight: null, ignoreIndex: -100, reduction: 'mean' },
@@ -55,8 +78,9 @@ const DEFAULTS: { [K in LossKind]: LossOptions[K] } = {
 /** A loss's options over its defaults, checked; unknown names are rejected. `name` goes into errors. */
 export function lossOptions<K extends LossKind>(kind: K, given: object | undefined, name: string = kind): LossOptions[K] {
   const o: Record<string, unknown> = withDefaults(name, given, DEFAULTS[kind]);
-  if (o.reduction !== 'none' && o.reduction !== 'mean' && o.reduction !== 'sum') {
-    throw new RangeError(`${name}: reduction must be 'none', 'mean' or 'sum', got '${String(o.reduction)}'`);
+  const batchmean = kind === 'klDiv';
+  if (o.reduction !== 'none' && o.reduction !== 'mean' && o.reduction !== 'sum' && !(batchmean && o.reduction === 'batchmean')) {
+    throw new RangeError(`${name}: reduction must be 'none', 'mean'${batchmean ? ", 'batchmean'" : ''} or 'sum', got '${String(o.reduction)}'`);
   }
   for (const k of ['weight', 'posWeight']) {
     const w = o[k];
@@ -65,11 +89,15 @@ export function lossOptions<K extends LossKind>(kind: K, given: object | undefin
     if (w.requiresGrad) throw new Error(`${name}: ${k} must not require grad (the loss is not differentiated with respect to it)`);
   }
   if ('ignoreIndex' in o) checkNumber(name, 'ignoreIndex', o.ignoreIndex, Number.isInteger, 'an integer');
+  if ('beta' in o) checkNumber(name, 'beta', o.beta, (x) => x >= 0, 'a non-negative number');
+  if ('delta' in o) checkNumber(name, 'delta', o.delta, (x) => x > 0, 'a positive number');
+  if ('logTarget' in o && typeof o.logTarget !== 'boolean') throw new TypeError(`${name}: logTarget must be a boolean, got ${typeof o.logTarget}`);
   if ('labelSmoothing' in o) checkNumber(name, 'labelSmoothing', o.labelSmoothing, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
   return o as unknown as LossOptions[K];
 }
 
-function reduce(loss: Tensor, reduction: Reduction): Tensor {
+/** The per-element losses reduced as asked. */
+export function reduce(loss: Tensor, reduction: Reduction): Tensor {
   return reduction === 'none' ? loss : reduction === 'sum' ? sum(loss) : mean(loss);
 }
 
@@ -220,7 +248,7 @@ export function nllLoss(logProbs: Tensor, labels: Labels, opts?: NLLLossOptions)
   return weightedNll(logProbs, idx, { ...o, weight: classWeight('nllLoss', o.weight, classes, logProbs), labelSmoothing: 0 });
 }
 
-function checkSame(op: string, a: Tensor, b: Tensor): void {
+export function checkSame(op: string, a: Tensor, b: Tensor): void {
   if (!sameShape(a.shape, b.shape)) throw new RangeError(`${op}: input ${fmt(a.shape)} and target ${fmt(b.shape)} must have the same shape`);
 }
 

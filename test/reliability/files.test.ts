@@ -104,7 +104,7 @@ describe.runIf(run)('malformed safetensors files', () => {
     expect(() => load(fresh(), garbage)).toThrow(new RegExp(`^safetensors ${esc(garbage)}: header length \\d+ exceeds the limit`));
     const sd = model.stateDict();
     const header = JSON.parse(good.subarray(8, 8 + Number(good.readBigUInt64LE(0))).toString()) as Record<string, { dtype: string }>;
-    for (const dt of ['I64', 'I32', 'U8', 'BOOL', 'F8_E4M3']) {
+    for (const dt of ['I32', 'U8', 'BOOL', 'F8_E4M3']) {
       header['0.bias'].dtype = dt;
       const f = file(`dtype-${dt}.safetensors`, raw(header, good.subarray(8 + Number(good.readBigUInt64LE(0)))));
       expect(() => load(fresh(), f), dt).toThrow(new RegExp(`^safetensors ${esc(f)}: tensor "0.bias" has dtype ${dt}, which tapegrad cannot load`));
