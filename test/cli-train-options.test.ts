@@ -1,13 +1,16 @@
-// `tapegrad train --scheduler / --clip-grad-norm` through trainModel: the rates actually used (the
-// JSON-lines log and the per-batch progress) against the closed-form schedules, the size of a clipped
-// update, and a resumed schedule that ends byte-identical with an uninterrupted one.
+// `tapegrad train --scheduler / --clip-grad-norm / --dropout / --batchnorm` through trainModel: the
+// rates actually used (the JSON-lines log and the per-batch progress) against the closed-form
+// schedules, the size of a clipped update, the layers recorded in the model file, and resumed runs
+// that end byte-identical with uninterrupted ones.
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainModel, buildMlp } from '../lib/cli/train.js';
-import { readSafetensors } from '../lib/io/index.js';
-import { manualSeed } from '../lib/index.js';
+import { readModel, META_ARCH } from '../lib/cli/modelfile.js';
+import { readSafetensors, save } from '../lib/io/index.js';
+import { manualSeed, noGrad, randn } from '../lib/index.js';
+import { accuracy } from '../lib/train/index.js';
 import type { Sequential } from '../lib/nn/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapegrad-sched-'));
@@ -89,3 +92,66 @@ function buildMlpSeeded(arch: Parameters<typeof buildMlp>[0]): Sequential {
   manualSeed(0);
   return buildMlp(arch);
 }
+
+describe('train --dropout --batchnorm', () => {
+  it('Linear → BatchNorm1d → act → Dropout per hidden layer, with PyTorch names', () => {
+    const m = buildMlp({ inFeatures: 6, hidden: [5, 4], outFeatures: 3, activation: 'tanh', dropout: 0.25, batchnorm: true });
+    expect([...m].map((l) => l.constructor.name)).toEqual(['Linear', 'BatchNorm1d', 'Tanh', 'Dropout', 'Linear', 'BatchNorm1d', 'Tanh', 'Dropout', 'Linear']);
+    expect(Object.entries(m.stateDict()).map(([k, t]) => `${k} ${t.shape.join('x')}`)).toEqual([
+      '0.weight 5x6', '0.bias 5', '1.weight 5', '1.bias 5', '1.running_mean 5', '1.running_var 5', '1.num_batches_tracked ',
+      '4.weight 4x5', '4.bias 4', '5.weight 4', '5.bias 4', '5.running_mean 4', '5.running_var 4', '5.num_batches_tracked ', '8.weight 3x4', '8.bias 3',
+    ]);
+    expect(() => buildMlp({ inFeatures: 2, hidden: [3], outFeatures: 2, activation: 'relu', dropout: 1 })).toThrow(/dropout 1 \(must be a probability in \[0, 1\)\)/);
+    // save() of the Sequential records the layers, so any tapegrad reader rebuilds them
+    noGrad(() => m.forward(randn([10, 6]))); // running statistics away from 0 and 1
+    const file = join(dir, 'seq-bn.safetensors');
+    save(m, file);
+    const back = readModel(file);
+    expect(back.description).toBe('Linear(6, 5) BatchNorm1d Tanh Dropout Linear(5, 4) BatchNorm1d Tanh Dropout Linear(4, 3)');
+    expect(back.model.stateDict()).toEqual(m.stateDict());
+    m.eval();
+    const x = randn([3, 6]);
+    expect(Array.from(noGrad(() => back.model.forward(x)).data)).toEqual(Array.from(noGrad(() => m.forward(x)).data));
+  });
+
+  it('records both in the model file; readModel rebuilds them in eval mode (running statistics, no dropout) with the same accuracy', async () => {
+    const out = join(dir, 'dbn', 'model.safetensors');
+    const r = await trainModel({ dataset: 'circles', epochs: 5, dropout: 0.2, batchnorm: true, out });
+    expect(r.testAccuracy).toBeGreaterThan(0.8);
+    expect(JSON.parse(readSafetensors(out).metadata[META_ARCH])).toMatchObject({ hidden: [16], dropout: 0.2, batchnorm: true });
+    const back = readModel(out);
+    expect(back.description).toBe('2-16-2 relu batchnorm dropout 0.2');
+    expect(back.model.training).toBe(false);
+    const seen = back.model.stateDict()['1.num_batches_tracked'].item();
+    expect(seen).toBe(5 * 25); // 800 training points, batches of 32
+    expect(accuracy(back.model, r.split.xTest, r.split.yTest)).toBe(r.testAccuracy);
+    // in train mode the same rows give other outputs (dropout masks, batch statistics)
+    const x = randn([8, 2]);
+    const evalOut = noGrad(() => back.model.forward(x)).data;
+    back.model.train();
+    expect(Array.from(noGrad(() => back.model.forward(x)).data)).not.toEqual(Array.from(evalOut));
+  });
+
+  it('an interrupted dropout run resumes byte-identical (the generator state is in the checkpoint)', async () => {
+    const a = join(dir, 'drop-a', 'model.safetensors'), b = join(dir, 'drop-b', 'model.safetensors');
+    const ckpt = join(dir, 'drop-b', 'model.checkpoint.safetensors');
+    const common = { dataset: 'circles' as const, epochs: 3, dropout: 0.3, batchnorm: true };
+    await trainModel({ ...common, out: a });
+    const stop = new AbortController();
+    const r1 = await trainModel({ ...common, out: b, signal: stop.signal }, { onProgress: (p) => { if (p.epoch === 2 && p.batch === 4) stop.abort(); } });
+    expect(r1.interrupted).toEqual({ epoch: 2, batch: 4 });
+    await expect(trainModel({ resume: ckpt, dropout: 0.5 })).rejects.toThrow(/--dropout 0.5 \(the checkpoint has 0.3\)/);
+    await trainModel({ resume: ckpt });
+    expect(readFileSync(b).equals(readFileSync(a))).toBe(true);
+    await expect(trainModel({ dataset: 'xor', dropout: 1, out: null })).rejects.toThrow(/--dropout must be a probability in \[0, 1\), got 1/);
+  });
+
+  it('--batchnorm drops a last batch of one row (BatchNorm1d cannot train on it)', async () => {
+    let batches = 0;
+    const r = await trainModel({ dataset: 'circles', epochs: 1, batchSize: 799, batchnorm: true, out: null }, { onProgress: () => { batches++; } });
+    expect(batches).toBe(1); // 800 training rows: 799 + 1
+    expect(r.history.trainLoss).toHaveLength(1);
+    await trainModel({ dataset: 'circles', epochs: 1, batchSize: 799, out: null }, { onProgress: () => { batches++; } });
+    expect(batches).toBe(3); // without batchnorm the row is trained on
+  });
+});

@@ -186,14 +186,16 @@ describe.runIf(spawnTests)('bin/tapegrad.js', () => {
     expect(p.stdout.split('\n')[0]).toBe('class,label,p_0,p_1');
   });
 
-  it('--scheduler step --clip-grad-norm: the logged rates, recorded in the model, listed in --help', (ctx) => {
+  it('--scheduler step --clip-grad-norm --dropout --batchnorm: the logged rates, recorded in the model, eval rebuilds it, listed in --help', (ctx) => {
     if (!distReady) ctx.skip(why);
     const help = cli(['train', '--help']).stdout;
-    for (const flag of ['--scheduler <name>', 'cosine', 'onecycle', '--clip-grad-norm <x>']) expect(help).toContain(flag);
+    for (const flag of ['--scheduler <name>', 'cosine', 'onecycle', '--clip-grad-norm <x>', '--dropout <p>', '--batchnorm']) expect(help).toContain(flag);
     const model = join(dir, 'bin-step', 'model.safetensors'), log = join(dir, 'bin-step', 'log.jsonl');
-    const t = cli(['train', '--dataset', 'xor', '--epochs', '6', '--scheduler', 'step', '--clip-grad-norm', '0.5', '--out', model, '--log', log, '-q']);
+    const t = cli(['train', '--dataset', 'xor', '--epochs', '6', '--scheduler', 'step', '--clip-grad-norm', '0.5', '--dropout', '0.1', '--batchnorm', '--out', model, '--log', log, '-q']);
     expect(t.code, t.stderr).toBe(0);
-    expect(t.stdout).toContain('adam lr 0.05 (step schedule), grad norm clipped to 0.5');
+    expect(t.stdout).toContain('model: 2-8-2 tanh batchnorm dropout 0.1 (58 parameters), adam lr 0.05 (step schedule), grad norm clipped to 0.5');
+    const acc = /test accuracy: ([\d.]+%)/.exec(t.stdout)![1];
+    expect(cli(['eval', '--model', model]).stdout).toContain(`test accuracy: ${acc}`);
     const lrs = readFileSync(log, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l).lr);
     [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005].forEach((want, i) => expect(lrs[i]).toBeCloseTo(want, 15));
     expect(JSON.parse(readSafetensors(model).metadata['tapegrad.train'])).toMatchObject({ scheduler: 'step', clipGradNorm: 0.5 });
@@ -225,6 +227,7 @@ describe.runIf(spawnTests)('bin/tapegrad.js', () => {
       ['graph', '--out', 'g.png'],
       ['train', '--scheduler', 'linear'],
       ['train', '--clip-grad-norm', '0'],
+      ['train', '--dropout', '1'],
     ]) {
       const r = cli(args);
       expect(r.code, args.join(' ')).toBe(1);

@@ -29,6 +29,14 @@ function nonNegativeInt(what: string) {
   };
 }
 
+function probability(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`${what} must be a probability in [0, 1).`);
+    return n;
+  };
+}
+
 function positiveNumber(what: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -60,7 +68,7 @@ function defaultsHelp(): string {
     + 'Examples:\n  tapegrad train\n  tapegrad train --dataset spirals --hidden 64,64 --epochs 100\n'
     + '  tapegrad train --dataset csv --data iris.csv --target species\n'
     + '  tapegrad train --data iris.csv --target species --out runs/iris.safetensors --log runs/iris.jsonl\n'
-    + '  tapegrad train --scheduler cosine --clip-grad-norm 5\n'
+    + '  tapegrad train --dropout 0.2 --batchnorm --scheduler cosine --clip-grad-norm 5\n'
     + '  tapegrad train --resume runs/mnist/model.checkpoint.safetensors --epochs 15';
 }
 
@@ -74,6 +82,8 @@ function registerTrain(program: Command): void {
     .option('--samples <n>', 'points for spirals/circles (default 1000)', positiveInt('--samples'))
     .option('--hidden <widths>', 'hidden layer widths, comma-separated, e.g. 256,128 ("none" for none)', layerList)
     .addOption(new Option('--activation <name>', 'hidden activation').choices([...ACTIVATIONS]))
+    .option('--dropout <p>', 'nn.Dropout(p) after each hidden activation (off in eval and predict; default none)', probability('--dropout'))
+    .option('--batchnorm', 'nn.BatchNorm1d after each hidden Linear, before its activation (running statistics in eval and predict)')
     .option('--epochs <n>', 'epochs (total, also when resuming)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'samples per batch', positiveInt('--batch-size'))
     .option('--lr <rate>', 'learning rate', positiveNumber('--lr'))
@@ -93,6 +103,7 @@ function registerTrain(program: Command): void {
     .action(async (o) => {
       process.exitCode = await trainCommand({
         dataset: o.dataset, data: o.data, target: o.target, samples: o.samples, hidden: o.hidden, activation: o.activation,
+        dropout: o.dropout, batchnorm: o.batchnorm,
         epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, optimizer: o.optimizer, seed: o.seed, out: o.out,
         checkpoint: o.checkpoint === false ? null : typeof o.checkpoint === 'string' ? o.checkpoint : undefined,
         resume: o.resume, backend: o.backend, quiet: o.quiet, delimiter: o.delimiter, log: o.log, patience: o.patience,

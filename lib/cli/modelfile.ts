@@ -73,10 +73,12 @@ const isNumbers = (x: unknown): x is number[] => Array.isArray(x) && x.every((v)
 /** Why `arch` is not a valid architecture (null when it is). */
 function archProblem(arch: unknown): string | null {
   if (!isObject(arch)) return 'no architecture recorded';
-  const { inFeatures, hidden, outFeatures, activation, normalize, labels, task } = arch;
+  const { inFeatures, hidden, outFeatures, activation, normalize, labels, task, dropout, batchnorm } = arch;
   if (!isCount(inFeatures) || !isCount(outFeatures) || !inFeatures || !outFeatures) return `bad inFeatures/outFeatures ${inFeatures}/${outFeatures}`;
   if (!Array.isArray(hidden) || !hidden.every((h) => isCount(h) && h > 0)) return `bad hidden ${JSON.stringify(hidden)}`;
   if (!ACTIVATIONS.includes(activation as MlpActivation)) return `unknown activation ${JSON.stringify(activation)}`;
+  if (dropout !== undefined && !(typeof dropout === 'number' && dropout >= 0 && dropout < 1)) return `bad dropout ${JSON.stringify(dropout)} (expected a probability in [0, 1))`;
+  if (batchnorm !== undefined && typeof batchnorm !== 'boolean') return `bad batchnorm ${JSON.stringify(batchnorm)}`;
   if (normalize !== undefined) {
     const n = normalize as Arch['normalize'];
     const ok = isObject(n) && isNumbers(n.mean) && isNumbers(n.std) && n.mean.length === inFeatures && n.std.length === inFeatures &&

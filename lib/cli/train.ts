@@ -59,6 +59,10 @@ export interface TrainOptions {
   samples?: number;
   hidden?: number[];
   activation?: Activation;
+  /** Dropout probability after each hidden activation (nn.Dropout; off in eval). */
+  dropout?: number;
+  /** BatchNorm1d after each hidden Linear, before its activation. */
+  batchnorm?: boolean;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -158,6 +162,8 @@ function checkResumeOptions(opts: TrainOptions, r: TrainState): void {
   same('--seed', opts.seed, d.seed);
   same('--hidden', opts.hidden, r.arch.hidden);
   same('--activation', opts.activation, r.arch.activation);
+  same('--dropout', opts.dropout, r.arch.dropout ?? 0);
+  same('--batchnorm', opts.batchnorm, r.arch.batchnorm ?? false);
   same('--optimizer', opts.optimizer, r.options.optimizer);
   same('--scheduler', opts.scheduler, r.options.scheduler ?? 'none');
   if (r.options.scheduler) {
@@ -235,6 +241,7 @@ function resolveOptions(opts: TrainOptions, resumed: TrainState | null): Resolve
   check(Number.isInteger(options.batchSize) && options.batchSize > 0, `--batch-size must be a positive integer, got ${options.batchSize}`);
   check(Number.isFinite(options.lr) && options.lr > 0, `--lr must be a positive number, got ${options.lr}`);
   check(options.scheduler === undefined || SCHEDULERS.includes(options.scheduler), `unknown scheduler '${String(options.scheduler)}' (expected ${SCHEDULERS.join(', ')})`);
+  check(opts.dropout === undefined || (opts.dropout >= 0 && opts.dropout < 1), `--dropout must be a probability in [0, 1), got ${opts.dropout}`);
   check(options.clipGradNorm === undefined || (Number.isFinite(options.clipGradNorm) && options.clipGradNorm > 0), `--clip-grad-norm must be a positive number, got ${options.clipGradNorm}`);
   return options;
 }
@@ -255,6 +262,8 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
     hidden: options.hidden,
     outFeatures: split.numClasses,
     activation: options.activation,
+    ...(opts.dropout && { dropout: opts.dropout }),
+    ...(opts.batchnorm && { batchnorm: true }),
     ...(dataset === 'csv' && { normalize: featureStats(split.xTrain) }),
     ...(split.labels && { labels: split.labels }),
     ...(regression && { task: 'regression' as const }),
@@ -284,7 +293,10 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
   const target = (y: Tensor): Tensor => (regression ? y.reshape([y.shape[0], 1]) : y);
   const ds = new TensorDataset(normalizeInput(split.xTrain, arch), target(split.yTrain));
   const test: [Tensor, Tensor] = [normalizeInput(split.xTest, arch), target(split.yTest)];
-  const batches = Math.ceil(ds.length / options.batchSize);
+  // BatchNorm1d cannot train on a batch of one row (PyTorch raises too): drop such a last batch
+  const dropLast = arch.batchnorm === true && ds.length % options.batchSize === 1;
+  const batches = dropLast ? Math.floor(ds.length / options.batchSize) : Math.ceil(ds.length / options.batchSize);
+  check(batches > 0, `--batchnorm needs at least 2 training rows per batch, but the data has ${ds.length} training row`);
   if (resumed?.partial) {
     check(options.batchSize === resumed.options.batchSize, `--batch-size ${options.batchSize} differs from the checkpoint's ${resumed.options.batchSize}, which stopped mid-epoch; resume with the same batch size`);
     check(resumed.partial.batch < batches, `${opts.resume}: invalid checkpoint: partial epoch stopped after batch ${resumed.partial.batch} of ${batches}`);
@@ -300,7 +312,7 @@ async function train(opts: TrainOptions, hooks: TrainHooks): Promise<TrainResult
 
   const tTrain = performance.now();
   const lossFn = regression ? (o: Tensor, y: Tensor) => mseLoss(o, y) : (o: Tensor, y: Tensor) => crossEntropy(o, y);
-  const h = await fit(model, (epoch) => new DataLoader(ds, { batchSize: options.batchSize, shuffle: true, seed: options.data.seed * 100003 + epoch }), {
+  const h = await fit(model, (epoch) => new DataLoader(ds, { batchSize: options.batchSize, shuffle: true, dropLast, seed: options.data.seed * 100003 + epoch }), {
     lossFn, optimizer: opt, epochs: options.epochs, initialEpoch: startEpoch, resume: resumed?.partial ?? null,
     validationData: test, yieldEveryMs: 50, ...(opts.signal && { signal: opts.signal }),
     ...(opts.log && { logFile: opts.log }),

@@ -4,12 +4,16 @@
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten } from './activation.js';
+import { Dropout } from './dropout.js';
+import { BatchNorm1d } from './normalization.js';
 
 export type LayerSpec =
   | { type: 'Linear'; inFeatures: number; outFeatures: number; bias: boolean }
   | { type: 'ReLU' | 'Sigmoid' | 'Tanh' | 'Identity' }
   | { type: 'Softmax' | 'LogSoftmax'; dim: number }
-  | { type: 'Flatten'; startDim: number; endDim: number };
+  | { type: 'Flatten'; startDim: number; endDim: number }
+  | { type: 'Dropout'; p: number }
+  | { type: 'BatchNorm1d'; numFeatures: number; eps: number; momentum: number | null; affine: boolean; trackRunningStats: boolean };
 
 const PLAIN = new Map<string, new () => Module>([['ReLU', ReLU], ['Sigmoid', Sigmoid], ['Tanh', Tanh], ['Identity', Identity]]);
 
@@ -23,6 +27,11 @@ export function describeLayers(modules: Iterable<Module>): LayerSpec[] | null {
       out.push({ type: 'Linear', inFeatures: l.inFeatures, outFeatures: l.outFeatures, bias: l.bias !== null });
     } else if (c === Softmax || c === LogSoftmax) out.push({ type: c.name as 'Softmax', dim: (m as Softmax).dim });
     else if (c === Flatten) out.push({ type: 'Flatten', startDim: (m as Flatten).startDim, endDim: (m as Flatten).endDim });
+    else if (c === Dropout) out.push({ type: 'Dropout', p: (m as Dropout).p });
+    else if (c === BatchNorm1d) {
+      const b = m as BatchNorm1d;
+      out.push({ type: 'BatchNorm1d', numFeatures: b.numFeatures, eps: b.eps, momentum: b.momentum, affine: b.affine, trackRunningStats: b.trackRunningStats });
+    }
     else if (PLAIN.get(c.name) === c) out.push({ type: c.name as 'ReLU' });
     else return null;
   }
@@ -44,20 +53,31 @@ export function layerSpecProblem(spec: unknown): string | null {
       if (!isInt(s.dim, -8) || (s.dim as number) > 8) return `${at}: ${s.type} needs an integer dim`;
     } else if (s.type === 'Flatten') {
       if (!isInt(s.startDim, -8) || !isInt(s.endDim, -8)) return `${at}: Flatten needs integer startDim/endDim`;
+    } else if (s.type === 'Dropout') {
+      if (!(typeof s.p === 'number' && s.p >= 0 && s.p <= 1)) return `${at}: Dropout needs a probability p in [0, 1]`;
+    } else if (s.type === 'BatchNorm1d') {
+      const ok = isInt(s.numFeatures, 1) && typeof s.eps === 'number' && s.eps >= 0 && Number.isFinite(s.eps)
+        && (s.momentum === null || (typeof s.momentum === 'number' && Number.isFinite(s.momentum))) && typeof s.affine === 'boolean' && typeof s.trackRunningStats === 'boolean';
+      if (!ok) return `${at}: BatchNorm1d needs a positive integer numFeatures, eps >= 0, a finite momentum or null, and boolean affine/trackRunningStats`;
     } else if (!PLAIN.has(s.type)) {
-      return `${at}: unknown layer type ${JSON.stringify(s.type).slice(0, 40)} (known: Linear, ${[...PLAIN.keys()].join(', ')}, Softmax, LogSoftmax, Flatten)`;
+      return `${at}: unknown layer type ${JSON.stringify(s.type).slice(0, 40)} (known: Linear, ${[...PLAIN.keys()].join(', ')}, Softmax, LogSoftmax, Flatten, Dropout, BatchNorm1d)`;
     }
   }
   return null;
 }
 
-/** Parameter shapes by stateDict name of the model built from a (valid) spec, without allocating it. */
+/** Parameter and buffer shapes by stateDict name of the model built from a (valid) spec, without allocating it. */
 export function parameterShapes(spec: readonly LayerSpec[]): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   spec.forEach((s, i) => {
-    if (s.type !== 'Linear') return;
-    shapes.set(`${i}.weight`, [s.outFeatures, s.inFeatures]);
-    if (s.bias) shapes.set(`${i}.bias`, [s.outFeatures]);
+    if (s.type === 'Linear') {
+      shapes.set(`${i}.weight`, [s.outFeatures, s.inFeatures]);
+      if (s.bias) shapes.set(`${i}.bias`, [s.outFeatures]);
+    } else if (s.type === 'BatchNorm1d') {
+      const n = [s.numFeatures];
+      if (s.affine) shapes.set(`${i}.weight`, n).set(`${i}.bias`, n);
+      if (s.trackRunningStats) shapes.set(`${i}.running_mean`, n).set(`${i}.running_var`, n).set(`${i}.num_batches_tracked`, []);
+    }
   });
   return shapes;
 }
@@ -70,6 +90,8 @@ export function buildLayers(spec: readonly LayerSpec[]): Module[] {
       case 'Softmax': return new Softmax(s.dim);
       case 'LogSoftmax': return new LogSoftmax(s.dim);
       case 'Flatten': return new Flatten(s.startDim, s.endDim);
+      case 'Dropout': return new Dropout(s.p);
+      case 'BatchNorm1d': return new BatchNorm1d(s.numFeatures, { eps: s.eps, momentum: s.momentum, affine: s.affine, trackRunningStats: s.trackRunningStats });
       default: return new (PLAIN.get(s.type)!)();
     }
   });

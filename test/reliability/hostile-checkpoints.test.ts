@@ -68,6 +68,10 @@ describe.runIf(run)('hostile and mismatched checkpoints', () => {
     await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/needs '0\.weight' of shape \[1000000000, 2\]/);
     craft(ck, edited, (e) => { e.arch.activation = 'gelu'; e.options.activation = 'gelu'; });
     await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: unknown activation "gelu"/);
+    craft(ck, edited, (e) => { e.arch.dropout = 1; });
+    await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: bad dropout 1 \(expected a probability in \[0, 1\)\)/);
+    craft(ck, edited, (e) => { e.arch.batchnorm = true; }); // the weights have no BatchNorm1d
+    await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/architecture 2-8-2 tanh batchnorm needs '1\.weight' of shape \[8\], the weights have none/);
     craft(ck, edited, (e) => { e.rng = [0, 0, 0, 0]; });
     await expect(trainModel({ resume: edited, epochs: 4 })).rejects.toThrow(/invalid checkpoint: bad rng state \[0,0,0,0\]/);
     craft(ck, edited, (e) => { e.options.scheduler = 'warmup'; });
