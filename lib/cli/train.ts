@@ -73,9 +73,10 @@ export interface TrainOptions {
   /** Checkpoint written after every epoch; null: none. Default: <model>.checkpoint.safetensors next to the model. */
   checkpoint?: string | null;
   /**
-   * Continue from this checkpoint: architecture, data, optimizer state and history come from it, and
-   * dataset/data/target/samples/seed/hidden/activation/optimizer options that differ from it are an
-   * error. Output paths never come from the checkpoint: the model goes to `out`, by default next to
+   * Continue from this checkpoint: architecture, data, optimizer and scheduler state, the random
+   * generator's state and history come from it, and dataset/data/target/samples/seed/hidden/activation/
+   * dropout/batchnorm/optimizer/scheduler options that differ from it are an error (with a scheduler
+   * also epochs/batchSize/lr). Output paths never come from the checkpoint: the model goes to `out`, by default next to
    * the checkpoint (x.checkpoint.safetensors → x.safetensors, else model.safetensors).
    */
   resume?: string;
@@ -172,7 +173,7 @@ function checkResumeOptions(opts: TrainOptions, r: TrainState): void {
     same('--batch-size', opts.batchSize, r.options.batchSize);
     same('--lr', opts.lr, r.options.lr);
   }
-  check(!conflicts.length, `--resume ${opts.resume}: ${conflicts.join('; ')}. A resumed run keeps the checkpoint's data, architecture and optimizer; drop these options or start a new run`);
+  check(!conflicts.length, `--resume ${opts.resume}: ${conflicts.join('; ')}. A resumed run keeps the checkpoint's data, architecture, optimizer and schedule; drop these options or start a new run`);
 }
 
 /** Default model path: runs/<dataset>/model.safetensors, or runs/<CSV file name>/model.safetensors. */
