@@ -92,7 +92,7 @@ function registerTrain(program: Command): void {
     .option('--out <file>', 'model file (default runs/<dataset>/model.safetensors)')
     .option('--checkpoint <file>', 'checkpoint written after every epoch (default: next to the model)')
     .option('--no-checkpoint', 'do not write checkpoints')
-    .option('--resume <checkpoint>', 'continue training from a checkpoint (data, architecture and optimizer state come from it; the model goes next to it unless --out)')
+    .option('--resume <checkpoint>', 'continue training from a checkpoint (data, architecture, optimizer and schedule state come from it; the model goes next to it unless --out)')
     .option('--log <file>', 'metrics of every epoch as JSON lines (loss, accuracy, valLoss, valAccuracy, lr, ...)')
     .option('--patience <n>', 'early stopping: stop when the test loss has not improved for n epochs', positiveInt('--patience'))
     .addOption(new Option('--scheduler <name>', 'learning-rate schedule over the run: cosine (CosineAnnealingLR from --lr to 0 at the last epoch), step (StepLR: lr/10 every ceil(epochs/3) epochs) or onecycle (OneCycleLR per batch, --lr is the peak); default: constant lr').choices([...SCHEDULERS]))
