@@ -6,8 +6,6 @@ import { Sequential } from '../nn/container.js';
 import { Linear } from '../nn/linear.js';
 import { ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten } from '../nn/activation.js';
 import { Perceptron } from '../nn/perceptron.js';
-import { Dropout } from '../nn/dropout.js';
-import { BatchNorm1d } from '../nn/normalization.js';
 import { normDim } from '../shape.js';
 import { showShape, type OnnxGraph, type Value } from './onnx-graph.js';
 
@@ -70,23 +68,6 @@ const perceptron: Emit<Perceptron> = (m, x, { graph, path }) => {
   return { name: graph.node('Cast', [positive], path, { to: graph.elemType }), shape: [x.shape[0]] };
 };
 
-/** Eval form with running statistics: y = x·s + t per channel (dim 1), s = w/√(var + eps), t = b − mean·s, folded in float64. */
-const batchNorm1d: Emit<BatchNorm1d> = (m, x, { graph, path }) => {
-  const n = m.numFeatures;
-  if ((x.shape.length !== 2 && x.shape.length !== 3) || x.shape[1] !== n) {
-    throw new Error(`exportOnnx: BatchNorm1d at ${path} expects input [batch, ${n}] or [batch, ${n}, length], got ${showShape(x.shape)}`);
-  }
-  if (!m.runningMean || !m.runningVar) throw new Error(`exportOnnx: BatchNorm1d at ${path} has no running statistics (trackRunningStats: false): its eval output depends on the batch`);
-  const scale = new Float64Array(n), shift = new Float64Array(n);
-  for (let c = 0; c < n; c++) {
-    scale[c] = (m.weight ? m.weight.data[c] : 1) / Math.sqrt(m.runningVar.data[c] + m.eps);
-    shift[c] = (m.bias ? m.bias.data[c] : 0) - m.runningMean.data[c] * scale[c];
-  }
-  const dims = x.shape.length === 2 ? [n] : [n, 1];
-  const y = graph.node('Mul', [x.name, graph.weight(param(path, 'scale'), scale, dims)], path);
-  return { name: graph.node('Add', [y, graph.weight(param(path, 'shift'), shift, dims)], path), shape: x.shape };
-};
-
 const sequential: Emit<Sequential> = (m, x, ctx) => {
   let i = 0;
   for (const child of m) x = emitModule(child, x, { graph: ctx.graph, path: `${ctx.path}.${i++}` });
@@ -101,8 +82,6 @@ const MODULES = new Map<abstract new (...args: any[]) => Module, Emit<any>>([
   [Sigmoid, unary('Sigmoid')],
   [Tanh, unary('Tanh')],
   [Identity, (_m, x) => x],
-  [Dropout, (_m, x) => x],
-  [BatchNorm1d, batchNorm1d],
   [Softmax, softmaxLike('Softmax')],
   [LogSoftmax, softmaxLike('LogSoftmax')],
   [Flatten, flatten],
