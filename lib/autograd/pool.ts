@@ -48,8 +48,7 @@ function setArena(a: Float32Array[] | null): Float32Array[] | null {
 
 /** Return the pass's arrays to the pool and restore the previous arena. */
 export function closeArena(prev: Float32Array[] | null): void {
-  const done = arena;
-  arena = prev;
+  const done = setArena(prev);
   if (!done) return;
   for (const a of done) {
     if (pinned.has(a)) continue;
