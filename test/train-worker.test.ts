@@ -1,7 +1,7 @@
 // trainInWorker: the same weights as fit() in this thread (bit for bit: one process, one OpenBLAS
 // thread count), progress, cancel with a loadable checkpoint, errors from the worker, buffer transfer,
 // a model factory module and CSV data. Runs on the vitest project's backend.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,26 @@ describe(`trainInWorker (${getBackend()} backend)`, () => {
     // the model rebuilt here predicts as the in-process one
     const [xt] = data(8, 13);
     expect(bits(r.model.forward(xt)).equals(bits(ref.model.forward(xt)))).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('lowers the nice value of the training thread only (default 10)', async () => {
+    // field 19 of /proc/<pid>/task/<tid>/stat (after the command name) is the thread's nice value
+    const niceOf = (): number[] => readdirSync('/proc/self/task').map((t) => {
+      const s = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+    const before = niceOf();
+    const during: number[][] = [];
+    const [x, y] = data(64);
+    await trainInWorker({ ...base(x, y), epochs: 2 }, { progressEveryMs: 0, onProgress: () => { during.push(niceOf()); } });
+    expect(during.some((n) => n.filter((v) => v === 10).length === before.filter((v) => v === 10).length + 1)).toBe(true);
+    expect(niceOf().filter((v) => v === 10).length).toBe(before.filter((v) => v === 10).length); // the worker is gone
+    // nice 0 leaves the thread as it is
+    const [x2, y2] = data(64);
+    const seen: number[][] = [];
+    await trainInWorker({ ...base(x2, y2), epochs: 1 }, { nice: 0, progressEveryMs: 0, onProgress: () => { seen.push(niceOf()); } });
+    expect(seen.every((n) => n.filter((v) => v === 10).length === before.filter((v) => v === 10).length)).toBe(true);
+    await expect(trainInWorker(base(x2, y2), { nice: 20 })).rejects.toThrow('trainInWorker: nice must be an integer in [0, 19], got 20');
   });
 
   it('transfer: false copies once and leaves the caller\'s tensors usable', async () => {

@@ -2,13 +2,14 @@
 // runs fit(), and posts progress, then the trained state dict (buffers transferred) or the error.
 // Cancelling: the main thread sets a shared flag, checked after every batch; the worker then writes
 // a checkpoint to the caller's path and reports it.
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { saveCheckpoint } from '../io/save.js';
 import { fit, type FitHistory } from './fit.js';
 import { buildTraining, toWire, transferList, type WireSpec } from './worker-spec.js';
 
 /** workerData of the entry. */
-export interface WorkerInput { spec: WireSpec; cancel: Int32Array; checkpoint: string | null; progressEveryMs: number }
+export interface WorkerInput { spec: WireSpec; cancel: Int32Array; checkpoint: string | null; progressEveryMs: number; nice: number }
 
 /** What the worker posts: progress (many), then exactly one of done / aborted / error. */
 export type WorkerMessage =
@@ -17,7 +18,9 @@ export type WorkerMessage =
   | { kind: 'aborted'; checkpoint: string | null; history: FitHistory }
   | { kind: 'error'; error: unknown };
 
-async function run({ spec, cancel, checkpoint, progressEveryMs }: WorkerInput): Promise<void> {
+async function run({ spec, cancel, checkpoint, progressEveryMs, nice }: WorkerInput): Promise<void> {
+  // Linux: the nice value is per thread, and who = 0 is the calling thread (elsewhere it would be the whole process)
+  if (nice !== 0 && process.platform === 'linux') setPriority(0, nice);
   const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []): void => parentPort!.postMessage(m, transfer);
   const { model, loader, optimizer, scheduler, fitOptions } = await buildTraining(spec);
   const ac = new AbortController();

@@ -24,6 +24,11 @@ export interface TrainInWorkerOptions {
    * are detached (size 0) after the call. false: one structured-clone copy, the tensors stay usable.
    */
   transfer?: boolean;
+  /**
+   * Nice value of the training thread on Linux (default 10; 0 leaves it as is): the CPU scheduler then
+   * prefers the event loop's thread when both want a core. Ignored on other platforms (it would apply to the whole process).
+   */
+  nice?: number;
 }
 
 export interface TrainInWorkerResult {
@@ -84,7 +89,8 @@ function abortError(signal: AbortSignal): Error {
  */
 export async function trainInWorker(spec: WorkerTrainSpec, opts: TrainInWorkerOptions = {}): Promise<TrainInWorkerResult> {
   if (!spec || typeof spec !== 'object') throw new TypeError('trainInWorker: spec must be an object {model, data, loss, optimizer, epochs, ...}');
-  const { signal, onProgress, progressEveryMs = 100, checkpoint, transfer = true } = opts;
+  const { signal, onProgress, progressEveryMs = 100, checkpoint, transfer = true, nice = 10 } = opts;
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new RangeError(`trainInWorker: nice must be an integer in [0, 19], got ${nice}`);
   if (signal?.aborted) throw abortError(signal);
   const model = spec.model && 'module' in spec.model ? { ...spec.model, module: resolveModuleFile(spec.model.module) } : spec.model;
   const wires: WireTensor[] = [];
@@ -97,7 +103,7 @@ export async function trainInWorker(spec: WorkerTrainSpec, opts: TrainInWorkerOp
     ...(spec.keepBest?.file && { keepBest: { ...spec.keepBest, file: resolve(spec.keepBest.file) } }),
   };
   const cancel = new Int32Array(new SharedArrayBuffer(4));
-  const input: WorkerInput = { spec: wire, cancel, checkpoint: checkpoint ? resolve(checkpoint) : null, progressEveryMs };
+  const input: WorkerInput = { spec: wire, cancel, checkpoint: checkpoint ? resolve(checkpoint) : null, progressEveryMs, nice };
   const { url, execArgv } = entry();
   const worker = new Worker(url, { workerData: input, transferList: transfer ? transferList(wires, true) : [], ...(execArgv && { execArgv }) });
   const onAbort = (): void => { Atomics.store(cancel, 0, 1); };
