@@ -85,7 +85,7 @@ if (!isMainThread) {
   const batch = Number(opt('batch', 64));
   const warmup = Math.min(1, seconds * 0.1);
   const results = [];
-  const target = (mode) => (mode === 'inproc' ? 20 : 5);
+  const target = (mode) => (mode === 'idle' ? Infinity : mode === 'inproc' ? 20 : 5);
 
   for (const mode of modes) {
     if (!['idle', 'inproc', 'worker', 'trainInWorker'].includes(mode)) throw new Error(`serve-train: unknown mode ${mode}`);
