@@ -99,12 +99,15 @@ export function resolveModuleFile(file: unknown): string {
   if (/^[a-z][a-z0-9+.-]+:/i.test(file)) throw new TypeError(`trainInWorker: model.module must be a file path, not a URL or node: specifier: ${JSON.stringify(file)}`);
   const abs = resolve(file);
   if (!existsSync(abs) || !statSync(abs).isFile()) throw new Error(`trainInWorker: model.module ${JSON.stringify(file)}: no such file (${abs})`);
-  if (!['.js', '.mjs', '.cjs', '.ts', '.mts'].includes(extname(abs))) throw new Error(`trainInWorker: model.module ${abs} is not a JavaScript module (.js, .mjs, .cjs)`);
+  if (!['.js', '.mjs', '.cjs', '.ts', '.mts'].includes(extname(abs))) throw new Error(`trainInWorker: model.module ${abs} is not a JavaScript module (.js, .mjs, .cjs; .ts/.mts with a TypeScript loader)`);
   return realpathSync(abs);
 }
 
+/** What a spec's model must be (an nn.Module is). */
+export type TrainableModel = FitModel & { stateDict(): Record<string, Tensor>; loadStateDict(sd: Record<string, Tensor>): unknown; parameters(): Tensor[] };
+
 /** Build the model of a spec (module paths must be resolved already). */
-export async function buildModel(spec: ModelSpec): Promise<FitModel & { stateDict(): Record<string, Tensor>; loadStateDict(sd: Record<string, Tensor>): unknown; parameters(): Tensor[] }> {
+export async function buildModel(spec: ModelSpec): Promise<TrainableModel> {
   if (!spec || typeof spec !== 'object') throw new TypeError('trainInWorker: spec.model must be {architecture}, {mlp} or {module}');
   if ('architecture' in spec) return Sequential.fromArchitecture(spec.architecture);
   if ('mlp' in spec) return mlp(spec.mlp);
@@ -118,7 +121,7 @@ export async function buildModel(spec: ModelSpec): Promise<FitModel & { stateDic
   if (!m || typeof m.forward !== 'function' || typeof m.parameters !== 'function' || typeof m.stateDict !== 'function' || typeof m.loadStateDict !== 'function') {
     throw new TypeError(`trainInWorker: the factory '${name}' of ${spec.module} must return an nn.Module, got ${model === null ? 'null' : typeof model}`);
   }
-  return model as Awaited<ReturnType<typeof buildModel>>;
+  return model as TrainableModel;
 }
 
 function byName<T>(table: Record<string, T>, spec: unknown, what: string): { ctor: T; options: Record<string, unknown> | undefined } {
@@ -146,7 +149,7 @@ export type WireSpec = Omit<WorkerTrainSpec, 'data' | 'validationData'> & { data
 
 /** Everything fit needs, built from a spec in this thread (the worker) with its seed and backend. */
 export async function buildTraining(spec: WireSpec): Promise<{
-  model: Awaited<ReturnType<typeof buildModel>>; loader: DataLoader; optimizer: Optimizer; scheduler: LRScheduler | null;
+  model: TrainableModel; loader: DataLoader; optimizer: Optimizer; scheduler: LRScheduler | null;
   fitOptions: Omit<FitOptions, 'signal' | 'onBatchEnd' | 'onEpochEnd'>;
 }> {
   if (spec.backend) setBackend(spec.backend);

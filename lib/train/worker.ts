@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { Tensor } from '../tensor.js';
 import { getBackend } from '../backend/index.js';
 import type { BatchLogs, EpochLogs, FitHistory } from './fit.js';
-import { buildModel, fromWire, resolveModuleFile, toWire, transferList, type DataSpec, type WireData, type WireSpec, type WireTensor, type WorkerTrainSpec } from './worker-spec.js';
+import { buildModel, fromWire, resolveModuleFile, toWire, transferList, type DataSpec, type WireData, type WireSpec, type TrainableModel, type WireTensor, type WorkerTrainSpec } from './worker-spec.js';
 import type { WorkerInput, WorkerMessage } from './worker-entry.js';
 
 export type WorkerProgress = ({ kind: 'batch' } & BatchLogs) | ({ kind: 'epoch' } & EpochLogs);
@@ -33,7 +33,7 @@ export interface TrainInWorkerOptions {
 
 export interface TrainInWorkerResult {
   /** The model rebuilt in this thread with the trained weights (from the architecture, or by calling the module's factory). */
-  model: Awaited<ReturnType<typeof buildModel>>;
+  model: TrainableModel;
   /** The trained state dict (the tensors the model holds). */
   stateDict: Record<string, Tensor>;
   history: FitHistory;
