@@ -71,9 +71,11 @@ describe(`trainInWorker (${getBackend()} backend)`, () => {
 
   it.runIf(process.platform === 'linux')('lowers the nice value of the training thread only (default 10)', async () => {
     // field 19 of /proc/<pid>/task/<tid>/stat (after the command name) is the thread's nice value
-    const niceOf = (): number[] => readdirSync('/proc/self/task').map((t) => {
-      const s = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]);
+    // (a thread may exit between the listing and the read: skipped)
+    const niceOf = (): number[] => readdirSync('/proc/self/task').flatMap((t) => {
+      let s: string;
+      try { s = readFileSync(`/proc/self/task/${t}/stat`, 'utf8'); } catch { return []; }
+      return [Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16])];
     });
     const before = niceOf();
     const during: number[][] = [];
