@@ -12,7 +12,7 @@ import { setBackend, type BackendName } from '../backend/index.js';
 import { Sequential } from '../nn/container.js';
 import { mlp, type MlpArch } from '../nn/mlp.js';
 import type { LayerSpec } from '../nn/architecture.js';
-import { MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss } from '../nn/loss.js';
+import { MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, L1Loss, SmoothL1Loss, HuberLoss, KLDivLoss } from '../nn/loss.js';
 import { SGD } from '../optim/sgd.js';
 import { Adam, AdamW } from '../optim/adam.js';
 import { RMSprop } from '../optim/rmsprop.js';
@@ -41,7 +41,7 @@ export type DataSpec = readonly [Tensor, Tensor] | ({ csv: string } & CsvOptions
 /** A class by name, with the options of its constructor. */
 export type Named<N extends string> = N | { name: N; options?: Record<string, unknown> };
 
-export const LOSSES = { MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss } as const;
+export const LOSSES = { MSELoss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, L1Loss, SmoothL1Loss, HuberLoss, KLDivLoss } as const;
 export const OPTIMIZERS = { SGD, Adam, AdamW, RMSprop, Adagrad } as const;
 export const SCHEDULERS = { StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, OneCycleLR, ReduceLROnPlateau } as const;
 
