@@ -103,16 +103,11 @@ bool Args::f32(size_t i, const char* name, F32* out, bool nullable) {
     *out = F32{};
     return true;
   }
-  napi_typedarray_type t = napi_int8_array;
   void* data = nullptr;
-  size_t len = 0;
-  napi_value ab = nullptr;
-  if (!typedArray(v, &t, &len, &data, &ab) || t != napi_float32_array)
-    return typeError("argument '%s' must be a Float32Array%s, got %s", name, nullable ? " or null" : "",
-                     describe(env_, v).c_str());
-  if (!usable(name, len, data, ab)) return false;
+  int64_t len = 0;
+  if (!typedArray(v, name, napi_float32_array, nullable ? "a Float32Array or null" : "a Float32Array", &data, &len)) return false;
   out->p = static_cast<float*>(data);
-  out->n = static_cast<int64_t>(len);
+  out->n = len;
   out->value = v;
   return true;
 }
@@ -120,15 +115,11 @@ bool Args::f32(size_t i, const char* name, F32* out, bool nullable) {
 // The one place Int32Array arguments (labels, indices, argmax's output) are read.
 bool Args::i32(size_t i, const char* name, I32* out) {
   napi_value v = arg(i);
-  napi_typedarray_type t = napi_int8_array;
   void* data = nullptr;
-  size_t len = 0;
-  napi_value ab = nullptr;
-  if (!typedArray(v, &t, &len, &data, &ab) || t != napi_int32_array)
-    return typeError("argument '%s' must be an Int32Array, got %s", name, describe(env_, v).c_str());
-  if (!usable(name, len, data, ab)) return false;
+  int64_t len = 0;
+  if (!typedArray(v, name, napi_int32_array, "an Int32Array", &data, &len)) return false;
   out->p = static_cast<int32_t*>(data);
-  out->n = static_cast<int64_t>(len);
+  out->n = len;
   out->value = v;
   return true;
 }
@@ -298,12 +289,21 @@ bool Args::isBool(napi_value v, const char* name, bool* out) {
   return true;
 }
 
-bool Args::typedArray(napi_value v, napi_typedarray_type* t, size_t* len, void** data, napi_value* ab) {
+// The one place typed-array arguments are read: v must be a typed array of `type` (`typeName` in
+// messages, with its article) with a usable buffer; *data and *len are set on success.
+bool Args::typedArray(napi_value v, const char* name, napi_typedarray_type type, const char* typeName, void** data,
+                      int64_t* len) {
   bool is = false;
-  if (napi_is_typedarray(env_, v, &is) != napi_ok || !is) return false;
-  size_t off = 0;
+  napi_typedarray_type t = napi_int8_array;
+  size_t n = 0, off = 0;
+  napi_value ab = nullptr;
   // `data` already includes byteOffset (Node-API adjusts it).
-  return napi_get_typedarray_info(env_, v, t, len, data, ab, &off) == napi_ok;
+  if (napi_is_typedarray(env_, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env_, v, &t, &n, data, &ab, &off) != napi_ok || t != type)
+    return typeError("argument '%s' must be %s, got %s", name, typeName, describe(env_, v).c_str());
+  if (!usable(name, n, *data, ab)) return false;
+  *len = static_cast<int64_t>(n);
+  return true;
 }
 
 bool Args::usable(const char* name, size_t len, void* data, napi_value ab) {

@@ -104,7 +104,8 @@ class Args {
   bool isMissing(size_t i) const { return i >= info_.Length() || info_[i].IsUndefined(); }
   bool isNumber(napi_value v, const char* what, double* out);
   bool isBool(napi_value v, const char* what, bool* out);
-  bool typedArray(napi_value v, napi_typedarray_type* t, size_t* len, void** data, napi_value* ab);
+  bool typedArray(napi_value v, const char* name, napi_typedarray_type type, const char* typeName, void** data,
+                  int64_t* len);
   bool usable(const char* name, size_t len, void* data, napi_value ab);
   bool pendingOr(const char* name);
   void throwError(bool type, const char* fmt, va_list ap);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "strided.h"
 
 namespace tg {
 
@@ -232,12 +233,7 @@ void permute(const float* x, const std::vector<int64_t>& shape, const std::vecto
     } else {
       for (int64_t i = 0; i < n; ++i) dst[i] = src[i * s];
     }
-    for (size_t d = r - 1; d-- > 0;) {
-      off += stride[d];
-      if (++idx[d] < size[d]) break;
-      off -= stride[d] * size[d];
-      idx[d] = 0;
-    }
+    nextRun(size, stride, &idx, &off);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "strided.h"
 
 namespace tg {
 
@@ -129,12 +130,7 @@ void sumTo(const float* x, const std::vector<int64_t>& xShape, float* out, const
     } else {
       for (int64_t i = 0; i < n; ++i) s[off + i * sn] += src[i];
     }
-    for (size_t d = R - 1; d-- > 0;) {
-      off += stride[d];
-      if (++idx[d] < size[d]) break;
-      off -= stride[d] * size[d];
-      idx[d] = 0;
-    }
+    nextRun(size, stride, &idx, &off);
   }
   for (int64_t i = 0; i < outCount; ++i) out[i] = static_cast<float>(sum[i]);
 }

@@ -11,7 +11,10 @@ import { randn, tensor } from '../lib/creation.js';
 import { manualSeed } from '../lib/random.js';
 import { noGrad } from '../lib/autograd/mode.js';
 import { crossEntropy } from '../lib/ops/index.js';
-import { Module, Sequential, Linear, ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten, Perceptron } from '../lib/nn/index.js';
+import {
+  Module, Sequential, Linear, ReLU, Sigmoid, Tanh, Identity, Softmax, LogSoftmax, Flatten, Perceptron,
+  Dropout, BatchNorm1d, LayerNorm, LeakyReLU, GELU, ELU, SiLU, Softplus, Mish, Embedding,
+} from '../lib/nn/index.js';
 import { SGD } from '../lib/optim/index.js';
 import { exportOnnx, toOnnx, type OnnxExportOptions } from '../lib/io/index.js';
 import { normalizeInput } from '../lib/cli/train.js';
@@ -37,11 +40,12 @@ function expectMatch(got: { data: ArrayLike<number>; dims: readonly number[] }, 
   expectClose(got.data, want, 0, 1e-5, what);
 }
 
-/** ORT's output of the exported model equals model.forward(x) within 1e-5, for batch 1 and 7. */
-async function expectSameOutputs(model: Module, sample: number[], opts: OnnxExportOptions = {}, prep = (x: Tensor) => x): Promise<Uint8Array> {
+/** ORT's output of the exported model equals model.forward(x) within 1e-5, for batch 1 and 7 (x from `input`, default N(0, 1)). */
+async function expectSameOutputs(model: Module, sample: number[], opts: OnnxExportOptions = {}, prep = (x: Tensor) => x,
+  input = (shape: number[]) => randn(shape, { dtype: model.parameters()[0]?.dtype })): Promise<Uint8Array> {
   const bytes = toOnnx(model, { inputShape: [1, ...sample], ...opts });
   for (const batch of [1, 7]) {
-    const x = randn([batch, ...sample], { dtype: model.parameters()[0]?.dtype });
+    const x = input([batch, ...sample]);
     const want = noGrad(() => model.forward(prep(x)));
     expectMatch(await runOrt(bytes, x), want, `batch ${batch}`);
   }
@@ -145,6 +149,79 @@ describe('exportOnnx runs in onnxruntime-node with the same outputs', () => {
   });
 });
 
+describe('normalization, dropout and the newer activations, in eval form', () => {
+  it('LeakyReLU, ELU, Dropout, GELU (erf and tanh), SiLU, Mish', async () => {
+    manualSeed(20);
+    const m = new Sequential(
+      new Linear(5, 12), new LeakyReLU(0.2), new Linear(12, 12), new ELU(0.7), new Dropout(0.5),
+      new Linear(12, 12), new GELU(), new Linear(12, 12), new GELU({ approximate: 'tanh' }),
+      new Linear(12, 12), new SiLU(), new Linear(12, 12), new Mish(), new Linear(12, 3),
+    );
+    m.eval();
+    keep('activations', await expectSameOutputs(m, [5], {}, (x) => x, (shape) => randn(shape).mul(3)));
+  });
+
+  it('Softplus with beta 2 and a threshold that the inputs cross (Where/Greater)', async () => {
+    const m = new Sequential(new Softplus({ beta: 2, threshold: 1.5 }), new Linear(16, 4), new Softplus());
+    const grid = (shape: number[]): Tensor => { // from -3 to 3: βx runs from -6 to 6, across 1.5
+      const n = shape.reduce((a, b) => a * b, 1);
+      return new Tensor(Float32Array.from({ length: n }, (_, i) => -3 + (6 * i) / (n - 1 || 1)), shape);
+    };
+    expect(grid([7, 16]).data.some((v) => 2 * v > 1.5) && grid([7, 16]).data.some((v) => 2 * v <= 1.5)).toBe(true);
+    expect(grid([1, 16]).data.some((v) => 2 * v > 1.5) && grid([1, 16]).data.some((v) => 2 * v <= 1.5)).toBe(true);
+    manualSeed(21);
+    keep('softplus', await expectSameOutputs(m, [16], {}, (x) => x, grid));
+  });
+
+  it('BatchNorm1d after train-mode steps uses the running statistics (2-D, and 3-D without affine)', async () => {
+    manualSeed(22);
+    const m = new Sequential(new Linear(4, 6), new BatchNorm1d(6), new ReLU(), new Linear(6, 3));
+    const opt = new SGD(m.parameters(), { lr: 0.1 });
+    const y = tensor(Array.from({ length: 16 }, (_, i) => i % 3));
+    for (let step = 0; step < 5; step++) {
+      opt.zeroGrad();
+      crossEntropy(m.forward(randn([16, 4]).mul(2).add(1)), y).backward();
+      opt.step();
+    }
+    const bn = m.at(1) as BatchNorm1d;
+    expect(bn.running_mean!.data.some((v) => Math.abs(v) > 0.05)).toBe(true);
+    expect(bn.running_var!.data.some((v) => Math.abs(v - 1) > 0.05)).toBe(true);
+    expect(bn.weight!.data.some((v) => v !== 1)).toBe(true);
+    m.eval();
+    keep('batchnorm', await expectSameOutputs(m, [4]));
+
+    const m3 = new Sequential(new BatchNorm1d(3, { affine: false, eps: 1e-3 }), new Flatten());
+    for (let step = 0; step < 3; step++) m3.forward(randn([8, 3, 5]).mul(3).add(-2));
+    m3.eval();
+    keep('batchnorm-3d', await expectSameOutputs(m3, [3, 5]));
+  });
+
+  it('LayerNorm (opset >= 17) with and without elementwiseAffine, over one and two dims', async () => {
+    manualSeed(23);
+    const ln = new LayerNorm(8);
+    ln.weight!.data.set(randn([8]).data);
+    ln.bias!.data.set(randn([8]).data);
+    keep('layernorm', await expectSameOutputs(new Sequential(new Linear(5, 8), ln, new Tanh()), [5]));
+    const plain = new Sequential(new LayerNorm([3, 4], { elementwiseAffine: false, eps: 1e-3 }), new Flatten());
+    keep('layernorm-2d', await expectSameOutputs(plain, [3, 4], {}, (x) => x, (shape) => randn(shape).mul(4).add(3)));
+    await expectSameOutputs(plain, [3, 4], { opset: 21 });
+  });
+
+  // ONNX Runtime's CPU provider has no double kernels for Erf and Elu, and its x·Sigmoid(x) fusion fails
+  // in double: float64 models with GELU (erf), ELU or SiLU export, but ORT cannot run them
+  it('float64 models with the new modules', async () => {
+    manualSeed(24);
+    const dtype = 'float64';
+    const m = new Sequential(
+      new Linear(4, 6, { dtype }), new BatchNorm1d(6, { dtype }), new GELU({ approximate: 'tanh' }), new Linear(6, 6, { dtype }),
+      new LayerNorm(6, { dtype }), new Softplus({ beta: 2, threshold: 1 }), new LeakyReLU(0.1), new Linear(6, 6, { dtype }), new Mish(),
+    );
+    m.forward(randn([8, 4], { dtype }).add(1));
+    m.eval();
+    keep('float64-norm', await expectSameOutputs(m, [4]));
+  });
+});
+
 describe('the ModelProto', () => {
   const ModelProto = protobuf.Root.fromJSON(ONNX_SCHEMA as protobuf.INamespace).lookupType('onnx.ModelProto');
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a decoded protobuf message
@@ -167,6 +244,12 @@ describe('the ModelProto', () => {
     const fixed = decode(toOnnx(m, { inputShape: [5, 3], dynamicBatch: false, opset: 21 }));
     expect(fixed.ir_version).toBe(10);
     expect(fixed.graph.input[0].type.tensor_type.shape.dim).toEqual([{ dim_value: 5 }, { dim_value: 3 }]);
+  });
+
+  it('float attributes (FLOAT, field f) and int ones (INT, field i)', () => {
+    const g = decode(toOnnx(new Sequential(new LeakyReLU(0.25), new LayerNorm([2, 3], { eps: 0.125 })), { inputShape: [1, 2, 3] })).graph;
+    expect(g.node[0].attribute).toEqual([{ name: 'alpha', type: 1, f: 0.25 }]);
+    expect(g.node[1].attribute).toEqual([{ name: 'axis', type: 2, i: -2 }, { name: 'epsilon', type: 1, f: 0.125 }]);
   });
 });
 
@@ -195,6 +278,14 @@ describe('exportOnnx rejects what it cannot export, naming it', () => {
     for (const opset of [12, 22, 17.5]) expect(() => toOnnx(new Linear(2, 2), { opset })).toThrow(`opset ${opset} is not supported`);
     for (const inputShape of [[], [1, 0], [1, 2.5]]) expect(() => toOnnx(new Linear(2, 2), { inputShape })).toThrow(/inputShape must be/);
     expect(() => toOnnx(new Linear(2, 2), { normalize: { mean: [0], std: [1, 1] } })).toThrow(/normalize needs 2 finite means/);
+    expect(() => toOnnx(new Sequential(new Linear(2, 4), new BatchNorm1d(3)))).toThrow('exportOnnx: BatchNorm1d at model.1 expects input [batch, 3] or [batch, 3, length], got [batch, 4]');
+    expect(() => toOnnx(new Sequential(new Linear(2, 4), new LayerNorm(3)))).toThrow('exportOnnx: LayerNorm at model.1 normalizes over the last dims [3], but its input has shape [batch, 4]');
+  });
+
+  it('BatchNorm1d without running statistics, LayerNorm below opset 17, Embedding', () => {
+    expect(() => toOnnx(new Sequential(new Linear(2, 3), new BatchNorm1d(3, { trackRunningStats: false })))).toThrow(/BatchNorm1d at model\.1 has trackRunningStats off, so even eval\(\) normalizes with the batch's own statistics/);
+    expect(() => toOnnx(new Sequential(new Linear(2, 3), new LayerNorm(3)), { opset: 16 })).toThrow('exportOnnx: LayerNorm at model.1: LayerNormalization needs opset 17 or later (opset 16 was asked for)');
+    expect(() => toOnnx(new Sequential(new Embedding(10, 4), new Linear(4, 2)), { inputShape: [1, 3] })).toThrow(/exportOnnx: Embedding at model\.0 takes integer indices, but exported models take a float input/);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { FloatArray } from '../backend/backend.js';
 import type { Tensor } from '../tensor.js';
 import { fmt } from '../shape.js';
+import { withSetting } from '../scope.js';
 
 let enabled = false;
 let inVjp = 0;
@@ -28,12 +29,7 @@ export function runVjp<T>(fn: () => T): T {
 
 /** Run fn with anomaly detection on: the first op (forward) or VJP (backward) that produces a non-finite value throws, naming itself. */
 export function detectAnomaly<T>(fn: () => T): T {
-  const prev = setDetectAnomaly(true);
-  try {
-    return fn();
-  } finally {
-    enabled = prev;
-  }
+  return withSetting(setDetectAnomaly, true, fn);
 }
 
 function firstNonFinite(a: FloatArray): number {

@@ -1,3 +1,5 @@
+import { withSetting } from '../scope.js';
+
 let enabled = true;
 
 export function isGradEnabled(): boolean {
@@ -12,19 +14,9 @@ export function setGradEnabled(on: boolean): boolean {
 
 /** Run fn without recording operations on the tape (inference, parameter updates). */
 export function noGrad<T>(fn: () => T): T {
-  const prev = setGradEnabled(false);
-  try {
-    return fn();
-  } finally {
-    enabled = prev;
-  }
+  return withSetting(setGradEnabled, false, fn);
 }
 
 export function enableGrad<T>(fn: () => T): T {
-  const prev = setGradEnabled(true);
-  try {
-    return fn();
-  } finally {
-    enabled = prev;
-  }
+  return withSetting(setGradEnabled, true, fn);
 }

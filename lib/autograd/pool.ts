@@ -1,4 +1,5 @@
 import type { FloatArray } from '../backend/backend.js';
+import { withSetting } from '../scope.js';
 
 // Gradient memory ownership: the one place these rules live (engine.ts and Tensor follow them).
 //
@@ -36,15 +37,18 @@ const pinned = new WeakSet<Float32Array>();
 
 /** Start recording allocations of a backward pass; returns the previous arena (passes can nest). */
 export function openArena(): Float32Array[] | null {
+  return setArena([]);
+}
+
+function setArena(a: Float32Array[] | null): Float32Array[] | null {
   const prev = arena;
-  arena = [];
+  arena = a;
   return prev;
 }
 
 /** Return the pass's arrays to the pool and restore the previous arena. */
 export function closeArena(prev: Float32Array[] | null): void {
-  const done = arena;
-  arena = prev;
+  const done = setArena(prev);
   if (!done) return;
   for (const a of done) {
     if (pinned.has(a)) continue;
@@ -81,21 +85,5 @@ export function pin(a: FloatArray): void {
 
 /** Run fn with pooling off: what it allocates is ordinary GC memory (a user VJP runs this way). */
 export function outsidePool<T>(fn: () => T): T {
-  const prev = arena;
-  arena = null;
-  try {
-    return fn();
-  } finally {
-    arena = prev;
-  }
-}
-
-export function isPooled(a: FloatArray): boolean {
-  return arena !== null && a instanceof Float32Array && a.length >= MIN;
-}
-
-/** Drop every pooled array (memory goes back to the garbage collector). */
-export function releasePool(): void {
-  free.clear();
-  freeBytes = 0;
+  return withSetting(setArena, null, fn);
 }

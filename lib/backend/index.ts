@@ -3,6 +3,7 @@ import { jsBackend } from './js.js';
 import { loadNative, nativeKernel } from './native.js';
 import type { KernelInfo } from './coretype.js';
 import { describeValue } from '../shape.js';
+import { withSetting } from '../scope.js';
 
 export type { Backend, FloatArray } from './backend.js';
 export type { KernelInfo, KernelChoice } from './coretype.js';
@@ -53,13 +54,13 @@ export function backendInfo(): { backend: BackendName; reason: string; threads: 
 
 /** Runs fn with b as the active backend, e.g. the native one without its small-work shortcut (tests). */
 export function withBackend<T>(b: Backend, fn: () => T): T {
+  return withSetting(swapActive, b, fn);
+}
+
+function swapActive(b: Backend): Backend {
   const prev = active;
   active = b;
-  try {
-    return fn();
-  } finally {
-    active = prev;
-  }
+  return prev;
 }
 
 /** Kernels for an array: float64 work (gradcheck) always runs on the JS backend, the reference. */

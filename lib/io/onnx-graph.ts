@@ -6,9 +6,11 @@ import type { Tensor } from '../tensor.js';
 export interface Value { name: string; shape: number[] }
 
 const FLOAT = 1, INT64 = 7, DOUBLE = 11; // TensorProto.DataType
-// AttributeProto.AttributeType: only INT attributes are needed so far (FLOAT = 1 with field f, e.g.
-// LeakyRelu's alpha; INTS = 7 with field ints)
-const ATTR_INT = 2;
+const ATTR_FLOAT = 1, ATTR_INT = 2; // AttributeProto.AttributeType
+
+/** A FLOAT attribute (stored as float32, e.g. LeakyRelu's alpha); plain numbers are INT attributes. */
+export interface FloatAttr { f: number }
+export const float = (f: number): FloatAttr => ({ f });
 
 /** `[batch, 784]` */
 export const showShape = (shape: number[]): string => `[${shape.map((d) => (d < 0 ? 'batch' : d)).join(', ')}]`;
@@ -17,6 +19,7 @@ export class OnnxGraph {
   readonly nodes: Record<string, unknown>[] = [];
   readonly initializers: Record<string, unknown>[] = [];
   private count = 0;
+  private readonly nodeNames = new Map<string, number>();
 
   constructor(readonly dtype: 'float32' | 'float64') {}
 
@@ -25,11 +28,13 @@ export class OnnxGraph {
     return this.dtype === 'float64' ? DOUBLE : FLOAT;
   }
 
-  /** Append a node with integer attributes; returns the name of its (single) output. */
-  node(op: string, inputs: string[], path: string, attrs: Record<string, number> = {}): string {
+  /** Append a node with integer (number) and float (float(x)) attributes; returns the name of its (single) output. */
+  node(op: string, inputs: string[], path: string, attrs: Record<string, number | FloatAttr> = {}): string {
     const output = `${op}_${this.count++}`;
-    const attribute = Object.entries(attrs).map(([name, i]) => ({ name, type: ATTR_INT, i }));
-    this.nodes.push({ name: `${path}/${op}`, op_type: op, input: inputs, output: [output], attribute });
+    const attribute = Object.entries(attrs).map(([name, v]) => (typeof v === 'number' ? { name, type: ATTR_INT, i: v } : { name, type: ATTR_FLOAT, f: v.f }));
+    const name = `${path}/${op}`, seen = this.nodeNames.get(name) ?? 0; // node names must be unique: Mul, Mul_1, ...
+    this.nodeNames.set(name, seen + 1);
+    this.nodes.push({ name: seen ? `${name}_${seen}` : name, op_type: op, input: inputs, output: [output], attribute });
     return output;
   }
 

@@ -43,9 +43,10 @@ function onnxModelProto(): Protobuf.Type {
   return (modelProto = pb.Root.fromJSON(ONNX_SCHEMA as Protobuf.INamespace).lookupType('onnx.ModelProto'));
 }
 
-/** The dtype of the model's parameters and buffers (all must agree). */
+/** The dtype of the model's parameters and buffers (all must agree; BatchNorm1d's batch counter is not exported). */
 function dtypeOf(model: Module): 'float32' | 'float64' {
-  const dtypes = new Set(Object.values(model.stateDict()).map((t) => t.dtype));
+  const state = Object.entries(model.stateDict()).filter(([k]) => !k.endsWith('num_batches_tracked'));
+  const dtypes = new Set(state.map(([, t]) => t.dtype));
   if (dtypes.size > 1) throw new Error(`exportOnnx: the model mixes dtypes (${[...dtypes].join(', ')})`);
   return dtypes.has('float64') ? 'float64' : 'float32';
 }
@@ -87,16 +88,16 @@ export function toOnnx(model: Module, opts: OnnxExportOptions = {}): Uint8Array 
     const centered = graph.node('Sub', ['input', graph.weight('normalize.mean', mean, [f])], 'normalize');
     x = { name: graph.node('Div', [centered, graph.weight('normalize.std', std, [f])], 'normalize'), shape };
   }
-  const out = emitModule(model, x, { graph, path: ROOT });
+  const out = emitModule(model, x, { graph, path: ROOT, opset });
   const proto = onnxModelProto();
   return proto.encode(proto.fromObject(graph.model(input, out, opset, IR_VERSION[opset]))).finish();
 }
 
 /**
  * Write `model` as an ONNX file that ONNX Runtime runs: input "input" (dim 0 named "batch" unless
- * dynamicBatch is false), output "output". Covers Sequential models of Linear, ReLU, Sigmoid, Tanh,
- * Softmax, LogSoftmax, Flatten and Identity, and the Perceptron; any other module is an error that
- * names it and its path.
+ * dynamicBatch is false), output "output". Covers Sequential models of Linear, the activations,
+ * Softmax, LogSoftmax, Flatten, Identity, and Dropout, BatchNorm1d and LayerNorm (opset >= 17) in eval
+ * form, and the Perceptron; any other module (Embedding too) is an error that names it and its path.
  * The write is atomic (a failed export leaves the previous file intact).
  */
 export function exportOnnx(model: Module, file: string, opts: OnnxExportOptions = {}): void {

@@ -4,3 +4,5 @@ export {
 } from './fit.js';
 export { type MonitorOptions } from './monitor.js';
 export { predict, argmaxRows, accuracy, evaluate, countCorrect, inEvalMode, type Evaluation, type PredictModel } from './evaluate.js';
+export { trainInWorker, TrainingAbortedError, type TrainInWorkerOptions, type TrainInWorkerResult, type WorkerProgress } from './worker.js';
+export { type WorkerTrainSpec, type ModelSpec, type DataSpec, type Named } from './worker-spec.js';

@@ -58,6 +58,16 @@ export function niceTicks(lo: number, hi: number, count = 5): { lo: number; hi: 
 
 const r2 = (v: number): string => String(Math.round(v * 100) / 100);
 
+/** An SVG document's opening: the root element, a white background and the title centred at (x, y). */
+function svgStart(W: number, H: number, title: string | undefined, x: number, y: number): string[] {
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+  ];
+  if (title) out.push(`<text x="${r2(x)}" y="${y}" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`);
+  return out;
+}
+
 /** A line chart of one or more series as an SVG document (axes, ticks, grid, legend). */
 export function lineChartSvg(series: readonly Series[], opts: ChartOptions = {}): string {
   const W = opts.width ?? 640, H = opts.height ?? 400, x0 = opts.xStart ?? 1;
@@ -70,11 +80,7 @@ export function lineChartSvg(series: readonly Series[], opts: ChartOptions = {})
   const xs = (x: number): number => m.left + ((x - xt.lo) / (xt.hi - xt.lo)) * pw;
   const ys = (y: number): number => m.top + ph - ((y - yt.lo) / (yt.hi - yt.lo)) * ph;
 
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-  ];
-  if (opts.title) out.push(`<text x="${r2(m.left + pw / 2)}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(opts.title)}</text>`);
+  const out = svgStart(W, H, opts.title, m.left + pw / 2, 24);
   // grid and ticks
   out.push('<g class="y-axis" stroke="#e0e0e0">');
   for (const v of yt.ticks) out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${r2(ys(v))}" y2="${r2(ys(v))}"/>`);
@@ -236,11 +242,7 @@ export function decisionBoundarySvg(
   const W = m.left + size + m.right, H = m.top + size + m.bottom, cw = size / R;
   const px = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * size;
   const py = (y: number): number => m.top + ((y1 - y) / (y1 - y0)) * size;
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-  ];
-  if (opts.title) out.push(`<text x="${r2(m.left + size / 2)}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(opts.title)}</text>`);
+  const out = svgStart(W, H, opts.title, m.left + size / 2, 22);
   // cells: merge horizontal runs of one class into one rect
   out.push('<g class="regions" fill-opacity="0.35" shape-rendering="crispEdges">');
   for (let r = 0; r < R; r++) {
