@@ -307,6 +307,20 @@ describe('tapegrad export (CLI)', () => {
     expect(await main(['node', 'tapegrad', 'export', '--model', model, '--onnx', onnx, '--opset', '9'])).toBe(1);
     expect(await main(['node', 'tapegrad', 'export', '--model', join(dir, 'nope.safetensors'), '--onnx', onnx])).toBe(1);
   });
+
+  it('a `tapegrad train --dropout --batchnorm` model exports in eval form (running statistics, no dropout)', async () => {
+    const model = join(dir, 'dbn.safetensors'), onnx = join(dir, 'dbn.onnx');
+    expect(await main(['node', 'tapegrad', 'train', '--dataset', 'circles', '--epochs', '2', '--dropout', '0.3', '--batchnorm', '--out', model, '-q'])).toBe(0);
+    expect(await main(['node', 'tapegrad', 'export', '--model', model, '--onnx', onnx])).toBe(0);
+    const { model: m, description } = readModel(model);
+    expect(description).toBe('2-16-2 relu batchnorm dropout 0.3');
+    expect(m.stateDict()['1.num_batches_tracked'].item()).toBe(2 * 25);
+    for (const batch of [1, 7]) {
+      const x = randn([batch, 2]);
+      expectMatch(await runOrt(readFileSync(onnx), x), noGrad(() => m.forward(x)), `batch ${batch}`);
+    }
+    exported.push(onnx);
+  });
 });
 
 // The checker from Debian's python3-onnx (1.12: opsets up to 17 and IR 8), when installed

@@ -92,6 +92,20 @@ describe(`trainInWorker (${getBackend()} backend)`, () => {
     await expect(trainInWorker(base(x2, y2), { nice: 20 })).rejects.toThrow('trainInWorker: nice must be an integer in [0, 19], got 20');
   });
 
+  it('a perBatch scheduler (OneCycleLR) steps after every batch, inside fit, as fit() does here', async () => {
+    const [x, y] = data();
+    const one = { maxLr: 0.05, totalSteps: 3 * 6 }; // 96 rows in batches of 16
+    manualSeed(5);
+    const model = nn.mlp(arch);
+    const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 16, shuffle: true, seed: 5 });
+    const optimizer = new optim.Adam(model.parameters(), { lr: 0.01 });
+    const h = await fit(model, loader, { lossFn: new nn.CrossEntropyLoss(), optimizer, scheduler: new optim.lrScheduler.OneCycleLR(optimizer, one), epochs: 3 });
+    const r = await trainInWorker({ ...base(x, y), scheduler: { name: 'OneCycleLR', options: one }, epochs: 3 });
+    expectSameWeights(r.stateDict, model.stateDict());
+    expect(r.history.epochs.map((e) => e.lr)).toEqual(h.epochs.map((e) => e.lr));
+    expect(new Set(h.epochs.map((e) => e.lr)).size).toBe(3);
+  });
+
   it('transfer: false copies once and leaves the caller\'s tensors usable', async () => {
     const [x, y] = data(32);
     const copy = Float32Array.from(x.data);

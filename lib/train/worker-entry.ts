@@ -31,7 +31,6 @@ async function run({ spec, cancel, checkpoint, progressEveryMs, nice }: WorkerIn
     ...fitOptions,
     signal: ac.signal,
     onBatchEnd: (logs) => {
-      if (scheduler?.perBatch) scheduler.step();
       const now = performance.now();
       if (now - lastBatchPost >= progressEveryMs) {
         lastBatchPost = now;

@@ -170,7 +170,7 @@ export async function buildTraining(spec: WireSpec): Promise<{
     optimizer,
     epochs: spec.epochs ?? 1,
     ...(spec.validationData !== undefined && { validationData: dataOf(spec.validationData, 'validationData') }),
-    ...(scheduler && !scheduler.perBatch && { scheduler }),
+    ...(scheduler && { scheduler }),
     ...(spec.earlyStopping && { earlyStopping: spec.earlyStopping }),
     ...(spec.keepBest && { keepBest: spec.keepBest }),
     ...(spec.logFile && { logFile: spec.logFile }),
