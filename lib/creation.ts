@@ -186,3 +186,26 @@ export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   for (let i = 0; i < Math.min(n, m); i++) t.data[i * m + i] = 1;
   return t;
 }
+
+/** Integers uniform in [low, high) from the seeded generator (see manualSeed); float tensor (no integer dtype yet). */
+export function randint(low: number, high: number, shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
+    throw new RangeError(`randint: low and high must be integers with low < high, got ${describeValue(low)} and ${describeValue(high)}`);
+  }
+  const [a, s] = create('randint', shape, opts);
+  const span = high - low;
+  for (let i = 0; i < a.length; i++) a[i] = low + Math.floor(span * random());
+  return make(a, s, opts);
+}
+
+/** steps evenly spaced values from start to end inclusive (torch.linspace). */
+export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`linspace: start and end must be finite numbers, got ${describeValue(start)} and ${describeValue(end)}`);
+  if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${describeValue(steps)}`);
+  const [a] = create('linspace', steps, opts);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  // PyTorch's rule: the first half counts up from start, the second half back from end (both ends exact)
+  const half = Math.floor(steps / 2);
+  for (let i = 0; i < steps; i++) a[i] = i < half || steps === 1 ? start + step * i : end - step * (steps - 1 - i);
+  return make(a, [steps], opts);
+}

@@ -1,5 +1,5 @@
 export { Tensor, type DType, type NestedArray } from './tensor.js';
-export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, arange, eye, setDefaultDtype, getDefaultDtype, type TensorOptions } from './creation.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, randint, arange, linspace, eye, setDefaultDtype, getDefaultDtype, type TensorOptions } from './creation.js';
 export { manualSeed, getRngState, setRngState } from './random.js';
 export * from './ops/index.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/mode.js';

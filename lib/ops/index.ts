@@ -13,3 +13,6 @@ export { l1Loss, smoothL1Loss, huberLoss, klDiv } from './elementwise-loss.js';
 export { erf } from './special.js';
 export { leakyRelu, gelu, elu, silu, softplus, mish, type SoftplusOptions, type GeluOptions, type GeluApproximate } from './nonlinear.js';
 export { layerNorm, batchNorm, dropout, type LayerNormOptions, type BatchNormOptions } from './normalization.js';
+export { sin, cos, log1p, expm1 } from './trig.js';
+export { where, maskedFill, sort, topk, type SortResult } from './select.js';
+export { split, chunk, repeat } from './split.js';

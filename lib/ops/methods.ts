@@ -5,6 +5,9 @@ import { sigmoid, tanh, relu, softmax, logSoftmax } from './activation.js';
 import { sum, mean, max, argmax } from './reduce.js';
 import { reshape, flatten, squeeze, unsqueeze, expand, sumTo, permute, transpose, indexSelect, gather, copy } from './shape.js';
 import { matmul } from './matmul.js';
+import { sin, cos, log1p, expm1 } from './trig.js';
+import { maskedFill, sort, topk, type SortResult } from './select.js';
+import { split, chunk, repeat } from './split.js';
 
 // Tensor is plain data (lib/tensor.ts); this module gives it its methods, the pattern of sharp and
 // tfjs: the engine and every op can import Tensor without importing each other. Loaded by ops/index.ts.
@@ -50,6 +53,16 @@ declare module '../tensor.js' {
     eq(o: Scalar): Tensor;
     gt(o: Scalar): Tensor;
     lt(o: Scalar): Tensor;
+    sin(): Tensor;
+    cos(): Tensor;
+    log1p(): Tensor;
+    expm1(): Tensor;
+    maskedFill(mask: Tensor, value: number): Tensor;
+    sort(dim?: number, descending?: boolean): SortResult;
+    topk(k: number, dim?: number, largest?: boolean, sorted?: boolean): SortResult;
+    split(splitSizeOrSections: number | readonly number[], dim?: number): Tensor[];
+    chunk(chunks: number, dim?: number): Tensor[];
+    repeat(...sizes: number[] | [number[]]): Tensor;
     /** Reverse-mode pass from this tensor. Scalars need no seed; others need `gradient` (the v of a VJP). */
     backward(gradient?: Tensor | null, opts?: BackwardOptions): void;
   }
@@ -94,6 +107,16 @@ const methods: ThisType<Tensor> & Partial<Tensor> = {
   eq(o) { return eq(this, o); },
   gt(o) { return gt(this, o); },
   lt(o) { return lt(this, o); },
+  sin() { return sin(this); },
+  cos() { return cos(this); },
+  log1p() { return log1p(this); },
+  expm1() { return expm1(this); },
+  maskedFill(mask, value) { return maskedFill(this, mask, value); },
+  sort(dim = -1, descending = false) { return sort(this, dim, descending); },
+  topk(k, dim = -1, largest = true, sorted = true) { return topk(this, k, dim, largest, sorted); },
+  split(splitSizeOrSections, dim = 0) { return split(this, splitSizeOrSections, dim); },
+  chunk(chunks, dim = 0) { return chunk(this, chunks, dim); },
+  repeat(...sizes) { return repeat(this, flat(sizes)); },
   backward(gradient = null, opts = {}) { backward([this], [gradient], opts); },
 };
 
