@@ -2,6 +2,7 @@ import './methods.js'; // Tensor's methods and the engine's gradient ops
 export { add, sub, mul, div, neg, exp, log, pow, sqrt, abs, clamp, eq, gt, lt, maximum } from './elementwise.js';
 export { sigmoid, tanh, relu, softmax, logSoftmax } from './activation.js';
 export { sum, mean, max, argmax } from './reduce.js';
+export { min, argmin, maxWithIndices, minWithIndices, variance, var, std, norm, logsumexp, cumsum, type VarOptions } from './stats.js';
 export { reshape, flatten, squeeze, unsqueeze, expand, sumTo, permute, transpose, indexSelect, narrow, concat, stack, gather } from './shape.js';
 export { matmul, matmulAsync, linear } from './matmul.js';
 export {

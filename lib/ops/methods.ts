@@ -3,6 +3,7 @@ import { backward, registerGradientOps, type BackwardOptions } from '../autograd
 import { add, sub, mul, div, neg, exp, log, pow, sqrt, abs, clamp, eq, gt, lt } from './elementwise.js';
 import { sigmoid, tanh, relu, softmax, logSoftmax } from './activation.js';
 import { sum, mean, max, argmax } from './reduce.js';
+import { min, argmin, maxWithIndices, minWithIndices, variance, std, norm, logsumexp, cumsum, type VarOptions } from './stats.js';
 import { reshape, flatten, squeeze, unsqueeze, expand, sumTo, permute, transpose, indexSelect, gather, copy } from './shape.js';
 import { matmul } from './matmul.js';
 import { sin, cos, log1p, expm1 } from './trig.js';
@@ -38,6 +39,16 @@ declare module '../tensor.js' {
     mean(dim?: Dims, keepDim?: boolean): Tensor;
     max(dim?: number | null, keepDim?: boolean): Tensor;
     argmax(dim?: number | null, keepDim?: boolean): Tensor;
+    min(dim?: number | null, keepDim?: boolean): Tensor;
+    argmin(dim?: number | null, keepDim?: boolean): Tensor;
+    /** indices: a float tensor of integers (there is no int dtype yet). */
+    maxWithIndices(dim: number, keepDim?: boolean): { values: Tensor; indices: Tensor };
+    minWithIndices(dim: number, keepDim?: boolean): { values: Tensor; indices: Tensor };
+    var(dim?: Dims, opts?: VarOptions): Tensor;
+    std(dim?: Dims, opts?: VarOptions): Tensor;
+    norm(p?: number, dim?: Dims, keepDim?: boolean): Tensor;
+    logsumexp(dim: number | readonly number[], keepDim?: boolean): Tensor;
+    cumsum(dim: number): Tensor;
     reshape(...shape: number[] | [number[]]): Tensor;
     view(...shape: number[] | [number[]]): Tensor;
     flatten(startDim?: number, endDim?: number): Tensor;
@@ -94,6 +105,15 @@ const methods: ThisType<Tensor> & Partial<Tensor> = {
   mean(dim, keepDim = false) { return mean(this, dim, keepDim); },
   max(dim, keepDim = false) { return max(this, dim, keepDim); },
   argmax(dim, keepDim = false) { return argmax(this, dim, keepDim); },
+  min(dim, keepDim = false) { return min(this, dim, keepDim); },
+  argmin(dim, keepDim = false) { return argmin(this, dim, keepDim); },
+  maxWithIndices(dim, keepDim = false) { return maxWithIndices(this, dim, keepDim); },
+  minWithIndices(dim, keepDim = false) { return minWithIndices(this, dim, keepDim); },
+  var(dim, opts = {}) { return variance(this, dim, opts); },
+  std(dim, opts = {}) { return std(this, dim, opts); },
+  norm(p = 2, dim, keepDim = false) { return norm(this, p, dim, keepDim); },
+  logsumexp(dim, keepDim = false) { return logsumexp(this, dim, keepDim); },
+  cumsum(dim) { return cumsum(this, dim); },
   reshape(...shape) { return reshape(this, flat(shape)); },
   view(...shape) { return reshape(this, flat(shape)); },
   flatten(startDim = 0, endDim = -1) { return flatten(this, startDim, endDim); },

@@ -7,15 +7,15 @@ import { expand, reshape } from './shape.js';
 import { empty } from './util.js';
 
 /** Reduced dims, sorted; null for all of them. */
-type Dims = number[] | null;
+export type Dims = number[] | null;
 
-function reducedShape(shape: number[], dims: Dims, keepDim: boolean): number[] {
+export function reducedShape(shape: number[], dims: Dims, keepDim: boolean): number[] {
   if (dims === null) return keepDim ? shape.map(() => 1) : [];
   return keepDim ? shape.map((s, i) => (dims.includes(i) ? 1 : s)) : shape.filter((_, i) => !dims.includes(i));
 }
 
 /** One dim, several (torch's dim list; [] means all, as in PyTorch 1.13), or all for null/undefined. */
-function resolve(op: string, x: Tensor, dim: number | readonly number[] | null | undefined): Dims {
+export function resolve(op: string, x: Tensor, dim: number | readonly number[] | null | undefined): Dims {
   if (dim === null || dim === undefined) return null;
   const list = Array.isArray(dim) ? dim : [dim];
   if (!Array.isArray(dim) && typeof dim !== 'number') throw new TypeError(`${op}: dim must be a number or an array of numbers, got ${typeof dim}`);
@@ -28,11 +28,11 @@ function resolve(op: string, x: Tensor, dim: number | readonly number[] | null |
 }
 
 /** Number of elements reduced into each output element. */
-function count(x: Tensor, dims: Dims): number {
+export function count(x: Tensor, dims: Dims): number {
   return dims === null ? x.size : dims.reduce((p, d) => p * x.shape[d], 1);
 }
 
-function reduceKernel(op: 'sum' | 'max', x: Tensor, dims: Dims, keepDim: boolean): Tensor {
+export function reduceKernel(op: 'sum' | 'max', x: Tensor, dims: Dims, keepDim: boolean): Tensor {
   const out = empty(x, reducedShape(x.shape, dims, keepDim));
   if (op === 'max' && count(x, dims) === 0) throw new RangeError(`max: cannot take the max of an empty dimension (shape ${fmt(x.shape)})`);
   if (x.size === 0 || out.size === 0) return out; // nothing to read (and no loop over a huge empty dim)
@@ -61,7 +61,7 @@ function reduceKernel(op: 'sum' | 'max', x: Tensor, dims: Dims, keepDim: boolean
 }
 
 /** g of a reduced output, reshaped with the reduced dims kept and broadcast back over x. */
-function spread(g: Tensor, x: Tensor, dims: Dims): Tensor {
+export function spread(g: Tensor, x: Tensor, dims: Dims): Tensor {
   return expand(reshape(g, reducedShape(x.shape, dims, true)), x.shape);
 }
 
@@ -89,7 +89,7 @@ const maxOp = defineLibraryOp({
   vjp: (g, { out }, x, dims: Dims) => [mul(spread(g, x, dims), dims === null ? tieShares(x, out.data[0]) : argmaxMask(x, dims[0]))],
 });
 
-type DimArg = number | readonly number[] | null;
+export type DimArg = number | readonly number[] | null;
 
 /** Sum over dim (a number, several as an array, or all when omitted). */
 export function sum(x: Tensor, dim?: DimArg, keepDim = false): Tensor {
@@ -103,7 +103,7 @@ export function max(x: Tensor, dim?: number | null, keepDim = false): Tensor {
   return maxOp(x, resolve('max', x, oneDim('max', dim)), keepDim);
 }
 
-function oneDim(op: string, dim: number | null | undefined): number | null | undefined {
+export function oneDim(op: string, dim: number | null | undefined): number | null | undefined {
   if (dim !== null && dim !== undefined && typeof dim !== 'number') throw new TypeError(`${op}: dim must be a number, got ${Array.isArray(dim) ? 'an array' : typeof dim}`);
   return dim;
 }
