@@ -111,6 +111,14 @@ describe('stats ops: float32, edge cases and errors', () => {
     expect(Array.from(x.grad!.data)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
+  it('std of a constant slice has gradient 0, not NaN (PyTorch\'s std_backward); other slices are unaffected', () => {
+    const x = tensor([[1.5, 1.5, 1.5], [1, 2, 4]]).requiresGrad_();
+    x.std(1).sum().backward();
+    // row 2: (x - mean) / ((n - 1) std) with mean 7/3, std √(7/3)
+    const s = Math.sqrt(7 / 3);
+    expectClose(x.grad!, [0, 0, 0, (1 - 7 / 3) / (2 * s), (2 - 7 / 3) / (2 * s), (4 - 7 / 3) / (2 * s)], 1e-6, 1e-7);
+  });
+
   it('var of one element (unbiased) is NaN, as PyTorch; biased is 0', () => {
     expect(Number.isNaN(tensor([2]).var().item())).toBe(true);
     expect(tensor([2]).var(null, { unbiased: false }).item()).toBe(0);

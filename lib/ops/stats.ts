@@ -2,7 +2,7 @@ import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { Tensor } from '../tensor.js';
 import { fmt, splitAt } from '../shape.js';
-import { add, sub, mul, div, neg, log, exp, pow, sqrt, abs, eq, binaryKernel, unaryKernel } from './elementwise.js';
+import { add, sub, mul, div, neg, log, exp, pow, abs, eq, binaryKernel, unaryKernel } from './elementwise.js';
 import { sum, mean, max, argmax, count, oneDim, reduceKernel, reducedShape, resolve, spread, type DimArg, type Dims } from './reduce.js';
 import { reshape } from './shape.js';
 import { empty } from './util.js';
@@ -59,9 +59,16 @@ export function variance(x: Tensor, dim?: DimArg, opts: VarOptions = {}): Tensor
   return mul(sum(mul(d, d), dims, keepDim), 1 / (count(x, dims) - (unbiased ? 1 : 0)));
 }
 
+const stdOp = defineLibraryOp({
+  name: 'Std',
+  forward: (v: Tensor) => unaryKernel('sqrt', v),
+  // g / (2·std), and 0 where std = 0 (PyTorch's std_backward): there every deviation is 0 anyway
+  vjp: (g, { out }): Grads => [div(g, mul(add(out, eq(out, 0)), 2))],
+});
+
 /** Standard deviation: the square root of variance (same options). */
 export function std(x: Tensor, dim?: DimArg, opts: VarOptions = {}): Tensor {
-  return sqrt(variance(x, dim, opts));
+  return stdOp(variance(x, dim, opts));
 }
 
 function kept(out: Tensor, x: Tensor, dims: Dims): Tensor {

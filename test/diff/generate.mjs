@@ -328,6 +328,82 @@ const OPS = {
   sum: (b, x) => reduceLike(b, x, 'sum'),
   mean: (b, x) => reduceLike(b, x, 'mean'),
   max: (b, x) => reduceLike(b, x, 'max'),
+  min: (b, x) => reduceLike(b, x, 'min'),
+  var: (b, x) => spread(b, x, 'var'),
+  std: (b, x) => spread(b, x, 'std'),
+  norm: (b, x) => {
+    const s = b.shapeOf(x);
+    const p = b.pick([1, 2, 'inf']);
+    if (!s.length || b.chance(0.3)) return b.node('norm', [x], { p, dim: null, keepDim: false }, []);
+    const d = b.dim(s.length), keepDim = b.chance(0.4);
+    return b.node('norm', [x], { p, dim: d, keepDim }, reduced(s, [d], keepDim));
+  },
+  logsumexp: (b, x) => {
+    x = b.atLeast1d(x);
+    const s = b.shapeOf(x), d = b.dim(s.length), keepDim = b.chance(0.4);
+    return b.node('logsumexp', [x], { dim: d, keepDim }, reduced(s, [d], keepDim));
+  },
+  cumsum: (b, x) => { x = b.atLeast1d(x); return b.node('cumsum', [x], { dim: b.dim(b.shapeOf(x).length) }, b.shapeOf(x)); },
+  where: (b, x) => {
+    const s = b.shapeOf(x);
+    const mask = Array.from({ length: prod(s) }, () => (b.chance(0.5) ? 1 : 0));
+    return b.node('where', [x, b.partner(x, s)], { mask }, s);
+  },
+  maskedFill: (b, x) => {
+    const s = b.shapeOf(x);
+    const mask = Array.from({ length: prod(s) }, () => (b.chance(0.5) ? 1 : 0));
+    return b.node('maskedFill', [x], { mask, value: b.pick([0, -1.5, 2.25]) }, s);
+  },
+  sin: (b, x) => b.node('sin', [x], undefined, b.shapeOf(x)),
+  cos: (b, x) => b.node('cos', [x], undefined, b.shapeOf(x)),
+  log1p: (b, x) => { const p = b.positive(x); return b.node('log1p', [p], undefined, b.shapeOf(p)); },
+  expm1: (b, x) => b.node('expm1', [b.chance(0.5) ? b.node('tanh', [x], undefined, b.shapeOf(x)) : x], undefined, b.shapeOf(x)),
+  sort: (b, x) => {
+    x = b.atLeast1d(x);
+    const s = b.shapeOf(x);
+    return b.node('sort', [x], { dim: b.dim(s.length), descending: b.chance(0.5) }, s);
+  },
+  topk: (b, x) => {
+    x = b.atLeast1d(x);
+    const s = b.shapeOf(x), d = b.dim(s.length), a = (d + s.length) % s.length;
+    const k = b.int(Math.min(1, s[a]), s[a]);
+    const t = s.slice();
+    t[a] = k;
+    return b.node('topk', [x], { k, dim: d, largest: b.chance(0.7) }, t);
+  },
+  split: (b, x) => pieceOf(b, x, 'split'),
+  chunk: (b, x) => pieceOf(b, x, 'chunk'),
+  repeat: (b, x) => {
+    x = b.shrink(x);
+    const s = b.shapeOf(x);
+    const sizes = [...(s.length < 4 && b.chance(0.4) ? [b.int(1, 2)] : []), ...s.map(() => b.pick([1, 1, 2]))];
+    const lead = sizes.length - s.length;
+    return b.node('repeat', [x], { sizes }, sizes.map((r, i) => r * (i < lead ? 1 : s[i - lead])));
+  },
+  erf: (b, x) => b.node('erf', [x], undefined, b.shapeOf(x)),
+  leakyRelu: (b, x) => b.node('leakyRelu', [x], { negativeSlope: b.pick([0.01, 0.2]) }, b.shapeOf(x)),
+  elu: (b, x) => b.node('elu', [x], { alpha: b.pick([1, 0.5]) }, b.shapeOf(x)),
+  gelu: (b, x) => b.node('gelu', [x], { approximate: b.pick(['none', 'tanh']) }, b.shapeOf(x)),
+  silu: (b, x) => b.node('silu', [x], undefined, b.shapeOf(x)),
+  softplus: (b, x) => b.node('softplus', [x], { beta: b.pick([1, 2, 0.5]), threshold: b.pick([20, 1]) }, b.shapeOf(x)),
+  mish: (b, x) => b.node('mish', [x], undefined, b.shapeOf(x)),
+  layerNorm: (b, x) => {
+    x = b.atLeast1d(x);
+    const s = b.shapeOf(x);
+    const shape = s.slice(s.length >= 2 && b.chance(0.3) ? -2 : -1);
+    const args = [x];
+    if (b.chance(0.6)) args.push(b.input(shape, 'any', b.chance(0.9)), b.input(shape, 'any', b.chance(0.9)));
+    return b.node('layerNorm', args, { shape }, s);
+  },
+  l1Loss: (b, x) => { x = b.maybeEmpty(x); return b.node('l1Loss', [x, b.input(b.shapeOf(x), 'any', b.chance(0.5))], undefined, []); },
+  smoothL1Loss: (b, x) => { x = b.maybeEmpty(x); return b.node('smoothL1Loss', [x, b.input(b.shapeOf(x), 'any', b.chance(0.5))], { beta: b.pick([1, 0.5]) }, []); },
+  huberLoss: (b, x) => { x = b.maybeEmpty(x); return b.node('huberLoss', [x, b.input(b.shapeOf(x), 'any', b.chance(0.5))], { delta: b.pick([1, 0.5]) }, []); },
+  klDiv: (b, x) => {
+    x = b.maybeEmpty(x);
+    const logTarget = b.chance(0.3);
+    const t = b.input(b.shapeOf(x), logTarget ? 'any' : 'unit', b.chance(0.3));
+    return b.node('klDiv', [x, t], { reduction: b.pick(['mean', 'sum', 'batchmean']), logTarget }, []);
+  },
 
   concat: (b, x) => {
     x = b.atLeast1d(b.shrink(x));
@@ -433,8 +509,9 @@ function reshapeLike(b, x, op) {
 }
 
 function reduceLike(b, x, op) {
+  const extreme = op === 'max' || op === 'min';
   if (op === 'max' && b.isInput(x) && b.chance(0.5)) x = b.input(b.shapeOf(x), 'tie');
-  if (op === 'max' && b.chance(0.1)) {
+  if (extreme && b.chance(0.1)) {
     // the max over a broadcast copy: every slice is a tie
     x = b.shrink(x);
     const t = [2, ...b.shapeOf(x)];
@@ -443,7 +520,7 @@ function reduceLike(b, x, op) {
   const s = b.shapeOf(x);
   const keepDim = b.chance(0.4);
   const nonEmpty = (d) => s[(d + s.length) % s.length] > 0;
-  if (op === 'max' && prod(s) === 0) {
+  if (extreme && prod(s) === 0) {
     // max over an empty dim is an error in both libraries; reduce a non-empty one if any
     const ok = s.map((_, i) => i).filter((i) => s[i] > 0);
     if (!ok.length) return OPS.sum(b, x);
@@ -464,8 +541,47 @@ function reduceLike(b, x, op) {
     }
   }
   const d = b.dim(s.length);
-  if (op === 'max' && !nonEmpty(d)) return b.node('sum', [x], { dim: d, keepDim }, reduced(s, [d], keepDim));
+  if (extreme && !nonEmpty(d)) return b.node('sum', [x], { dim: d, keepDim }, reduced(s, [d], keepDim));
   return b.node(op, [x], { dim: d, keepDim }, reduced(s, [d], keepDim));
+}
+
+/** var or std over all elements or one dim with at least 2 of them (else a sum). */
+function spread(b, x, op) {
+  const s = b.shapeOf(x);
+  const unbiased = b.chance(0.5), keepDim = b.chance(0.4);
+  const dims = s.map((_, i) => i).filter((i) => s[i] >= 2);
+  if (prod(s) >= 2 && (!dims.length || b.chance(0.3))) return b.node(op, [x], { dim: null, unbiased, keepDim: false }, []);
+  if (!dims.length) return OPS.sum(b, x);
+  const d = b.pick(dims);
+  return b.node(op, [x], { dim: b.chance(0.3) ? d - s.length : d, unbiased, keepDim }, reduced(s, [d], keepDim));
+}
+
+/** One piece of split (a size or a list of sections) or chunk along a non-empty dim. */
+function pieceOf(b, x, op) {
+  x = b.atLeast1d(x);
+  const s = b.shapeOf(x);
+  const dims = s.map((_, i) => i).filter((i) => s[i] > 0);
+  if (!dims.length) return OPS.sum(b, x);
+  const a = b.pick(dims), n = s[a];
+  let sizes;
+  let at;
+  if (op === 'chunk') {
+    const chunks = b.int(1, 3), step = Math.ceil(n / chunks);
+    sizes = Array.from({ length: Math.ceil(n / step) }, (_, i) => Math.min(step, n - i * step));
+    at = { chunks };
+  } else if (b.chance(0.5)) {
+    const size = b.int(1, n);
+    sizes = Array.from({ length: Math.ceil(n / size) }, (_, i) => Math.min(size, n - i * size));
+    at = { size };
+  } else {
+    const cut = b.int(0, n);
+    sizes = [cut, n - cut];
+    at = { size: sizes };
+  }
+  const piece = b.int(0, sizes.length - 1);
+  const t = s.slice();
+  t[a] = sizes[piece];
+  return b.node(op, [x], { ...at, dim: b.chance(0.3) ? a - s.length : a, piece }, t);
 }
 
 function classLoss(b, x, op) {
