@@ -15,7 +15,7 @@ function nativeLoads(): string | null {
   }
 }
 
-const backendSpecific = ['test/backend-js.test.ts', 'test/native.test.ts', 'test/pack.test.ts', 'test/locate.test.ts', 'test/imports.test.ts', 'test/duplicates.test.ts'];
+const backendSpecific = ['test/backend-js.test.ts', 'test/bench-table.test.ts', 'test/native.test.ts', 'test/pack.test.ts', 'test/locate.test.ts', 'test/imports.test.ts', 'test/duplicates.test.ts'];
 const why = nativeLoads();
 if (why && process.env.CI_REQUIRE_NATIVE === '1') throw new Error(`CI_REQUIRE_NATIVE=1 but the native addon does not load: ${why}`);
 if (why) console.warn(`tapegrad: native addon not available (${why}); running the suite on the JS backend only`);
