@@ -11,5 +11,6 @@ export { Embedding, type EmbeddingOptions, type Indices } from './embedding.js';
 export { Perceptron, type PerceptronOptions, type PerceptronFitResult } from './perceptron.js';
 export * as init from './init.js';
 export * as utils from './utils.js';
+export * as functional from './functional.js';
 export { type LayerSpec, layerSpecProblem, parameterShapes } from './architecture.js';
 export { mlp, mlpShapes, describeMlp, ACTIVATIONS, type MlpArch, type MlpActivation } from './mlp.js';
