@@ -1,7 +1,9 @@
 // gemm of the JS backend: GotoBLAS-style blocking. op(A) and op(B) blocks are packed (transposes
 // resolved, alpha folded into A) into reused float64 panels, so the 4×4 micro-kernel always reads
-// contiguously. Below SMALL_GEMM multiply-adds a direct loop is faster.
+// contiguously. The micro-kernel runs as WebAssembly SIMD (gemm-simd.ts) where available, else in
+// plain JS. Both accumulate in float64. Below SMALL_GEMM multiply-adds a direct loop is faster.
 import type { FloatArray } from '../backend.js';
+import { C_OFF, KC, MC, MR, NC, NR, simdGemm, type SimdGemm } from './gemm-simd.js';
 
 // Packing panels, grown on demand and reused across calls (never shrunk).
 let scratchA = new Float64Array(0);
@@ -16,11 +18,6 @@ function packBBuf(size: number): Float64Array {
   return scratchB;
 }
 
-const MR = 4;
-const NR = 4;
-const KC = 256;
-const MC = 64;
-const NC = 256;
 /** Below this many multiply-adds, packing costs more than it saves: use the direct loop. */
 const SMALL_GEMM = 32 * 32 * 32;
 
@@ -141,6 +138,37 @@ function gemmBlocked(
   }
 }
 
+const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
+
+/**
+ * gemmBlocked with the tiles in WebAssembly: for each NC-column block, C's block is summed in a
+ * float64 accumulator inside the module's memory over all of k, then added to C once.
+ */
+function gemmSimd(
+  s: SimdGemm, transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+  a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
+): void {
+  const mPad = roundUp(m, MR);
+  const { ap, bp, cs } = s.views(mPad);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = Math.min(NC, n - jc);
+    cs.fill(0, 0, mPad * NC);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = Math.min(KC, k - pc);
+      packB(b, bOff, transB, n, k, pc, kc, jc, nc, bp);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = Math.min(MC, m - ic);
+        packA(a, aOff, transA, m, k, ic, mc, pc, kc, alpha, ap);
+        s.block(roundUp(mc, MR), roundUp(nc, NR), kc, C_OFF + ic * NC * 8);
+      }
+    }
+    for (let i = 0; i < m; i++) {
+      const o = cOff + i * n + jc, r = i * NC;
+      for (let j = 0; j < nc; j++) c[o + j] += cs[r + j];
+    }
+  }
+}
+
 /** C += alpha · op(A) · op(B) by dot products: for small matrices, where packing dominates. */
 function gemmSmall(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -185,6 +213,7 @@ export function gemm(
     scaleC(c, cOff, m * n, beta);
     if (alpha === 0 || k === 0 || m === 0 || n === 0) continue;
     if (small) gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+    else if (simdGemm) gemmSimd(simdGemm, transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
     else gemmBlocked(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
   }
 }
