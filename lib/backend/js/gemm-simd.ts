@@ -4,25 +4,29 @@
 // order is the blocked one. Where WebAssembly SIMD is missing, simdGemm is null and gemm.ts keeps
 // its plain-JS micro-kernel.
 //
-// Memory layout (bytes), float64 throughout:
-//   [0, A_BYTES)                       packed A block: MC×KC, MR-row micro-panels (gemm.ts packA)
-//   [A_BYTES, A_BYTES + B_BYTES)       packed B block: KC×NC, NR-column micro-panels (gemm.ts packB)
-//   [C_OFF, C_OFF + rows·NC·8)         C accumulator: row-major, row stride NC, grown with m
+// Memory layout (bytes), float64 throughout, fixed size: the memory never grows, because growing
+// detaches its old ArrayBuffer, and one detached buffer makes V8 add a detach check to every
+// typed-array access in optimized code of the whole process.
+//   [0, A_BYTES)                  packed A block: MC×KC, MR-row micro-panels (gemm.ts packA)
+//   [A_BYTES, C_OFF)              packed B block: KC×NC, NR-column micro-panels (gemm.ts packB)
+//   [C_OFF, C_OFF + ROWS·NC·8)    C accumulator for ROWS×NC of C: row-major, row stride NC
 //
 // The function (as WAT):
-//   (func (export "block") (param $mc i32) (param $nc i32) (param $kc i32) (param $c0 i32)
-//     ;; for jr in 0..nc step 4, ir in 0..mc step 4: the 4×4 tile of C at $c0 + (ir·NC + jr)·8
-//     ;; += Ap[ir-panel] · Bp[jr-panel] over kc, kept as 8 f64x2 accumulators (row r: cols 0-1, 2-3).
-//     ;; mc and nc are multiples of 4 (the panels are zero-padded).
+//   (func (export "block") (param $mc i32) (param $nc i32) (param $kc i32) (param $c0 i32) (param $first i32)
+//     ;; for jr in 0..nc step NR, ir in 0..mc step MR: the MR×NR tile of C at $c0 + (ir·NC + jr)·8
+//     ;; = (first ? 0 : tile) + Ap[ir-panel] · Bp[jr-panel] over kc, summed in f64x2 accumulators
+//     ;; (MR rows × NR/2 lane pairs). mc and nc are multiples of MR and NR (the panels are zero-padded).
 
 export const MR = 4;
 export const NR = 4;
 export const KC = 256;
 export const MC = 64;
 export const NC = 256;
+/** Rows of C accumulated at a time (a multiple of MC). */
+export const ROWS = 512;
 const A_BYTES = MC * KC * 8;
-const B_BYTES = KC * NC * 8;
-export const C_OFF = A_BYTES + B_BYTES;
+export const C_OFF = A_BYTES + KC * NC * 8;
+const C_BYTES = ROWS * NC * 8;
 const PAGE = 65536;
 
 // --- a minimal WebAssembly encoder ------------------------------------------------------------
@@ -54,6 +58,7 @@ const get = (l: number): number[] => [0x20, ...uleb(l)];
 const set = (l: number): number[] => [0x21, ...uleb(l)];
 const i32 = (v: number): number[] => [0x41, ...sleb(v)];
 const add = [0x6a], mul = [0x6c], ltU = [0x49];
+const ifThenElse = (then: number[], other: number[]): number[] => [0x04, 0x40, ...then, 0x05, ...other, 0x0b];
 const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
 const memarg = (align: number, offset: number): number[] => [...uleb(align), ...uleb(offset)];
 const v128Load = (offset: number): number[] => simd(0x00, ...memarg(4, offset));
@@ -66,22 +71,22 @@ const brIf = (depth: number): number[] => [0x0d, ...uleb(depth)];
 
 /** Bytes of the module: one exported memory, one exported function `block` (see the WAT above). */
 function moduleBytes(): number[] {
-  // params: 0 mc, 1 nc, 2 kc, 3 c0; i32 locals: 4 jr, 5 ir, 6 a, 7 b, 8 p, 9 c; v128 locals: 10-17 acc, 18 b01, 19 b23, 20 ai
-  const [mc, nc, kc, c0, jr, ir, a, b, p, c] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const acc = (r: number, h: number): number => 10 + 2 * r + h;
-  const b01 = 18, b23 = 19, av = 20;
+  // params: 0 mc, 1 nc, 2 kc, 3 c0, 4 first; i32 locals: 5 jr, 6 ir, 7 a, 8 b, 9 p, 10 c;
+  // v128 locals: MR·NR/2 accumulators, NR/2 for a row of B, 1 for a splat element of A
+  const [mc, nc, kc, c0, first, jr, ir, a, b, p, c] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const H = NR / 2;
+  const acc = (r: number, h: number): number => 11 + H * r + h;
+  const bv = (h: number): number => 11 + MR * H + h;
+  const av = 11 + MR * H + H;
   const rowBytes = NC * 8;
 
-  const kLoop: number[] = [
-    ...get(b), ...v128Load(0), ...set(b01),
-    ...get(b), ...v128Load(16), ...set(b23),
-  ];
+  const kLoop: number[] = [];
+  for (let h = 0; h < H; h++) kLoop.push(...get(b), ...v128Load(16 * h), ...set(bv(h)));
   for (let r = 0; r < MR; r++) {
-    kLoop.push(
-      ...get(a), ...load64Splat(8 * r), ...set(av),
-      ...get(acc(r, 0)), ...get(av), ...get(b01), ...f64x2Mul, ...f64x2Add, ...set(acc(r, 0)),
-      ...get(acc(r, 1)), ...get(av), ...get(b23), ...f64x2Mul, ...f64x2Add, ...set(acc(r, 1)),
-    );
+    kLoop.push(...get(a), ...load64Splat(8 * r), ...set(av));
+    for (let h = 0; h < H; h++) {
+      kLoop.push(...get(acc(r, h)), ...get(av), ...get(bv(h)), ...f64x2Mul, ...f64x2Add, ...set(acc(r, h)));
+    }
   }
   kLoop.push(
     ...get(a), ...i32(MR * 8), ...add, ...set(a),
@@ -96,16 +101,19 @@ function moduleBytes(): number[] {
     ...get(jr), ...get(kc), ...mul, ...i32(8), ...mul, ...i32(A_BYTES), ...add, ...set(b),
     ...i32(0), ...set(p),
   ];
-  for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) tile.push(...v128Zero, ...set(acc(r, h)));
+  for (let r = 0; r < MR; r++) for (let h = 0; h < H; h++) tile.push(...v128Zero, ...set(acc(r, h)));
   tile.push(...loop(kLoop));
-  // c = c0 + (ir·NC + jr)·8; C[r] += acc[r]
+  // c = c0 + (ir·NC + jr)·8; C[r] = acc[r] on the first k block, else C[r] += acc[r]
   tile.push(...get(ir), ...i32(NC), ...mul, ...get(jr), ...add, ...i32(8), ...mul, ...get(c0), ...add, ...set(c));
+  const store: number[] = [], accumulate: number[] = [];
   for (let r = 0; r < MR; r++) {
-    for (let h = 0; h < 2; h++) {
+    for (let h = 0; h < H; h++) {
       const off = r * rowBytes + 16 * h;
-      tile.push(...get(c), ...get(c), ...v128Load(off), ...get(acc(r, h)), ...f64x2Add, ...v128Store(off));
+      store.push(...get(c), ...get(acc(r, h)), ...v128Store(off));
+      accumulate.push(...get(c), ...get(c), ...v128Load(off), ...get(acc(r, h)), ...f64x2Add, ...v128Store(off));
     }
   }
+  tile.push(...get(first), ...ifThenElse(store, accumulate));
   tile.push(...get(ir), ...i32(MR), ...add, ...set(ir), ...get(ir), ...get(mc), ...ltU, ...brIf(0));
 
   const body: number[] = [
@@ -117,47 +125,38 @@ function moduleBytes(): number[] {
     ]),
     0x0b,
   ];
-  const locals = vec([[...uleb(6), I32], [...uleb(11), V128]]);
+  const locals = vec([[...uleb(6), I32], [...uleb(MR * H + H + 1), V128]]);
   const code = [...locals, ...body];
 
   return [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([])]])),
+    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])]])),
     ...section(3, vec([uleb(0)])),
-    ...section(5, vec([[0x00, ...uleb(Math.ceil(C_OFF / PAGE) + 1)]])),
+    ...section(5, vec([[0x00, ...uleb(Math.ceil((C_OFF + C_BYTES) / PAGE))]])),
     ...section(7, vec([[...str('block'), 0x00, ...uleb(0)], [...str('memory'), 0x02, ...uleb(0)]])),
     ...section(10, vec([[...uleb(code.length), ...code]])),
   ];
 }
 
 export interface SimdGemm {
-  /** Tiles of C[c0 …] += Ap · Bp for an mc×nc block (multiples of 4) over kc, all in `memory`. */
-  block(mc: number, nc: number, kc: number, c0: number): void;
-  /** Float64 views of the packed A and B blocks and of at least `rows`×NC of C (fresh after growth). */
-  views(rows: number): { ap: Float64Array; bp: Float64Array; cs: Float64Array };
+  /** Tiles of C[c0 …] (=, or += unless first) Ap · Bp for an mc×nc block (multiples of MR, NR) over kc. */
+  block(mc: number, nc: number, kc: number, c0: number, first: number): void;
+  /** Float64 views of the packed A block, the packed B block and the ROWS×NC accumulator of C. */
+  ap: Float64Array;
+  bp: Float64Array;
+  cs: Float64Array;
 }
 
 function instantiate(): SimdGemm | null {
   const bytes = new Uint8Array(moduleBytes());
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) return null;
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-  const memory = inst.exports.memory as WebAssembly.Memory;
-  const block = inst.exports.block as SimdGemm['block'];
-  let buffer: ArrayBuffer | null = null;
-  let ap = new Float64Array(0), bp = ap, cs = ap;
+  const { buffer } = inst.exports.memory as WebAssembly.Memory;
   return {
-    block,
-    views(rows) {
-      const need = C_OFF + rows * NC * 8;
-      if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
-      if (buffer !== memory.buffer || cs.length < rows * NC) {
-        buffer = memory.buffer;
-        ap = new Float64Array(buffer, 0, MC * KC);
-        bp = new Float64Array(buffer, A_BYTES, KC * NC);
-        cs = new Float64Array(buffer, C_OFF, (buffer.byteLength - C_OFF) / 8);
-      }
-      return { ap, bp, cs };
-    },
+    block: inst.exports.block as SimdGemm['block'],
+    ap: new Float64Array(buffer, 0, MC * KC),
+    bp: new Float64Array(buffer, A_BYTES, KC * NC),
+    cs: new Float64Array(buffer, C_OFF, ROWS * NC),
   };
 }
 

@@ -3,7 +3,7 @@
 // contiguously. The micro-kernel runs as WebAssembly SIMD (gemm-simd.ts) where available, else in
 // plain JS. Both accumulate in float64. Below SMALL_GEMM multiply-adds a direct loop is faster.
 import type { FloatArray } from '../backend.js';
-import { C_OFF, KC, MC, MR, NC, NR, simdGemm, type SimdGemm } from './gemm-simd.js';
+import { C_OFF, KC, MC, MR, NC, NR, ROWS, simdGemm, type SimdGemm } from './gemm-simd.js';
 
 // Packing panels, grown on demand and reused across calls (never shrunk).
 let scratchA = new Float64Array(0);
@@ -141,31 +141,39 @@ function gemmBlocked(
 const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
 
 /**
- * gemmBlocked with the tiles in WebAssembly: for each NC-column block, C's block is summed in a
- * float64 accumulator inside the module's memory over all of k, then added to C once.
+ * C = alpha · op(A) · op(B) + beta · C with the tiles in WebAssembly: each ROWS×NC block of C is
+ * summed in float64 in the module's memory over all of k, then written to C once.
  */
 function gemmSimd(
   s: SimdGemm, transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
+  a: FloatArray, aOff: number, b: FloatArray, bOff: number, beta: number, c: FloatArray, cOff: number,
 ): void {
-  const mPad = roundUp(m, MR);
-  const { ap, bp, cs } = s.views(mPad);
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = Math.min(NC, n - jc);
-    cs.fill(0, 0, mPad * NC);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = Math.min(KC, k - pc);
-      packB(b, bOff, transB, n, k, pc, kc, jc, nc, bp);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = Math.min(MC, m - ic);
-        packA(a, aOff, transA, m, k, ic, mc, pc, kc, alpha, ap);
-        s.block(roundUp(mc, MR), roundUp(nc, NR), kc, C_OFF + ic * NC * 8);
+  const { ap, bp, cs } = s;
+  for (let r0 = 0; r0 < m; r0 += ROWS) {
+    const rows = Math.min(ROWS, m - r0);
+    for (let jc = 0; jc < n; jc += NC) {
+      const nc = Math.min(NC, n - jc);
+      for (let pc = 0; pc < k; pc += KC) {
+        const kc = Math.min(KC, k - pc);
+        packB(b, bOff, transB, n, k, pc, kc, jc, nc, bp);
+        for (let ic = 0; ic < rows; ic += MC) {
+          const mc = Math.min(MC, rows - ic);
+          packA(a, aOff, transA, m, k, r0 + ic, mc, pc, kc, alpha, ap);
+          s.block(roundUp(mc, MR), roundUp(nc, NR), kc, C_OFF + ic * NC * 8, pc === 0 ? 1 : 0);
+        }
       }
+      writeC(c, cOff + r0 * n + jc, n, cs, rows, nc, beta);
     }
-    for (let i = 0; i < m; i++) {
-      const o = cOff + i * n + jc, r = i * NC;
-      for (let j = 0; j < nc; j++) c[o + j] += cs[r + j];
-    }
+  }
+}
+
+/** C[rows×nc at o, row stride ldc] = acc + beta · C (beta = 0 overwrites, ignoring NaN in C). */
+function writeC(c: FloatArray, o: number, ldc: number, acc: Float64Array, rows: number, nc: number, beta: number): void {
+  for (let i = 0; i < rows; i++, o += ldc) {
+    const r = i * NC;
+    if (beta === 0) for (let j = 0; j < nc; j++) c[o + j] = acc[r + j];
+    else if (beta === 1) for (let j = 0; j < nc; j++) c[o + j] += acc[r + j];
+    else for (let j = 0; j < nc; j++) c[o + j] = beta * c[o + j] + acc[r + j];
   }
 }
 
@@ -210,11 +218,15 @@ export function gemm(
   const small = m * n * k <= SMALL_GEMM;
   for (let t = 0; t < batch; t++) {
     const aOff = t * strideA, bOff = t * strideB, cOff = t * strideC;
-    scaleC(c, cOff, m * n, beta);
-    if (alpha === 0 || k === 0 || m === 0 || n === 0) continue;
-    if (small) gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
-    else if (simdGemm) gemmSimd(simdGemm, transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
-    else gemmBlocked(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+    if (alpha === 0 || k === 0 || m === 0 || n === 0) {
+      scaleC(c, cOff, m * n, beta);
+    } else if (!small && simdGemm) {
+      gemmSimd(simdGemm, transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta, c, cOff);
+    } else {
+      scaleC(c, cOff, m * n, beta);
+      if (small) gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+      else gemmBlocked(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+    }
   }
 }
 
