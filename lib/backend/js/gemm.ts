@@ -21,53 +21,58 @@ function packBBuf(size: number): Float64Array {
 /** Below this many multiply-adds, packing costs more than it saves: use the direct loop. */
 const SMALL_GEMM = 32 * 32 * 32;
 
-/** Ap[(panel*kc + p)*MR + r] = alpha · op(A)[i0 + panel*MR + r, p0 + p], zero-padded past m. */
+// The packers copy whole 4-wide micro-panels with four loads and one contiguous run of four stores
+// per k step (MR = NR = 4); only a ragged last panel takes the element-by-element path.
+
+/** Ap[(panel*kc + p)*MR + r] = alpha · op(A)[i0 + panel*MR + r, p0 + p], zero-padded past mc. */
 function packA(
   a: FloatArray, aOff: number, transA: boolean, m: number, k: number,
   i0: number, mc: number, p0: number, kc: number, alpha: number, ap: Float64Array,
 ): void {
+  // op(A)[i, p] = a[aOff + i*si + p*sp]
+  const si = transA ? 1 : k, sp = transA ? m : 1;
   for (let ir = 0; ir < mc; ir += MR) {
-    const base = ir * kc;
-    for (let r = 0; r < MR; r++) {
-      const i = i0 + ir + r;
-      let dst = base + r;
-      if (ir + r >= mc) {
-        for (let p = 0; p < kc; p++, dst += MR) ap[dst] = 0;
-      } else if (!transA) {
-        let src = aOff + i * k + p0;
-        for (let p = 0; p < kc; p++, dst += MR) ap[dst] = alpha * a[src++];
-      } else {
-        let src = aOff + p0 * m + i;
-        for (let p = 0; p < kc; p++, dst += MR, src += m) ap[dst] = alpha * a[src];
+    let dst = ir * kc;
+    const rows = Math.min(MR, mc - ir);
+    const s0 = aOff + (i0 + ir) * si + p0 * sp;
+    if (rows === MR && !transA) {
+      for (let p = 0, s = s0; p < kc; p++, s++, dst += 4) {
+        ap[dst] = alpha * a[s]; ap[dst + 1] = alpha * a[s + k]; ap[dst + 2] = alpha * a[s + 2 * k]; ap[dst + 3] = alpha * a[s + 3 * k];
+      }
+    } else if (rows === MR) {
+      for (let p = 0, s = s0; p < kc; p++, s += m, dst += 4) {
+        ap[dst] = alpha * a[s]; ap[dst + 1] = alpha * a[s + 1]; ap[dst + 2] = alpha * a[s + 2]; ap[dst + 3] = alpha * a[s + 3];
+      }
+    } else {
+      for (let p = 0; p < kc; p++, dst += MR) {
+        for (let r = 0; r < MR; r++) ap[dst + r] = r < rows ? alpha * a[s0 + r * si + p * sp] : 0;
       }
     }
   }
 }
 
-/** Bp[(panel*kc + p)*NR + c] = op(B)[p0 + p, j0 + panel*NR + c], zero-padded past n. */
+/** Bp[(panel*kc + p)*NR + c] = op(B)[p0 + p, j0 + panel*NR + c], zero-padded past nc. */
 function packB(
   b: FloatArray, bOff: number, transB: boolean, n: number, k: number,
   p0: number, kc: number, j0: number, nc: number, bp: Float64Array,
 ): void {
+  // op(B)[p, j] = b[bOff + p*sp + j*sj]
+  const sp = transB ? 1 : n, sj = transB ? k : 1;
   for (let jr = 0; jr < nc; jr += NR) {
-    const base = jr * kc;
+    let dst = jr * kc;
     const cols = Math.min(NR, nc - jr);
-    if (!transB) {
-      for (let p = 0; p < kc; p++) {
-        const src = bOff + (p0 + p) * n + j0 + jr;
-        const dst = base + p * NR;
-        for (let c = 0; c < cols; c++) bp[dst + c] = b[src + c];
-        for (let c = cols; c < NR; c++) bp[dst + c] = 0;
+    const s0 = bOff + p0 * sp + (j0 + jr) * sj;
+    if (cols === NR && !transB) {
+      for (let p = 0, s = s0; p < kc; p++, s += n, dst += 4) {
+        bp[dst] = b[s]; bp[dst + 1] = b[s + 1]; bp[dst + 2] = b[s + 2]; bp[dst + 3] = b[s + 3];
+      }
+    } else if (cols === NR) {
+      for (let p = 0, s = s0; p < kc; p++, s++, dst += 4) {
+        bp[dst] = b[s]; bp[dst + 1] = b[s + k]; bp[dst + 2] = b[s + 2 * k]; bp[dst + 3] = b[s + 3 * k];
       }
     } else {
-      for (let c = 0; c < NR; c++) {
-        let dst = base + c;
-        if (c >= cols) {
-          for (let p = 0; p < kc; p++, dst += NR) bp[dst] = 0;
-        } else {
-          let src = bOff + (j0 + jr + c) * k + p0;
-          for (let p = 0; p < kc; p++, dst += NR) bp[dst] = b[src++];
-        }
+      for (let p = 0; p < kc; p++, dst += NR) {
+        for (let c = 0; c < NR; c++) bp[dst + c] = c < cols ? b[s0 + p * sp + c * sj] : 0;
       }
     }
   }
