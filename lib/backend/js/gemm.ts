@@ -19,7 +19,7 @@ function packBBuf(size: number): Float64Array {
 }
 
 /** Below this many multiply-adds, packing costs more than it saves: use the direct loop. */
-const SMALL_GEMM = 32 * 32 * 32;
+export const SMALL_GEMM = 32 * 32 * 32;
 
 // The packers copy whole 4-wide micro-panels with four loads and one contiguous run of four stores
 // per k step (MR = NR = 4); only a ragged last panel takes the element-by-element path.
@@ -211,6 +211,20 @@ export function gemm(
   alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
   batch = 1, strideA = m * k, strideB = k * n, strideC = m * n,
 ): void {
+  gemmOn(simdGemm, transA, transB, m, n, k, alpha, a, b, beta, c, batch, strideA, strideB, strideC);
+}
+
+/** gemm with the plain-JS micro-kernel, as it runs where WebAssembly SIMD is missing (for tests). */
+export function gemmPlainJs(...args: Parameters<typeof gemm>): void {
+  const [transA, transB, m, n, k, alpha, a, b, beta, c, batch = 1, strideA = m * k, strideB = k * n, strideC = m * n] = args;
+  gemmOn(null, transA, transB, m, n, k, alpha, a, b, beta, c, batch, strideA, strideB, strideC);
+}
+
+function gemmOn(
+  simd: SimdGemm | null, transA: boolean, transB: boolean, m: number, n: number, k: number,
+  alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
+  batch: number, strideA: number, strideB: number, strideC: number,
+): void {
   const need = (len: number, stride: number, size: number, what: string): void => {
     if (size > 0 && (batch - 1) * stride + size > len) {
       throw new RangeError(
@@ -225,8 +239,8 @@ export function gemm(
     const aOff = t * strideA, bOff = t * strideB, cOff = t * strideC;
     if (alpha === 0 || k === 0 || m === 0 || n === 0) {
       scaleC(c, cOff, m * n, beta);
-    } else if (!small && simdGemm) {
-      gemmSimd(simdGemm, transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta, c, cOff);
+    } else if (!small && simd) {
+      gemmSimd(simd, transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta, c, cOff);
     } else {
       scaleC(c, cOff, m * n, beta);
       if (small) gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
