@@ -1,7 +1,7 @@
 // The inner loops of the JS backend's blocked gemm as a WebAssembly SIMD function, assembled here
 // from its opcodes (no build step, no binary file). It multiplies packed float64 panels with f64x2
 // lanes: every product and sum is the same float64 operation as in plain JS, only the summation
-// order is the blocked one. Where WebAssembly SIMD is missing, simdGemm is null and gemm.ts keeps
+// order is the blocked one. Where WebAssembly SIMD is missing, simdGemm() is null and gemm.ts keeps
 // its plain-JS micro-kernel.
 //
 // Memory layout (bytes), float64 throughout, fixed size: the memory never grows, because growing
@@ -160,4 +160,9 @@ function instantiate(): SimdGemm | null {
   };
 }
 
-export const simdGemm: SimdGemm | null = instantiate();
+let instance: SimdGemm | null | undefined;
+/** The module's instance, made on first use (assembling and compiling it takes milliseconds). */
+export function simdGemm(): SimdGemm | null {
+  if (instance === undefined) instance = instantiate();
+  return instance;
+}

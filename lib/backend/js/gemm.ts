@@ -216,7 +216,7 @@ export function gemm(
   alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
   batch = 1, strideA = m * k, strideB = k * n, strideC = m * n,
 ): void {
-  gemmOn(simdGemm, transA, transB, m, n, k, alpha, a, b, beta, c, batch, strideA, strideB, strideC);
+  gemmOn(simdGemm(), transA, transB, m, n, k, alpha, a, b, beta, c, batch, strideA, strideB, strideC);
 }
 
 /** gemm with the plain-JS micro-kernel, as it runs where WebAssembly SIMD is missing (for tests). */
