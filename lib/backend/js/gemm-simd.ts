@@ -12,8 +12,8 @@
 //   [C_OFF, C_OFF + ROWS·NC·8)    C accumulator for ROWS×NC of C: row-major, row stride NC
 //
 // The function (as WAT):
-//   (func (export "block") (param $mc i32) (param $nc i32) (param $kc i32) (param $c0 i32) (param $first i32)
-//     ;; for jr in 0..nc step NR, ir in 0..mc step MR: the MR×NR tile of C at $c0 + (ir·NC + jr)·8
+//   (func (export "block") (param $mc i32) (param $nc i32) (param $kc i32) (param $row i32) (param $first i32)
+//     ;; for jr in 0..nc step NR, ir in 0..mc step MR: the MR×NR tile of C at C_OFF + (($row + ir)·NC + jr)·8
 //     ;; = (first ? 0 : tile) + Ap[ir-panel] · Bp[jr-panel] over kc, summed in f64x2 accumulators
 //     ;; (MR rows × NR/2 lane pairs). mc and nc are multiples of MR and NR (the panels are zero-padded).
 
@@ -71,7 +71,7 @@ const brIf = (depth: number): number[] => [0x0d, ...uleb(depth)];
 
 /** Bytes of the module: one exported memory, one exported function `block` (see the WAT above). */
 function moduleBytes(): number[] {
-  // params: 0 mc, 1 nc, 2 kc, 3 c0, 4 first; i32 locals: 5 jr, 6 ir, 7 a, 8 b, 9 p, 10 c;
+  // params: 0 mc, 1 nc, 2 kc, 3 row (made the byte address c0 of C's row), 4 first; i32 locals: 5 jr, 6 ir, 7 a, 8 b, 9 p, 10 c;
   // v128 locals: MR·NR/2 accumulators, NR/2 for a row of B, 1 for a splat element of A
   const [mc, nc, kc, c0, first, jr, ir, a, b, p, c] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const H = NR / 2;
@@ -117,6 +117,7 @@ function moduleBytes(): number[] {
   tile.push(...get(ir), ...i32(MR), ...add, ...set(ir), ...get(ir), ...get(mc), ...ltU, ...brIf(0));
 
   const body: number[] = [
+    ...get(c0), ...i32(rowBytes), ...mul, ...i32(C_OFF), ...add, ...set(c0),
     ...i32(0), ...set(jr),
     ...loop([
       ...i32(0), ...set(ir),
@@ -138,31 +139,32 @@ function moduleBytes(): number[] {
   ];
 }
 
-export interface SimdGemm {
-  /** Tiles of C[c0 …] (=, or += unless first) Ap · Bp for an mc×nc block (multiples of MR, NR) over kc. */
-  block(mc: number, nc: number, kc: number, c0: number, first: number): void;
-  /** Float64 views of the packed A block, the packed B block and the ROWS×NC accumulator of C. */
+/** The tile loops of the blocked gemm, over their packing panels and accumulator. */
+export interface Tiles {
+  /** cs rows [row, row + mc) × [0, nc) (= if first, else +=) Ap · Bp over kc; mc, nc multiples of MR, NR. */
+  block(mc: number, nc: number, kc: number, row: number, first: number): void;
+  /** The packed A block, the packed B block and the ROWS×NC accumulator of C (row stride NC). */
   ap: Float64Array;
   bp: Float64Array;
   cs: Float64Array;
 }
 
-function instantiate(): SimdGemm | null {
+function instantiate(): Tiles | null {
   const bytes = new Uint8Array(moduleBytes());
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) return null;
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes));
   const { buffer } = inst.exports.memory as WebAssembly.Memory;
   return {
-    block: inst.exports.block as SimdGemm['block'],
+    block: inst.exports.block as Tiles['block'],
     ap: new Float64Array(buffer, 0, MC * KC),
     bp: new Float64Array(buffer, A_BYTES, KC * NC),
     cs: new Float64Array(buffer, C_OFF, ROWS * NC),
   };
 }
 
-let instance: SimdGemm | null | undefined;
+let instance: Tiles | null | undefined;
 /** The module's instance, made on first use (assembling and compiling it takes milliseconds). */
-export function simdGemm(): SimdGemm | null {
+export function simdGemm(): Tiles | null {
   if (instance === undefined) instance = instantiate();
   return instance;
 }

@@ -1,22 +1,10 @@
 // gemm of the JS backend: GotoBLAS-style blocking. op(A) and op(B) blocks are packed (transposes
 // resolved, alpha folded into A) into reused float64 panels, so the 4×4 micro-kernel always reads
-// contiguously. The micro-kernel runs as WebAssembly SIMD (gemm-simd.ts) where available, else in
-// plain JS. Both accumulate in float64. For small products a direct loop is faster (gemmOn).
+// contiguously; a ROWS×NC block of C is summed in a float64 accumulator over all of k and written
+// to C once. The tiles run as WebAssembly SIMD (gemm-simd.ts) where available, else in plain JS
+// (jsTiles). Both accumulate in float64. For small products a direct loop is faster (gemmOn).
 import type { FloatArray } from '../backend.js';
-import { C_OFF, KC, MC, MR, NC, NR, ROWS, simdGemm, type SimdGemm } from './gemm-simd.js';
-
-// Packing panels, grown on demand and reused across calls (never shrunk).
-let scratchA = new Float64Array(0);
-let scratchB = new Float64Array(0);
-
-function packABuf(size: number): Float64Array {
-  if (scratchA.length < size) scratchA = new Float64Array(size);
-  return scratchA;
-}
-function packBBuf(size: number): Float64Array {
-  if (scratchB.length < size) scratchB = new Float64Array(size);
-  return scratchB;
-}
+import { KC, MC, MR, NC, NR, ROWS, simdGemm, type Tiles } from './gemm-simd.js';
 
 /** Below this many multiply-adds, packing costs more than it saves (plain-JS micro-kernel): use the direct loop. */
 export const SMALL_GEMM = 32 * 32 * 32;
@@ -83,12 +71,9 @@ function packB(
   }
 }
 
-const edge = new Float64Array(MR * NR);
-
-/** C[mr×nr block at cOff] += Ap-panel · Bp-panel over kc, with 16 register accumulators. */
+/** cs[4×4 tile at ci, row stride NC] (= if first, else +=) Ap-panel · Bp-panel over kc. */
 function microKernel(
-  kc: number, ap: Float64Array, ai: number, bp: Float64Array, bi: number,
-  c: FloatArray, cOff: number, ldc: number, mr: number, nr: number,
+  kc: number, ap: Float64Array, ai: number, bp: Float64Array, bi: number, cs: Float64Array, ci: number, first: number,
 ): void {
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
   let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
@@ -104,58 +89,41 @@ function microKernel(
     ai += MR;
     bi += NR;
   }
-  if (mr === MR && nr === NR) {
-    let o = cOff;
-    c[o] += c00; c[o + 1] += c01; c[o + 2] += c02; c[o + 3] += c03; o += ldc;
-    c[o] += c10; c[o + 1] += c11; c[o + 2] += c12; c[o + 3] += c13; o += ldc;
-    c[o] += c20; c[o + 1] += c21; c[o + 2] += c22; c[o + 3] += c23; o += ldc;
-    c[o] += c30; c[o + 1] += c31; c[o + 2] += c32; c[o + 3] += c33;
-    return;
+  let o = ci;
+  if (!first) {
+    c00 += cs[o]; c01 += cs[o + 1]; c02 += cs[o + 2]; c03 += cs[o + 3]; o += NC;
+    c10 += cs[o]; c11 += cs[o + 1]; c12 += cs[o + 2]; c13 += cs[o + 3]; o += NC;
+    c20 += cs[o]; c21 += cs[o + 1]; c22 += cs[o + 2]; c23 += cs[o + 3]; o += NC;
+    c30 += cs[o]; c31 += cs[o + 1]; c32 += cs[o + 2]; c33 += cs[o + 3];
+    o = ci;
   }
-  edge[0] = c00; edge[1] = c01; edge[2] = c02; edge[3] = c03;
-  edge[4] = c10; edge[5] = c11; edge[6] = c12; edge[7] = c13;
-  edge[8] = c20; edge[9] = c21; edge[10] = c22; edge[11] = c23;
-  edge[12] = c30; edge[13] = c31; edge[14] = c32; edge[15] = c33;
-  for (let r = 0; r < mr; r++) {
-    for (let j = 0; j < nr; j++) c[cOff + r * ldc + j] += edge[r * NR + j];
-  }
+  cs[o] = c00; cs[o + 1] = c01; cs[o + 2] = c02; cs[o + 3] = c03; o += NC;
+  cs[o] = c10; cs[o + 1] = c11; cs[o + 2] = c12; cs[o + 3] = c13; o += NC;
+  cs[o] = c20; cs[o + 1] = c21; cs[o + 2] = c22; cs[o + 3] = c23; o += NC;
+  cs[o] = c30; cs[o + 1] = c31; cs[o + 2] = c32; cs[o + 3] = c33;
 }
 
-/** C += alpha · op(A) · op(B) for one matrix (C already scaled by beta). */
-function gemmBlocked(
-  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
-): void {
-  const ap = packABuf(MC * KC);
-  const bp = packBBuf(KC * (NC + NR));
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = Math.min(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = Math.min(KC, k - pc);
-      packB(b, bOff, transB, n, k, pc, kc, jc, nc, bp);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = Math.min(MC, m - ic);
-        packA(a, aOff, transA, m, k, ic, mc, pc, kc, alpha, ap);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = Math.min(NR, nc - jr);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = Math.min(MR, mc - ir);
-            microKernel(kc, ap, ir * kc, bp, jr * kc, c, cOff + (ic + ir) * n + jc + jr, n, mr, nr);
-          }
-        }
+let jsTilesMade: Tiles | undefined;
+/** The tiles in plain JS, for where WebAssembly SIMD is missing (made on first use). */
+function jsTiles(): Tiles {
+  if (jsTilesMade) return jsTilesMade;
+  const ap = new Float64Array(MC * KC), bp = new Float64Array(KC * NC), cs = new Float64Array(ROWS * NC);
+  jsTilesMade = {
+    ap, bp, cs,
+    block(mc, nc, kc, row, first) {
+      for (let jr = 0; jr < nc; jr += NR) {
+        for (let ir = 0; ir < mc; ir += MR) microKernel(kc, ap, ir * kc, bp, jr * kc, cs, (row + ir) * NC + jr, first);
       }
-    }
-  }
+    },
+  };
+  return jsTilesMade;
 }
 
 const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
 
-/**
- * C = alpha · op(A) · op(B) + beta · C with the tiles in WebAssembly: each ROWS×NC block of C is
- * summed in float64 in the module's memory over all of k, then written to C once.
- */
-function gemmSimd(
-  s: SimdGemm, transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+/** C = alpha · op(A) · op(B) + beta · C for one matrix, on the given tiles. */
+function gemmPacked(
+  s: Tiles, transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
   a: FloatArray, aOff: number, b: FloatArray, bOff: number, beta: number, c: FloatArray, cOff: number,
 ): void {
   const { ap, bp, cs } = s;
@@ -169,7 +137,7 @@ function gemmSimd(
         for (let ic = 0; ic < rows; ic += MC) {
           const mc = Math.min(MC, rows - ic);
           packA(a, aOff, transA, m, k, r0 + ic, mc, pc, kc, alpha, ap);
-          s.block(roundUp(mc, MR), roundUp(nc, NR), kc, C_OFF + ic * NC * 8, pc === 0 ? 1 : 0);
+          s.block(roundUp(mc, MR), roundUp(nc, NR), kc, ic, pc === 0 ? 1 : 0);
         }
       }
       writeC(c, cOff + r0 * n + jc, n, cs, rows, nc, beta);
@@ -226,7 +194,7 @@ export function gemmPlainJs(...args: Parameters<typeof gemm>): void {
 }
 
 function gemmOn(
-  simd: SimdGemm | null, transA: boolean, transB: boolean, m: number, n: number, k: number,
+  simd: Tiles | null, transA: boolean, transB: boolean, m: number, n: number, k: number,
   alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
   batch: number, strideA: number, strideB: number, strideC: number,
 ): void {
@@ -244,12 +212,11 @@ function gemmOn(
     const aOff = t * strideA, bOff = t * strideB, cOff = t * strideC;
     if (alpha === 0 || k === 0 || m === 0 || n === 0) {
       scaleC(c, cOff, m * n, beta);
-    } else if (!small && simd) {
-      gemmSimd(simd, transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta, c, cOff);
-    } else {
+    } else if (small) {
       scaleC(c, cOff, m * n, beta);
-      if (small) gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
-      else gemmBlocked(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+      gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+    } else {
+      gemmPacked(simd ?? jsTiles(), transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta, c, cOff);
     }
   }
 }
