@@ -71,7 +71,7 @@ const brIf = (depth: number): number[] => [0x0d, ...uleb(depth)];
 
 /** Bytes of the module: one exported memory, one exported function `block` (see the WAT above). */
 function moduleBytes(): number[] {
-  // params: 0 mc, 1 nc, 2 kc, 3 row (made the byte address c0 of C's row), 4 first; i32 locals: 5 jr, 6 ir, 7 a, 8 b, 9 p, 10 c;
+  // params: 0 mc, 1 nc, 2 kc, 3 row (made the byte address c0 of C's row), 4 first; i32 locals: 5 jr, 6 ir, 7 a, 8 b, 9 p (end of a), 10 c;
   // v128 locals: MR·NR/2 accumulators, NR/2 for a row of B, 1 for a splat element of A
   const [mc, nc, kc, c0, first, jr, ir, a, b, p, c] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const H = NR / 2;
@@ -91,15 +91,14 @@ function moduleBytes(): number[] {
   kLoop.push(
     ...get(a), ...i32(MR * 8), ...add, ...set(a),
     ...get(b), ...i32(NR * 8), ...add, ...set(b),
-    ...get(p), ...i32(1), ...add, ...set(p),
-    ...get(p), ...get(kc), ...ltU, ...brIf(0),
+    ...get(a), ...get(p), ...ltU, ...brIf(0),
   );
 
   const tile: number[] = [
-    // a = ir·kc·8, b = A_BYTES + jr·kc·8, p = 0, accumulators = 0
+    // a = ir·kc·8, b = A_BYTES + jr·kc·8, p = the end of a's panel, accumulators = 0
     ...get(ir), ...get(kc), ...mul, ...i32(8), ...mul, ...set(a),
     ...get(jr), ...get(kc), ...mul, ...i32(8), ...mul, ...i32(A_BYTES), ...add, ...set(b),
-    ...i32(0), ...set(p),
+    ...get(a), ...get(kc), ...i32(MR * 8), ...mul, ...add, ...set(p),
   ];
   for (let r = 0; r < MR; r++) for (let h = 0; h < H; h++) tile.push(...v128Zero, ...set(acc(r, h)));
   tile.push(...loop(kLoop));
