@@ -151,7 +151,12 @@ export interface Tiles {
 function instantiate(): Tiles | null {
   const bytes = new Uint8Array(moduleBytes());
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) return null;
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  let inst: WebAssembly.Instance;
+  try {
+    inst = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  } catch {
+    return null; // e.g. no memory for the 1.6 MB instance: the plain-JS tiles still work
+  }
   const { buffer } = inst.exports.memory as WebAssembly.Memory;
   return {
     block: inst.exports.block as Tiles['block'],
