@@ -227,6 +227,15 @@ describe('gemm', () => {
     it('plain-JS micro-kernel', () => {
       for (const c of cases) run(gemmPlainJs, c);
     });
+    it('both micro-kernels give bit-identical results (the same float64 operations in the same order)', () => {
+      for (const c of cases.filter((x) => x.m * x.n * x.kk > SMALL_GEMM)) {
+        const { tA, tB, m, n, kk, alpha, beta } = c;
+        const a = randArray(m * kk), b = randArray(kk * n), c1 = randArray(m * n), c2 = Float32Array.from(c1);
+        k.gemm(tA, tB, m, n, kk, alpha, a, b, beta, c1);
+        gemmPlainJs(tA, tB, m, n, kk, alpha, a, b, beta, c2);
+        expect(Buffer.from(c1.buffer).equals(Buffer.from(c2.buffer)), `${m}x${n}x${kk} tA=${tA} tB=${tB}`).toBe(true);
+      }
+    });
     it('float64 through both micro-kernels matches to ~1e-13', () => {
       for (const g of [k.gemm, gemmPlainJs]) {
         for (const [tA, tB, m, n, kk] of [[false, true, 37, 41, 300], [true, false, 530, 6, 33]] as const) {

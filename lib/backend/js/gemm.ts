@@ -2,7 +2,8 @@
 // resolved, alpha folded into A) into reused float64 panels, so the 4×4 micro-kernel always reads
 // contiguously; a ROWS×NC block of C is summed in a float64 accumulator over all of k and written
 // to C once. The tiles run as WebAssembly SIMD (gemm-simd.ts) where available, else in plain JS
-// (jsTiles). Both accumulate in float64. For small products a direct loop is faster (gemmOn).
+// (jsTiles): the same float64 operations in the same order, so both give bit-identical results.
+// For small products a direct loop is faster (gemmOn).
 import type { FloatArray } from '../backend.js';
 import { KC, MC, MR, NC, NR, ROWS, simdGemm, type Tiles } from './gemm-simd.js';
 
