@@ -3,6 +3,8 @@ import { describe, it, expect } from 'vitest';
 import { jsBackend as k } from '../lib/backend/js.js';
 import type { BinaryOp, FloatArray, UnaryOp } from '../lib/backend/backend.js';
 import { BINARY_OPS, KERNEL_NAMES, REDUCE_OPS, UNARY_OPS } from '../lib/backend/catalogue.js';
+import { gemmPlainJs, SMALL_GEMM } from '../lib/backend/js/gemm.js';
+import { simdGemm } from '../lib/backend/js/gemm-simd.js';
 
 // mulberry32: a small seeded PRNG, so failures reproduce.
 function rng(seed: number): () => number {
@@ -170,6 +172,80 @@ describe('gemm', () => {
   it('throws a RangeError naming gemm when an array is too small', () => {
     expect(() => k.gemm(false, false, 2, 2, 2, 1, new Float32Array(3), new Float32Array(4), 0, new Float32Array(4)))
       .toThrow(/gemm.*A/);
+  });
+
+  // Random shapes against refGemm, on both micro-kernels: WebAssembly SIMD (what jsBackend.gemm runs
+  // here) and plain JS (what runs where SIMD is missing). Dimensions 0..37 exercise every ragged
+  // edge of the 4×4 tiles; sizes past KC = NC = 256 and ROWS = 512 (gemm-simd.ts) cross the blocks.
+  describe('random shapes, transposes, batches and strides', () => {
+    const r = rng(2024);
+    const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+    const dim = (): number => (r() < 0.6 ? int(0, 37) : int(38, 300));
+    type Case = { tA: boolean; tB: boolean; m: number; n: number; kk: number; alpha: number; beta: number; batch: number; sA: number; sB: number; sC: number };
+    const cases: Case[] = [];
+    const add = (m: number, n: number, kk: number): void => {
+      const batch = r() < 0.3 ? int(2, 3) : 1;
+      // strides: packed, with a gap, or 0 (one operand shared by every batch)
+      const stride = (size: number): number => (batch > 1 && r() < 0.25 ? 0 : size + (r() < 0.5 ? int(1, 9) : 0));
+      cases.push({
+        tA: r() < 0.5, tB: r() < 0.5, m, n, kk, batch,
+        alpha: [1, -0.5, 2.25][int(0, 2)], beta: [0, 0, 1, 0.5][int(0, 3)],
+        sA: stride(m * kk), sB: stride(kk * n), sC: m * n + (r() < 0.5 ? int(1, 5) : 0),
+      });
+    };
+    for (let i = 0; i < 150; i++) add(dim(), dim(), dim());
+    for (let m = 0; m <= 37; m++) add(m, 37 - m + int(30, 60), int(20, 40)); // every tail of m past SMALL_GEMM
+    for (const [m, n, kk] of [[530, 37, 70], [33, 261, 300], [70, 40, 520], [600, 270, 9], [515, 258, 257]]) add(m, n, kk);
+
+    function run(g: typeof k.gemm, c: Case): void {
+      const { tA, tB, m, n, kk, alpha, beta, batch, sA, sB, sC } = c;
+      const a = randArray(Math.max(m * kk, (batch - 1) * sA + m * kk));
+      const b = randArray(Math.max(kk * n, (batch - 1) * sB + kk * n));
+      const out = randArray((batch - 1) * sC + m * n);
+      if (beta === 0) out.fill(NaN); // beta = 0 overwrites, NaN or not
+      const c0 = Float64Array.from(out);
+      g(tA, tB, m, n, kk, alpha, a, b, beta, out, batch, sA, sB, sC);
+      const what = `${m}x${n}x${kk} tA=${tA} tB=${tB} alpha=${alpha} beta=${beta} batch=${batch} strides ${sA},${sB},${sC}`;
+      for (let t = 0; t < batch; t++) {
+        const { val, scale } = refGemm(tA, tB, m, n, kk, alpha, a, t * sA, b, t * sB, beta, c0, t * sC);
+        for (let i = 0; i < m * n; i++) {
+          const got = out[t * sC + i];
+          if (!(Math.abs(got - val[i]) <= 2e-6 * scale[i] + 1e-30)) expect.fail(`${what}: batch ${t} element ${i}: got ${got}, expected ${val[i]}`);
+        }
+        // the gap between two batches' C is not written
+        for (let i = m * n; i < sC && t + 1 < batch; i++) expect(Object.is(out[t * sC + i], c0[t * sC + i]), `${what}: gap ${i}`).toBe(true);
+      }
+    }
+
+    it('covers the blocked path on many ragged shapes', () => {
+      expect(cases.filter((c) => c.m * c.n * c.kk > SMALL_GEMM && Math.min(c.m % 4, c.n % 4) > 0).length).toBeGreaterThan(40);
+    });
+    it('WebAssembly SIMD micro-kernel (jsBackend.gemm)', () => {
+      expect(simdGemm()).not.toBeNull(); // Node ≥ 16.4 has WebAssembly SIMD on every platform it ships for
+      for (const c of cases) run(k.gemm, c);
+    });
+    it('plain-JS micro-kernel', () => {
+      for (const c of cases) run(gemmPlainJs, c);
+    });
+    it('both micro-kernels give bit-identical results (the same float64 operations in the same order)', () => {
+      for (const c of cases.filter((x) => x.m * x.n * x.kk > SMALL_GEMM)) {
+        const { tA, tB, m, n, kk, alpha, beta } = c;
+        const a = randArray(m * kk), b = randArray(kk * n), c1 = randArray(m * n), c2 = Float32Array.from(c1);
+        k.gemm(tA, tB, m, n, kk, alpha, a, b, beta, c1);
+        gemmPlainJs(tA, tB, m, n, kk, alpha, a, b, beta, c2);
+        expect(Buffer.from(c1.buffer).equals(Buffer.from(c2.buffer)), `${m}x${n}x${kk} tA=${tA} tB=${tB}`).toBe(true);
+      }
+    });
+    it('float64 through both micro-kernels matches to ~1e-13', () => {
+      for (const g of [k.gemm, gemmPlainJs]) {
+        for (const [tA, tB, m, n, kk] of [[false, true, 37, 41, 300], [true, false, 530, 6, 33]] as const) {
+          const a = randArray(m * kk, true), b = randArray(kk * n, true), out = new Float64Array(m * n).fill(NaN);
+          g(tA, tB, m, n, kk, 1.5, a, b, 0, out);
+          const { val, scale } = refGemm(tA, tB, m, n, kk, 1.5, a, 0, b, 0, 0, out, 0);
+          for (let i = 0; i < m * n; i++) expect(Math.abs(out[i] - val[i]) <= 1e-13 * scale[i], `${m}x${n}x${kk} at ${i}`).toBe(true);
+        }
+      }
+    });
   });
 });
 

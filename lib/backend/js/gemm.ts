@@ -1,87 +1,80 @@
 // gemm of the JS backend: GotoBLAS-style blocking. op(A) and op(B) blocks are packed (transposes
 // resolved, alpha folded into A) into reused float64 panels, so the 4×4 micro-kernel always reads
-// contiguously. Below SMALL_GEMM multiply-adds a direct loop is faster.
+// contiguously; a ROWS×NC block of C is summed in a float64 accumulator over all of k and written
+// to C once. The tiles run as WebAssembly SIMD (gemm-simd.ts) where available, else in plain JS
+// (jsTiles): the same float64 operations in the same order, so both give bit-identical results.
+// For small products a direct loop is faster (gemmOn).
 import type { FloatArray } from '../backend.js';
+import { KC, MC, MR, NC, NR, ROWS, simdGemm, type Tiles } from './gemm-simd.js';
 
-// Packing panels, grown on demand and reused across calls (never shrunk).
-let scratchA = new Float64Array(0);
-let scratchB = new Float64Array(0);
+/** Below this many multiply-adds, packing costs more than it saves (plain-JS micro-kernel): use the direct loop. */
+export const SMALL_GEMM = 32 * 32 * 32;
+/**
+ * The same limit for the WebAssembly micro-kernel, which wins from 8³ (measured: 0.3 µs against
+ * 0.9 µs) unless C has fewer elements than one tile (1×1×5000: 68 µs against 6 µs, padding to 4×4).
+ */
+const SMALL_GEMM_SIMD = 8 * 8 * 8;
 
-function packABuf(size: number): Float64Array {
-  if (scratchA.length < size) scratchA = new Float64Array(size);
-  return scratchA;
-}
-function packBBuf(size: number): Float64Array {
-  if (scratchB.length < size) scratchB = new Float64Array(size);
-  return scratchB;
-}
+// The packers copy whole 4-wide micro-panels with four loads and one contiguous run of four stores
+// per k step (MR = NR = 4); only a ragged last panel takes the element-by-element path.
 
-const MR = 4;
-const NR = 4;
-const KC = 256;
-const MC = 64;
-const NC = 256;
-/** Below this many multiply-adds, packing costs more than it saves: use the direct loop. */
-const SMALL_GEMM = 32 * 32 * 32;
-
-/** Ap[(panel*kc + p)*MR + r] = alpha · op(A)[i0 + panel*MR + r, p0 + p], zero-padded past m. */
+/** Ap[(panel*kc + p)*MR + r] = alpha · op(A)[i0 + panel*MR + r, p0 + p], zero-padded past mc. */
 function packA(
   a: FloatArray, aOff: number, transA: boolean, m: number, k: number,
   i0: number, mc: number, p0: number, kc: number, alpha: number, ap: Float64Array,
 ): void {
+  // op(A)[i, p] = a[aOff + i*si + p*sp]
+  const si = transA ? 1 : k, sp = transA ? m : 1;
   for (let ir = 0; ir < mc; ir += MR) {
-    const base = ir * kc;
-    for (let r = 0; r < MR; r++) {
-      const i = i0 + ir + r;
-      let dst = base + r;
-      if (ir + r >= mc) {
-        for (let p = 0; p < kc; p++, dst += MR) ap[dst] = 0;
-      } else if (!transA) {
-        let src = aOff + i * k + p0;
-        for (let p = 0; p < kc; p++, dst += MR) ap[dst] = alpha * a[src++];
-      } else {
-        let src = aOff + p0 * m + i;
-        for (let p = 0; p < kc; p++, dst += MR, src += m) ap[dst] = alpha * a[src];
+    let dst = ir * kc;
+    const rows = Math.min(MR, mc - ir);
+    const s0 = aOff + (i0 + ir) * si + p0 * sp;
+    if (rows === MR && !transA) {
+      for (let p = 0, s = s0; p < kc; p++, s++, dst += 4) {
+        ap[dst] = alpha * a[s]; ap[dst + 1] = alpha * a[s + k]; ap[dst + 2] = alpha * a[s + 2 * k]; ap[dst + 3] = alpha * a[s + 3 * k];
+      }
+    } else if (rows === MR) {
+      for (let p = 0, s = s0; p < kc; p++, s += m, dst += 4) {
+        ap[dst] = alpha * a[s]; ap[dst + 1] = alpha * a[s + 1]; ap[dst + 2] = alpha * a[s + 2]; ap[dst + 3] = alpha * a[s + 3];
+      }
+    } else {
+      for (let p = 0; p < kc; p++, dst += MR) {
+        for (let r = 0; r < MR; r++) ap[dst + r] = r < rows ? alpha * a[s0 + r * si + p * sp] : 0;
       }
     }
   }
 }
 
-/** Bp[(panel*kc + p)*NR + c] = op(B)[p0 + p, j0 + panel*NR + c], zero-padded past n. */
+/** Bp[(panel*kc + p)*NR + c] = op(B)[p0 + p, j0 + panel*NR + c], zero-padded past nc. */
 function packB(
   b: FloatArray, bOff: number, transB: boolean, n: number, k: number,
   p0: number, kc: number, j0: number, nc: number, bp: Float64Array,
 ): void {
+  // op(B)[p, j] = b[bOff + p*sp + j*sj]
+  const sp = transB ? 1 : n, sj = transB ? k : 1;
   for (let jr = 0; jr < nc; jr += NR) {
-    const base = jr * kc;
+    let dst = jr * kc;
     const cols = Math.min(NR, nc - jr);
-    if (!transB) {
-      for (let p = 0; p < kc; p++) {
-        const src = bOff + (p0 + p) * n + j0 + jr;
-        const dst = base + p * NR;
-        for (let c = 0; c < cols; c++) bp[dst + c] = b[src + c];
-        for (let c = cols; c < NR; c++) bp[dst + c] = 0;
+    const s0 = bOff + p0 * sp + (j0 + jr) * sj;
+    if (cols === NR && !transB) {
+      for (let p = 0, s = s0; p < kc; p++, s += n, dst += 4) {
+        bp[dst] = b[s]; bp[dst + 1] = b[s + 1]; bp[dst + 2] = b[s + 2]; bp[dst + 3] = b[s + 3];
+      }
+    } else if (cols === NR) {
+      for (let p = 0, s = s0; p < kc; p++, s++, dst += 4) {
+        bp[dst] = b[s]; bp[dst + 1] = b[s + k]; bp[dst + 2] = b[s + 2 * k]; bp[dst + 3] = b[s + 3 * k];
       }
     } else {
-      for (let c = 0; c < NR; c++) {
-        let dst = base + c;
-        if (c >= cols) {
-          for (let p = 0; p < kc; p++, dst += NR) bp[dst] = 0;
-        } else {
-          let src = bOff + (j0 + jr + c) * k + p0;
-          for (let p = 0; p < kc; p++, dst += NR) bp[dst] = b[src++];
-        }
+      for (let p = 0; p < kc; p++, dst += NR) {
+        for (let c = 0; c < NR; c++) bp[dst + c] = c < cols ? b[s0 + p * sp + c * sj] : 0;
       }
     }
   }
 }
 
-const edge = new Float64Array(MR * NR);
-
-/** C[mr×nr block at cOff] += Ap-panel · Bp-panel over kc, with 16 register accumulators. */
+/** cs[4×4 tile at ci, row stride NC] (= if first, else +=) Ap-panel · Bp-panel over kc. */
 function microKernel(
-  kc: number, ap: Float64Array, ai: number, bp: Float64Array, bi: number,
-  c: FloatArray, cOff: number, ldc: number, mr: number, nr: number,
+  kc: number, ap: Float64Array, ai: number, bp: Float64Array, bi: number, cs: Float64Array, ci: number, first: number,
 ): void {
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
   let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
@@ -97,47 +90,69 @@ function microKernel(
     ai += MR;
     bi += NR;
   }
-  if (mr === MR && nr === NR) {
-    let o = cOff;
-    c[o] += c00; c[o + 1] += c01; c[o + 2] += c02; c[o + 3] += c03; o += ldc;
-    c[o] += c10; c[o + 1] += c11; c[o + 2] += c12; c[o + 3] += c13; o += ldc;
-    c[o] += c20; c[o + 1] += c21; c[o + 2] += c22; c[o + 3] += c23; o += ldc;
-    c[o] += c30; c[o + 1] += c31; c[o + 2] += c32; c[o + 3] += c33;
-    return;
+  let o = ci;
+  if (!first) {
+    c00 += cs[o]; c01 += cs[o + 1]; c02 += cs[o + 2]; c03 += cs[o + 3]; o += NC;
+    c10 += cs[o]; c11 += cs[o + 1]; c12 += cs[o + 2]; c13 += cs[o + 3]; o += NC;
+    c20 += cs[o]; c21 += cs[o + 1]; c22 += cs[o + 2]; c23 += cs[o + 3]; o += NC;
+    c30 += cs[o]; c31 += cs[o + 1]; c32 += cs[o + 2]; c33 += cs[o + 3];
+    o = ci;
   }
-  edge[0] = c00; edge[1] = c01; edge[2] = c02; edge[3] = c03;
-  edge[4] = c10; edge[5] = c11; edge[6] = c12; edge[7] = c13;
-  edge[8] = c20; edge[9] = c21; edge[10] = c22; edge[11] = c23;
-  edge[12] = c30; edge[13] = c31; edge[14] = c32; edge[15] = c33;
-  for (let r = 0; r < mr; r++) {
-    for (let j = 0; j < nr; j++) c[cOff + r * ldc + j] += edge[r * NR + j];
+  cs[o] = c00; cs[o + 1] = c01; cs[o + 2] = c02; cs[o + 3] = c03; o += NC;
+  cs[o] = c10; cs[o + 1] = c11; cs[o + 2] = c12; cs[o + 3] = c13; o += NC;
+  cs[o] = c20; cs[o + 1] = c21; cs[o + 2] = c22; cs[o + 3] = c23; o += NC;
+  cs[o] = c30; cs[o + 1] = c31; cs[o + 2] = c32; cs[o + 3] = c33;
+}
+
+let jsTilesMade: Tiles | undefined;
+/** The tiles in plain JS, for where WebAssembly SIMD is missing (made on first use). */
+function jsTiles(): Tiles {
+  if (jsTilesMade) return jsTilesMade;
+  const ap = new Float64Array(MC * KC), bp = new Float64Array(KC * NC), cs = new Float64Array(ROWS * NC);
+  jsTilesMade = {
+    ap, bp, cs,
+    block(mc, nc, kc, row, first) {
+      for (let jr = 0; jr < nc; jr += NR) {
+        for (let ir = 0; ir < mc; ir += MR) microKernel(kc, ap, ir * kc, bp, jr * kc, cs, (row + ir) * NC + jr, first);
+      }
+    },
+  };
+  return jsTilesMade;
+}
+
+const roundUp = (x: number, q: number): number => Math.ceil(x / q) * q;
+
+/** C = alpha · op(A) · op(B) + beta · C for one matrix, on the given tiles. */
+function gemmPacked(
+  s: Tiles, transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+  a: FloatArray, aOff: number, b: FloatArray, bOff: number, beta: number, c: FloatArray, cOff: number,
+): void {
+  const { ap, bp, cs } = s;
+  for (let r0 = 0; r0 < m; r0 += ROWS) {
+    const rows = Math.min(ROWS, m - r0);
+    for (let jc = 0; jc < n; jc += NC) {
+      const nc = Math.min(NC, n - jc);
+      for (let pc = 0; pc < k; pc += KC) {
+        const kc = Math.min(KC, k - pc);
+        packB(b, bOff, transB, n, k, pc, kc, jc, nc, bp);
+        for (let ic = 0; ic < rows; ic += MC) {
+          const mc = Math.min(MC, rows - ic);
+          packA(a, aOff, transA, m, k, r0 + ic, mc, pc, kc, alpha, ap);
+          s.block(roundUp(mc, MR), roundUp(nc, NR), kc, ic, pc === 0 ? 1 : 0);
+        }
+      }
+      writeC(c, cOff + r0 * n + jc, n, cs, rows, nc, beta);
+    }
   }
 }
 
-/** C += alpha · op(A) · op(B) for one matrix (C already scaled by beta). */
-function gemmBlocked(
-  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
-): void {
-  const ap = packABuf(MC * KC);
-  const bp = packBBuf(KC * (NC + NR));
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = Math.min(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = Math.min(KC, k - pc);
-      packB(b, bOff, transB, n, k, pc, kc, jc, nc, bp);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = Math.min(MC, m - ic);
-        packA(a, aOff, transA, m, k, ic, mc, pc, kc, alpha, ap);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = Math.min(NR, nc - jr);
-          for (let ir = 0; ir < mc; ir += MR) {
-            const mr = Math.min(MR, mc - ir);
-            microKernel(kc, ap, ir * kc, bp, jr * kc, c, cOff + (ic + ir) * n + jc + jr, n, mr, nr);
-          }
-        }
-      }
-    }
+/** C[rows×nc at o, row stride ldc] = acc + beta · C (beta = 0 overwrites, ignoring NaN in C). */
+function writeC(c: FloatArray, o: number, ldc: number, acc: Float64Array, rows: number, nc: number, beta: number): void {
+  for (let i = 0; i < rows; i++, o += ldc) {
+    const r = i * NC;
+    if (beta === 0) for (let j = 0; j < nc; j++) c[o + j] = acc[r + j];
+    else if (beta === 1) for (let j = 0; j < nc; j++) c[o + j] += acc[r + j];
+    else for (let j = 0; j < nc; j++) c[o + j] = beta * c[o + j] + acc[r + j];
   }
 }
 
@@ -170,6 +185,20 @@ export function gemm(
   alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
   batch = 1, strideA = m * k, strideB = k * n, strideC = m * n,
 ): void {
+  gemmOn(simdGemm(), transA, transB, m, n, k, alpha, a, b, beta, c, batch, strideA, strideB, strideC);
+}
+
+/** gemm with the plain-JS micro-kernel, as it runs where WebAssembly SIMD is missing (for tests). */
+export function gemmPlainJs(...args: Parameters<typeof gemm>): void {
+  const [transA, transB, m, n, k, alpha, a, b, beta, c, batch = 1, strideA = m * k, strideB = k * n, strideC = m * n] = args;
+  gemmOn(null, transA, transB, m, n, k, alpha, a, b, beta, c, batch, strideA, strideB, strideC);
+}
+
+function gemmOn(
+  simd: Tiles | null, transA: boolean, transB: boolean, m: number, n: number, k: number,
+  alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
+  batch: number, strideA: number, strideB: number, strideC: number,
+): void {
   const need = (len: number, stride: number, size: number, what: string): void => {
     if (size > 0 && (batch - 1) * stride + size > len) {
       throw new RangeError(
@@ -179,13 +208,17 @@ export function gemm(
   need(a.length, strideA, m * k, 'A');
   need(b.length, strideB, k * n, 'B');
   need(c.length, strideC, m * n, 'C');
-  const small = m * n * k <= SMALL_GEMM;
+  const small = simd ? m * n * k <= SMALL_GEMM_SIMD || m * n < MR * NR : m * n * k <= SMALL_GEMM;
   for (let t = 0; t < batch; t++) {
     const aOff = t * strideA, bOff = t * strideB, cOff = t * strideC;
-    scaleC(c, cOff, m * n, beta);
-    if (alpha === 0 || k === 0 || m === 0 || n === 0) continue;
-    if (small) gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
-    else gemmBlocked(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+    if (alpha === 0 || k === 0 || m === 0 || n === 0) {
+      scaleC(c, cOff, m * n, beta);
+    } else if (small) {
+      scaleC(c, cOff, m * n, beta);
+      gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+    } else {
+      gemmPacked(simd ?? jsTiles(), transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta, c, cOff);
+    }
   }
 }
 
