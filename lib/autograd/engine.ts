@@ -5,7 +5,7 @@ import { closeArena, openArena, outsidePool, pin } from './pool.js';
 import { checkBackward, isAnomalyEnabled, runVjp } from './anomaly.js';
 import { fmt, sameShape } from '../shape.js';
 import { kernels } from '../backend/index.js';
-import { allocArray, onesLike } from '../creation.js';
+import { allocArray } from '../creation.js';
 
 /**
  * The ops the engine itself applies to gradients, registered by the ops layer (lib/ops/methods.ts)
@@ -68,7 +68,9 @@ function seedFor(root: Tensor, seed: Tensor | null, op: string): Tensor {
     if (root.size !== 1) {
       throw new Error(`${op}: grad can be implicitly created only for scalar outputs; got shape ${fmt(root.shape)}, pass a gradient of that shape (y.backward(v))`);
     }
-    return onesLike(root);
+    const one = new Tensor(allocArray(root.dtype, 1), root.shape.slice());
+    one.data[0] = 1;
+    return one;
   }
   if (!sameShape(seed.shape, root.shape)) {
     throw new Error(`${op}: gradient of shape ${fmt(seed.shape)} does not match the output of shape ${fmt(root.shape)}`);
@@ -148,8 +150,8 @@ export function backward(
   try {
     const leafGrads = new Map<Tensor, Tensor>();
     const wanted = inputs ? new Set(inputs) : null;
-    const wantedNodes = new Map<Node, Tensor>();
-    for (const t of inputs ?? []) if (t.gradFn) wantedNodes.set(t.gradFn, t);
+    const wantedNodes = inputs ? new Map<Node, Tensor>() : null;
+    if (inputs) for (const t of inputs) if (t.gradFn) wantedNodes!.set(t.gradFn, t);
 
     const accumulateLeaf = (t: Tensor, g: Tensor): void => {
       if (wanted) {
@@ -179,8 +181,11 @@ export function backward(
       else if (t.requiresGrad) accumulateLeaf(t, g);
     };
 
-    const rootGrads = roots.map((r, i) => seedFor(r, seeds[i], op));
-    for (let i = 0; i < roots.length; i++) accumulate(roots[i], rootGrads[i]);
+    if (roots.length === 1) accumulate(roots[0], seedFor(roots[0], seeds[0], op));
+    else {
+      const rootGrads = roots.map((r, i) => seedFor(r, seeds[i], op));
+      for (let i = 0; i < roots.length; i++) accumulate(roots[i], rootGrads[i]);
+    }
 
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
@@ -191,7 +196,7 @@ export function backward(
         const t = node.retained, cur = T.grad(t);
         t.grad = createGraph ? graphSum(o, cur, g) : (cur ? o.add(cur, g) : g).clone(); // g may be scratch memory
       }
-      const target = wantedNodes.get(node);
+      const target = wantedNodes?.get(node);
       if (target) leafGrads.set(target, g);
       const rec = N.record(node);
       if (!rec) {
@@ -206,10 +211,11 @@ export function backward(
         inGrads = outsidePool(() => callVjp(rec, g, ctx));
       }
       if (!retainGraph) node.release();
+      const anomaly = isAnomalyEnabled();
       for (let j = 0; j < ins.length; j++) {
         const gj = inGrads[j];
         if (!gj || !ins[j].requiresGrad) continue;
-        if (isAnomalyEnabled()) checkBackward(node.name, g, j, gj === ACCUMULATED ? T.grad(ins[j])! : gj, node.createdAt);
+        if (anomaly) checkBackward(node.name, g, j, gj === ACCUMULATED ? T.grad(ins[j])! : gj, node.createdAt);
         if (gj !== ACCUMULATED) accumulate(ins[j], gj);
       }
     }
