@@ -1,7 +1,7 @@
 import { Tensor, nodeInternals as N, tensorInternals as T, type Node, type TapeRecord } from '../tensor.js';
 import { ACCUMULATED, type GradDestination, type Grads, type VjpContext } from './define.js';
 import { setGradEnabled } from './mode.js';
-import { closeArena, openArena, outsidePool, pin } from './pool.js';
+import { closeArena, openArena, outsidePool, pin, recycleOutput } from './pool.js';
 import { checkBackward, isAnomalyEnabled, runVjp } from './anomaly.js';
 import { fmt, sameShape } from '../shape.js';
 import { kernels } from '../backend/index.js';
@@ -47,9 +47,10 @@ function topoSort(roots: readonly Tensor[], mark: number): Node[] {
       const d = nodes.length - 1;
       const node = nodes[d];
       const i = next[d];
-      if (i < node.inputs.length) {
+      const ins = N.inputs(node);
+      if (i < ins.length) {
         next[d] = i + 1;
-        const child = node.inputs[i].gradFn;
+        const child = ins[i].gradFn;
         if (child && N.mark(child) !== mark) { N.setMark(child, mark); nodes.push(child); next.push(0); }
       } else {
         nodes.pop(); next.pop();
@@ -108,7 +109,7 @@ class Context implements VjpContext {
     this.out = rec.out;
     this.saved = rec.saved;
     this.needsInputGrad = rec.needsInputGrad;
-    this.inputs = node.inputs;
+    this.inputs = N.inputs(node);
     this.library = node.scratchSafe;
     return this;
   }
@@ -202,7 +203,7 @@ export function backward(
       if (!rec) {
         throw new Error(`${op}: the graph through ${node.name} was already freed by an earlier backward(); call the first backward with {retainGraph: true} to backpropagate through it again`);
       }
-      const ins = node.inputs;
+      const ins = N.inputs(node);
       ctx.set(rec, node);
       let inGrads: Grads;
       if (node.scratchSafe || !owns) inGrads = callVjp(rec, g, ctx);
@@ -210,7 +211,10 @@ export function backward(
         pin(g.data); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
         inGrads = outsidePool(() => callVjp(rec, g, ctx));
       }
-      if (!retainGraph) node.release();
+      if (!retainGraph) {
+        node.release();
+        if (owns) recycleOutput(node, rec.out);
+      }
       const anomaly = isAnomalyEnabled();
       for (let j = 0; j < ins.length; j++) {
         const gj = inGrads[j];
