@@ -267,16 +267,22 @@ const mseOp = defineLibraryOp({
   // Σ(input - target)² / n, with n = size for the mean (0/0 = NaN when empty, as in PyTorch) or 1 for the sum
   forward: (input: Tensor, target: Tensor, n: number) => {
     const d = binaryKernel('sub', 'mseLoss', input, target);
-    const sq = binaryKernel('mul', 'mseLoss', d, d);
+    const k = kernels(d.data);
+    k.binary('mul', d.data, d.shape, d.data, d.shape, d.data, d.shape); // squared in place
     const out = empty(input, []);
-    kernels(sq.data).reduce('sum', sq.data, 1, sq.size, 1, out.data);
+    k.reduce('sum', d.data, 1, d.size, 1, out.data);
     out.data[0] /= n;
     return out;
   },
   // d/dinput = 2(input - target)/n
   vjp: (g, { needsInputGrad: need, createGraph }, input: Tensor, target: Tensor, n: number) => {
-    const d = sub(input, target); // recomputed: cheaper than keeping it alive with the output
-    const gi = createGraph ? mul(d, mul(g, 2 / n)) : mul(d, (2 / n) * g.data[0]);
+    let gi: Tensor;
+    if (createGraph) gi = mul(sub(input, target), mul(g, 2 / n));
+    else {
+      // recomputed (cheaper than keeping it alive with the output), then scaled in place
+      gi = binaryKernel('sub', 'mseLoss', input, target);
+      kernels(gi.data).unary('affine', gi.data, gi.data, (2 / n) * g.data[0], 0);
+    }
     return [need[0] ? gi : null, need[1] ? neg(gi) : null];
   },
 });
