@@ -149,7 +149,7 @@ export function backward(
   const prevArena = owns ? openArena() : null;
   const order = topoSort(roots, ++pass);
   try {
-    const leafGrads = new Map<Tensor, Tensor>();
+    const leafGrads = inputs ? new Map<Tensor, Tensor>() : null; // functional grad only
     const wanted = inputs ? new Set(inputs) : null;
     const wantedNodes = inputs ? new Map<Node, Tensor>() : null;
     if (inputs) for (const t of inputs) if (t.gradFn) wantedNodes!.set(t.gradFn, t);
@@ -157,8 +157,8 @@ export function backward(
     const accumulateLeaf = (t: Tensor, g: Tensor): void => {
       if (wanted) {
         if (!wanted.has(t)) return;
-        const old = leafGrads.get(t);
-        leafGrads.set(t, old ? o.add(old, g) : g);
+        const old = leafGrads!.get(t);
+        leafGrads!.set(t, old ? o.add(old, g) : g);
       } else if (owns) {
         // g is scratch memory (or memory someone else holds): copy or add it into the leaf's own buffer
         const cur = T.grad(t);
@@ -198,7 +198,7 @@ export function backward(
         t.grad = createGraph ? graphSum(o, cur, g) : (cur ? o.add(cur, g) : g).clone(); // g may be scratch memory
       }
       const target = wantedNodes?.get(node);
-      if (target) leafGrads.set(target, g);
+      if (target) leafGrads!.set(target, g);
       const rec = N.record(node);
       if (!rec) {
         throw new Error(`${op}: the graph through ${node.name} was already freed by an earlier backward(); call the first backward with {retainGraph: true} to backpropagate through it again`);
@@ -223,7 +223,7 @@ export function backward(
         if (gj !== ACCUMULATED) accumulate(ins[j], gj);
       }
     }
-    return inputs ? inputs.map((t) => leafGrads.get(t) ?? null) : [];
+    return inputs ? inputs.map((t) => leafGrads!.get(t) ?? null) : [];
   } finally {
     setGradEnabled(prevGrad);
     if (owns) closeArena(prevArena);
