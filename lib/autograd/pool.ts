@@ -112,7 +112,7 @@ export function pin(a: FloatArray): void {
   if (a instanceof Float32Array && a.length >= MIN) pinned.add(a);
 }
 
-/** Run fn with pooling off: what it allocates is ordinary GC memory (a user VJP runs this way). */
+/** Run fn with no arena: what it allocates never returns to the pool (a user VJP runs this way). */
 export function outsidePool<T>(fn: () => T): T {
   return withSetting(setArena, null, fn);
 }
