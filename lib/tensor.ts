@@ -27,6 +27,13 @@ export let nodeInternals: {
   grad(n: Node): Tensor | null;
   setGrad(n: Node, g: Tensor | null): void;
   record(n: Node): TapeRecord | null;
+  /** The inputs, read without marking the node as exposed. */
+  inputs(n: Node): readonly Tensor[];
+  /** Someone read .inputs: the tensors on this node may be held by user code. */
+  exposed(n: Node): boolean;
+  /** The one node that consumes this node's output, when the output may be recycled after both ran (autograd/pool.ts). */
+  consumer(n: Node): Node | null;
+  setConsumer(n: Node, c: Node): void;
 };
 
 /** A dense row-major float tensor with reverse-mode autodiff. Memory is owned by the garbage collector. */
@@ -157,14 +164,27 @@ export class Node {
   createdAt?: string;
   /** Library op: its VJP keeps no reference to g or to what it computes, so the engine may recycle them (pool.ts). */
   scratchSafe = false;
+  /** The op's forward always returns memory of its own, shared with no other tensor (not a view). */
+  freshOutput = false;
   // engine bookkeeping for one backward pass: visit mark and the gradient gathered so far
   #mark = 0;
   #grad: Tensor | null = null;
   // what the VJP needs; dropped by release()
   #record: TapeRecord | null;
+  #inputs: readonly Tensor[];
+  // whether .inputs was read (then its tensors may be held outside the engine); see pool.ts, rule 6
+  #exposed = false;
+  #consumer: Node | null = null;
 
-  constructor(readonly name: string, public inputs: readonly Tensor[], record: TapeRecord, readonly outShape: readonly number[]) {
+  constructor(readonly name: string, inputs: readonly Tensor[], record: TapeRecord, readonly outShape: readonly number[]) {
     this.#record = record;
+    this.#inputs = inputs;
+  }
+
+  /** The tensors this op read (empty once released). */
+  get inputs(): readonly Tensor[] {
+    this.#exposed = true;
+    return this.#inputs;
   }
 
   /** True once backward() without retainGraph has dropped what the VJP needed. */
@@ -175,7 +195,7 @@ export class Node {
   /** Drop saved tensors once the graph has been used (backward without retainGraph). */
   release(): void {
     this.#record = null;
-    this.inputs = [];
+    this.#inputs = [];
   }
 
   toString(): string {
@@ -189,6 +209,10 @@ export class Node {
       grad: (n) => n.#grad,
       setGrad: (n, g) => { n.#grad = g; },
       record: (n) => n.#record,
+      inputs: (n) => n.#inputs,
+      exposed: (n) => n.#exposed,
+      consumer: (n) => n.#consumer,
+      setConsumer: (n, c) => { n.#consumer = c; },
     };
   }
 }

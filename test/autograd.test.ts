@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import * as tg from '../lib/index.js';
 import { tensor } from '../lib/index.js';
-import { tensorInternals } from '../lib/tensor.js';
+import { nodeInternals, tensorInternals } from '../lib/tensor.js';
 import { expectClose } from './helpers.js';
 
 describe('backward', () => {
@@ -253,6 +253,86 @@ describe('memory reuse', () => {
       ref.pow(2).sum().backward();
       expectClose((l1 as tg.nn.Linear).weight.grad!, g, 1e-5);
     }
+  });
+});
+
+describe('recycled hidden activations (pool.ts, rule 6)', () => {
+  // hidden activations of 32·48 and 32·32 floats: large enough for the pool
+  const build = () => {
+    tg.manualSeed(11);
+    return new tg.nn.Sequential(new tg.nn.Linear(40, 48), new tg.nn.ReLU(), new tg.nn.Linear(48, 32), new tg.nn.Tanh(), new tg.nn.Linear(32, 5));
+  };
+  const hiddenOf = (y: tg.Tensor): tg.Tensor[] => {
+    // internal reads: they do not mark the nodes as exposed
+    const h2 = nodeInternals.inputs(y.gradFn!)[0];
+    return [nodeInternals.inputs(h2.gradFn!)[0], h2];
+  };
+  const step = (model: tg.nn.Sequential, x: tg.Tensor): number[] => {
+    model.zeroGrad();
+    model.forward(x).pow(2).mean().backward();
+    return [...model.parameters()].flatMap((p) => Array.from(tensorInternals.grad(p)!.data));
+  };
+
+  it('a plain step reuses the previous step\'s hidden arrays, with the values of fresh memory', () => {
+    const model = build();
+    const x = tg.randn([32, 40]);
+    const y1 = model.forward(x);
+    const [h1, h2] = hiddenOf(y1).map((h) => h.data);
+    y1.pow(2).mean().backward();
+    const y2 = model.forward(x);
+    const again = hiddenOf(y2).map((h) => h.data);
+    expect(new Set([h1, h2])).toEqual(new Set(again)); // recycled
+    expectClose(y2, Array.from(y1.data), 0);
+    model.zeroGrad();
+    y2.pow(2).mean().backward();
+    const g = [...model.parameters()].flatMap((p) => Array.from(tensorInternals.grad(p)!.data));
+    const ref = tg.grad(() => model.forward(x).pow(2).mean(), [...model.parameters()]); // no pool
+    expectClose(g, ref.flatMap((t) => Array.from(t!.data)), 1e-6);
+  });
+  it('a hidden activation reached through gradFn.inputs is never overwritten', () => {
+    const model = build();
+    const x = tg.randn([32, 40]);
+    const y = model.forward(x);
+    const h2 = y.gradFn!.inputs[0]; // public read: marks the node as exposed
+    const h1 = h2.gradFn!.inputs[0];
+    const saved = [Array.from(h1.data), Array.from(h2.data)];
+    y.pow(2).mean().backward();
+    for (let i = 0; i < 3; i++) step(model, tg.randn([32, 40]));
+    expectClose(h1, saved[0], 0);
+    expectClose(h2, saved[1], 0);
+  });
+  it('the model output the caller holds is never overwritten', () => {
+    const model = build();
+    const y = model.forward(tg.randn([32, 40]));
+    const saved = Array.from(y.data);
+    y.pow(2).mean().backward();
+    for (let i = 0; i < 3; i++) step(model, tg.randn([32, 40]));
+    expectClose(y, saved, 0);
+  });
+  it('a graph kept with retainGraph keeps its activations: a second backward after other steps gives the same gradients', () => {
+    const model = build();
+    const x = tg.randn([32, 40]);
+    const loss = model.forward(x).pow(2).mean();
+    model.zeroGrad();
+    loss.backward(undefined, { retainGraph: true });
+    const first = [...model.parameters()].map((p) => Array.from(p.grad!.data));
+    for (let i = 0; i < 3; i++) step(model, tg.randn([32, 40]));
+    model.zeroGrad();
+    loss.backward();
+    [...model.parameters()].forEach((p, i) => expectClose(p.grad!, first[i], 0));
+  });
+  it('a Linear subclass or a module between the Linears keeps its input: nothing is recycled', () => {
+    class Keeping extends tg.nn.Linear {
+      kept: tg.Tensor[] = [];
+      override forward(x: tg.Tensor): tg.Tensor { this.kept.push(x); return super.forward(x); }
+    }
+    tg.manualSeed(3);
+    const keep = new Keeping(48, 32);
+    const model = new tg.nn.Sequential(new tg.nn.Linear(40, 48), new tg.nn.ReLU(), keep, new tg.nn.Linear(32, 5));
+    for (let i = 0; i < 3; i++) step(model, tg.randn([32, 40]));
+    const saved = keep.kept.map((t) => Array.from(t.data));
+    for (let i = 0; i < 3; i++) step(model, tg.randn([32, 40]));
+    keep.kept.slice(0, 3).forEach((t, i) => expectClose(t, saved[i], 0));
   });
 });
 

@@ -251,4 +251,21 @@ describe('loss option errors', () => {
     expect(String(new nn.MSELoss({ reduction: 'none' }))).toBe("MSELoss(reduction='none')");
     expect(String(new nn.NLLLoss())).toBe('NLLLoss()');
   });
+  it('options checked once per module still see a replaced buffer, a buffer set to require grad, and a caller\'s edited object', () => {
+    const m = new nn.CrossEntropyLoss({ weight: tensor([1, 1]) });
+    // row losses: -log softmax([0, 1])[0] = log(1 + e) and -log softmax([0, 0])[1] = ln 2; PyTorch's weighted mean
+    const x = tensor([[0, 1], [0, 0]]), a = Math.log(1 + Math.E), b = Math.LN2;
+    expectClose(m.forward(x, [0, 1]), (a + b) / 2);
+    expectClose(m.forward(x, [0, 1]), (a + b) / 2); // the second call reuses the checked options
+    m.loadStateDict({ weight: tensor([3, 1]) });
+    expectClose(m.forward(x, [0, 1]), (3 * a + b) / 4);
+    (m as unknown as { weight: Tensor }).weight = tensor([1, 3]);
+    expectClose(m.forward(x, [0, 1]), (a + 3 * b) / 4);
+    (m as unknown as { weight: Tensor }).weight.requiresGrad_();
+    expect(() => m.forward(x, [0, 1])).toThrow(/weight must not require grad/);
+    const o: { reduction: string } = { reduction: 'sum' };
+    expectClose(tg.mseLoss(tensor([1, 2]), tensor([0, 0]), o as { reduction: 'sum' }), 5);
+    o.reduction = 'wrong';
+    expect(() => tg.mseLoss(tensor([1, 2]), tensor([0, 0]), o as { reduction: 'sum' })).toThrow(/reduction must be/);
+  });
 });

@@ -43,6 +43,8 @@ export interface OpDef<A extends unknown[], S = undefined> {
   forward: (...args: A) => Tensor | { out: Tensor; saved: S };
   /** Gradients for each Tensor input, in the order they appear in args (arrays of tensors flattened). */
   vjp: (g: Tensor, ctx: VjpContext<S>, ...args: A) => Grads;
+  /** The forward's output is always memory of its own, never a view (lets library callers recycle it: pool.ts, rule 6). */
+  freshOutput?: boolean;
 }
 
 /**
@@ -79,6 +81,7 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
     out.requiresGrad = true;
     out.gradFn = new Node(gradName, inputs, rec, out.shape);
     out.gradFn.scratchSafe = scratchSafe;
+    out.gradFn.freshOutput = def.freshOutput === true;
     if (isAnomalyEnabled()) out.gradFn.createdAt = new Error().stack?.split('\n').slice(2).join('\n');
     return out;
   };

@@ -1,11 +1,11 @@
 import { Tensor, nodeInternals as N, tensorInternals as T, type Node, type TapeRecord } from '../tensor.js';
 import { ACCUMULATED, type GradDestination, type Grads, type VjpContext } from './define.js';
 import { setGradEnabled } from './mode.js';
-import { closeArena, openArena, outsidePool, pin } from './pool.js';
+import { closeArena, openArena, outsidePool, pin, recycleOutput } from './pool.js';
 import { checkBackward, isAnomalyEnabled, runVjp } from './anomaly.js';
 import { fmt, sameShape } from '../shape.js';
 import { kernels } from '../backend/index.js';
-import { allocArray, onesLike } from '../creation.js';
+import { allocArray } from '../creation.js';
 
 /**
  * The ops the engine itself applies to gradients, registered by the ops layer (lib/ops/methods.ts)
@@ -47,9 +47,10 @@ function topoSort(roots: readonly Tensor[], mark: number): Node[] {
       const d = nodes.length - 1;
       const node = nodes[d];
       const i = next[d];
-      if (i < node.inputs.length) {
+      const ins = N.inputs(node);
+      if (i < ins.length) {
         next[d] = i + 1;
-        const child = node.inputs[i].gradFn;
+        const child = ins[i].gradFn;
         if (child && N.mark(child) !== mark) { N.setMark(child, mark); nodes.push(child); next.push(0); }
       } else {
         nodes.pop(); next.pop();
@@ -68,7 +69,9 @@ function seedFor(root: Tensor, seed: Tensor | null, op: string): Tensor {
     if (root.size !== 1) {
       throw new Error(`${op}: grad can be implicitly created only for scalar outputs; got shape ${fmt(root.shape)}, pass a gradient of that shape (y.backward(v))`);
     }
-    return onesLike(root);
+    const one = new Tensor(allocArray(root.dtype, 1), root.shape.slice());
+    one.data[0] = 1;
+    return one;
   }
   if (!sameShape(seed.shape, root.shape)) {
     throw new Error(`${op}: gradient of shape ${fmt(seed.shape)} does not match the output of shape ${fmt(root.shape)}`);
@@ -106,7 +109,7 @@ class Context implements VjpContext {
     this.out = rec.out;
     this.saved = rec.saved;
     this.needsInputGrad = rec.needsInputGrad;
-    this.inputs = node.inputs;
+    this.inputs = N.inputs(node);
     this.library = node.scratchSafe;
     return this;
   }
@@ -146,16 +149,16 @@ export function backward(
   const prevArena = owns ? openArena() : null;
   const order = topoSort(roots, ++pass);
   try {
-    const leafGrads = new Map<Tensor, Tensor>();
+    const leafGrads = inputs ? new Map<Tensor, Tensor>() : null; // functional grad only
     const wanted = inputs ? new Set(inputs) : null;
-    const wantedNodes = new Map<Node, Tensor>();
-    for (const t of inputs ?? []) if (t.gradFn) wantedNodes.set(t.gradFn, t);
+    const wantedNodes = inputs ? new Map<Node, Tensor>() : null;
+    if (inputs) for (const t of inputs) if (t.gradFn) wantedNodes!.set(t.gradFn, t);
 
     const accumulateLeaf = (t: Tensor, g: Tensor): void => {
       if (wanted) {
         if (!wanted.has(t)) return;
-        const old = leafGrads.get(t);
-        leafGrads.set(t, old ? o.add(old, g) : g);
+        const old = leafGrads!.get(t);
+        leafGrads!.set(t, old ? o.add(old, g) : g);
       } else if (owns) {
         // g is scratch memory (or memory someone else holds): copy or add it into the leaf's own buffer
         const cur = T.grad(t);
@@ -179,8 +182,11 @@ export function backward(
       else if (t.requiresGrad) accumulateLeaf(t, g);
     };
 
-    const rootGrads = roots.map((r, i) => seedFor(r, seeds[i], op));
-    for (let i = 0; i < roots.length; i++) accumulate(roots[i], rootGrads[i]);
+    if (roots.length === 1) accumulate(roots[0], seedFor(roots[0], seeds[0], op));
+    else {
+      const rootGrads = roots.map((r, i) => seedFor(r, seeds[i], op));
+      for (let i = 0; i < roots.length; i++) accumulate(roots[i], rootGrads[i]);
+    }
 
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
@@ -191,13 +197,13 @@ export function backward(
         const t = node.retained, cur = T.grad(t);
         t.grad = createGraph ? graphSum(o, cur, g) : (cur ? o.add(cur, g) : g).clone(); // g may be scratch memory
       }
-      const target = wantedNodes.get(node);
-      if (target) leafGrads.set(target, g);
+      const target = wantedNodes?.get(node);
+      if (target) leafGrads!.set(target, g);
       const rec = N.record(node);
       if (!rec) {
         throw new Error(`${op}: the graph through ${node.name} was already freed by an earlier backward(); call the first backward with {retainGraph: true} to backpropagate through it again`);
       }
-      const ins = node.inputs;
+      const ins = N.inputs(node);
       ctx.set(rec, node);
       let inGrads: Grads;
       if (node.scratchSafe || !owns) inGrads = callVjp(rec, g, ctx);
@@ -205,15 +211,19 @@ export function backward(
         pin(g.data); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
         inGrads = outsidePool(() => callVjp(rec, g, ctx));
       }
-      if (!retainGraph) node.release();
+      if (!retainGraph) {
+        node.release();
+        if (owns) recycleOutput(node, rec.out);
+      }
+      const anomaly = isAnomalyEnabled();
       for (let j = 0; j < ins.length; j++) {
         const gj = inGrads[j];
         if (!gj || !ins[j].requiresGrad) continue;
-        if (isAnomalyEnabled()) checkBackward(node.name, g, j, gj === ACCUMULATED ? T.grad(ins[j])! : gj, node.createdAt);
+        if (anomaly) checkBackward(node.name, g, j, gj === ACCUMULATED ? T.grad(ins[j])! : gj, node.createdAt);
         if (gj !== ACCUMULATED) accumulate(ins[j], gj);
       }
     }
-    return inputs ? inputs.map((t) => leafGrads.get(t) ?? null) : [];
+    return inputs ? inputs.map((t) => leafGrads!.get(t) ?? null) : [];
   } finally {
     setGradEnabled(prevGrad);
     if (owns) closeArena(prevArena);

@@ -1,5 +1,6 @@
 import type { FloatArray } from '../backend/backend.js';
 import { withSetting } from '../scope.js';
+import { nodeInternals as N, type Node, type Tensor } from '../tensor.js';
 
 // Gradient memory ownership: the one place these rules live (engine.ts and Tensor follow them).
 //
@@ -25,6 +26,14 @@ import { withSetting } from '../scope.js';
 // 4. createGraph backward. Gradients are graph tensors, never updated in place; a leaf's first
 //    gradient is a (differentiable) copy, never the caller's seed or a tensor another leaf holds.
 // 5. The user's backward seed is only read, never written.
+// 6. Forward activations. Outside a backward pass, allocF32 also takes arrays from the pool (they
+//    are dead: nothing holds them), unrecorded: such an array returns to the pool only by this
+//    rule. A library caller that drops an op's output h after feeding it to the next op (an exact
+//    nn.Sequential's hidden activations) calls recycleAfterUse(h, next). Then h is reachable only
+//    through the tape: its producer's record and the consumer's inputs. Once a plain backward has
+//    released both nodes, h's array returns to the pool, unless someone read the consumer's
+//    .inputs (the only public path to h: Node.inputs marks the node exposed), the producer's
+//    output is not memory of its own (a view), or h was made inside a backward pass.
 
 const MIN = 1024;
 const MAX_PER_SIZE = 8;
@@ -50,22 +59,16 @@ function setArena(a: Float32Array[] | null): Float32Array[] | null {
 export function closeArena(prev: Float32Array[] | null): void {
   const done = setArena(prev);
   if (!done) return;
-  for (const a of done) {
-    if (pinned.has(a)) continue;
-    const list = free.get(a.length) ?? [];
-    if (list.length >= MAX_PER_SIZE || freeBytes + a.byteLength > MAX_BYTES) continue;
-    list.push(a);
-    free.set(a.length, list);
-    freeBytes += a.byteLength;
-  }
+  for (const a of done) giveBack(a);
 }
 
 /**
- * A float32 array of n elements. Inside an arena it may come from the pool with stale contents:
- * callers pass zero = true unless their kernel overwrites every element.
+ * A float32 array of n elements. It may come from the pool with stale contents: callers pass
+ * zero = true unless their kernel overwrites every element. Inside an arena it returns to the pool
+ * when the pass ends.
  */
 export function allocF32(n: number, zero: boolean): Float32Array {
-  if (arena === null || n < MIN) return new Float32Array(n);
+  if (n < MIN) return new Float32Array(n);
   const list = free.get(n);
   let a = list?.pop();
   if (a) {
@@ -74,8 +77,34 @@ export function allocF32(n: number, zero: boolean): Float32Array {
   } else {
     a = new Float32Array(n);
   }
-  arena.push(a);
+  arena?.push(a);
   return a;
+}
+
+function giveBack(a: Float32Array): void {
+  if (pinned.has(a)) return;
+  const list = free.get(a.length) ?? [];
+  if (list.length >= MAX_PER_SIZE || freeBytes + a.byteLength > MAX_BYTES) return;
+  list.push(a);
+  free.set(a.length, list);
+  freeBytes += a.byteLength;
+}
+
+/**
+ * Rule 6: h, an op's output, was fed to the op that made next and the caller keeps no reference
+ * to it. Its memory may return to the pool once backward has released both nodes.
+ */
+export function recycleAfterUse(h: Tensor, next: Tensor): void {
+  const prod = h.gradFn, cons = next.gradFn;
+  if (arena !== null || !prod || !cons || !prod.scratchSafe || !prod.freshOutput || !cons.scratchSafe) return;
+  if (!(h.data instanceof Float32Array) || h.data.length < MIN || N.exposed(cons) || !N.inputs(cons).includes(h)) return;
+  N.setConsumer(prod, cons);
+}
+
+/** The engine released node (plain backward, rule 6): recycle its output when its consumer is done too. */
+export function recycleOutput(node: Node, out: Tensor): void {
+  const c = N.consumer(node);
+  if (c && c.released && !N.exposed(c) && out.data instanceof Float32Array) giveBack(out.data);
 }
 
 /** Keep a from ever returning to the pool (a user VJP received it). */
@@ -83,7 +112,7 @@ export function pin(a: FloatArray): void {
   if (a instanceof Float32Array && a.length >= MIN) pinned.add(a);
 }
 
-/** Run fn with pooling off: what it allocates is ordinary GC memory (a user VJP runs this way). */
+/** Run fn with no arena: what it allocates never returns to the pool (a user VJP runs this way). */
 export function outsidePool<T>(fn: () => T): T {
   return withSetting(setArena, null, fn);
 }

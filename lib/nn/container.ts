@@ -1,6 +1,7 @@
 import type { Tensor } from '../tensor.js';
 import type { Activation } from '../ops/activation.js';
 import { Module, type AnyModule } from './module.js';
+import { recycleAfterUse } from '../autograd/pool.js';
 import { Linear } from './linear.js';
 import { ReLU, Sigmoid, Tanh } from './activation.js';
 import { describeLayers, layerSpecProblem, buildLayers, type LayerSpec } from './architecture.js';
@@ -55,16 +56,21 @@ export class Sequential extends Module<[Tensor], Tensor> implements Iterable<Mod
 
   override forward(x: Tensor): Tensor {
     const list = this._list;
+    let hidden: Tensor | null = null; // the previous exact Linear's output: only this loop holds it
     for (let i = 0; i < list.length; i++) {
       const m = list[i];
       // only an exact Linear: a subclass may override forward, which the fused op would bypass
-      const act = m.constructor === Linear && i + 1 < list.length ? fusable(list[i + 1]) : null;
+      const exact = m.constructor === Linear;
+      const act = exact && i + 1 < list.length ? fusable(list[i + 1]) : null;
       if (act) {
         x = (m as Linear).forwardActivated(x, act);
         i++;
       } else {
         x = m.forward(x);
       }
+      // an exact Linear keeps nothing it reads: the hidden activation it consumed lives on the tape only
+      if (hidden && exact) recycleAfterUse(hidden, x);
+      hidden = exact ? x : null;
     }
     return x;
   }

@@ -27,10 +27,14 @@ abstract class Loss<K extends LossKind, T> extends Module<[Tensor, T], Tensor> {
   }
   /** The options with the live buffers (loadStateDict writes into them). */
   protected get options(): LossOptions[K] {
+    const self = this as unknown as Record<string, unknown>, last = this._live as Record<string, unknown> | null;
+    if (last && last.weight === self.weight && last.posWeight === self.posWeight) return this._live!;
     const o: Record<string, unknown> = { ...this._opts };
-    for (const k of ['weight', 'posWeight']) if (k in o) o[k] = (this as unknown as Record<string, unknown>)[k];
-    return o as LossOptions[K];
+    for (const k of ['weight', 'posWeight']) if (k in o) o[k] = self[k];
+    // checked and frozen once; rebuilt only when a buffer is replaced
+    return (this._live = lossOptions(this._kind, o, this.constructor.name));
   }
+  private _live: LossOptions[K] | null = null;
   abstract override forward(input: Tensor, target: T): Tensor;
   /** The scalar options that differ from their defaults. */
   override extraRepr(): string {

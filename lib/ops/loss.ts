@@ -1,5 +1,5 @@
 import { kernels } from '../backend/index.js';
-import { defineOp, type Grads } from '../autograd/define.js';
+import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { noGrad } from '../autograd/mode.js';
 import { Tensor, isTensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
@@ -77,6 +77,7 @@ const DEFAULTS: { [K in LossKind]: LossOptions[K] } = {
 
 /** A loss's options over its defaults, checked; unknown names are rejected. `name` goes into errors. */
 export function lossOptions<K extends LossKind>(kind: K, given: object | undefined, name: string = kind): LossOptions[K] {
+  if (given !== undefined && checked.get(given) === kind && !buffersNeedGrad(given as Record<string, unknown>)) return given as LossOptions[K];
   const o: Record<string, unknown> = withDefaults(name, given, DEFAULTS[kind]);
   const batchmean = kind === 'klDiv';
   if (o.reduction !== 'none' && o.reduction !== 'mean' && o.reduction !== 'sum' && !(batchmean && o.reduction === 'batchmean')) {
@@ -93,7 +94,16 @@ export function lossOptions<K extends LossKind>(kind: K, given: object | undefin
   if ('delta' in o) checkNumber(name, 'delta', o.delta, (x) => x > 0, 'a positive number');
   if ('logTarget' in o && typeof o.logTarget !== 'boolean') throw new TypeError(`${name}: logTarget must be a boolean, got ${typeof o.logTarget}`);
   if ('labelSmoothing' in o) checkNumber(name, 'labelSmoothing', o.labelSmoothing, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  checked.set(Object.freeze(o), kind);
   return o as unknown as LossOptions[K];
+}
+
+// Option objects lossOptions returned (frozen): passing one back skips the checks (a loss module
+// does this every step), except that a weight may have been set to require grad since.
+const checked = new WeakMap<object, LossKind>();
+
+function buffersNeedGrad(o: Record<string, unknown>): boolean {
+  return (isTensor(o.weight) && o.weight.requiresGrad) || (isTensor(o.posWeight) && o.posWeight.requiresGrad);
 }
 
 /** The per-element losses reduced as asked. */
@@ -160,7 +170,7 @@ function readLabels(op: string, labels: Labels, rows: number, classes: number, i
   return out;
 }
 
-const crossEntropyOp = defineOp({
+const crossEntropyOp = defineLibraryOp({
   name: 'CrossEntropy',
   // saved: the softmax probabilities, which the kernel computes on the way
   forward: (logits: Tensor, labels: Int32Array, total: boolean) => {
@@ -252,21 +262,27 @@ export function checkSame(op: string, a: Tensor, b: Tensor): void {
   if (!sameShape(a.shape, b.shape)) throw new RangeError(`${op}: input ${fmt(a.shape)} and target ${fmt(b.shape)} must have the same shape`);
 }
 
-const mseOp = defineOp({
+const mseOp = defineLibraryOp({
   name: 'MseLoss',
   // Σ(input - target)² / n, with n = size for the mean (0/0 = NaN when empty, as in PyTorch) or 1 for the sum
   forward: (input: Tensor, target: Tensor, n: number) => {
     const d = binaryKernel('sub', 'mseLoss', input, target);
-    const sq = binaryKernel('mul', 'mseLoss', d, d);
+    const k = kernels(d.data);
+    k.binary('mul', d.data, d.shape, d.data, d.shape, d.data, d.shape); // squared in place
     const out = empty(input, []);
-    kernels(sq.data).reduce('sum', sq.data, 1, sq.size, 1, out.data);
+    k.reduce('sum', d.data, 1, d.size, 1, out.data);
     out.data[0] /= n;
     return out;
   },
   // d/dinput = 2(input - target)/n
   vjp: (g, { needsInputGrad: need, createGraph }, input: Tensor, target: Tensor, n: number) => {
-    const d = sub(input, target); // recomputed: cheaper than keeping it alive with the output
-    const gi = createGraph ? mul(d, mul(g, 2 / n)) : mul(d, (2 / n) * g.data[0]);
+    let gi: Tensor;
+    if (createGraph) gi = mul(sub(input, target), mul(g, 2 / n));
+    else {
+      // recomputed (cheaper than keeping it alive with the output), then scaled in place
+      gi = binaryKernel('sub', 'mseLoss', input, target);
+      kernels(gi.data).unary('affine', gi.data, gi.data, (2 / n) * g.data[0], 0);
+    }
     return [need[0] ? gi : null, need[1] ? neg(gi) : null];
   },
 });
@@ -284,7 +300,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts?: MSELossOptions): T
 // PyTorch's ε for BCE, 1e-12 rounded to float32 even in float64 (binary_cross_entropy_backward)
 const BCE_EPS = Math.fround(1e-12);
 
-const bceOp = defineOp({
+const bceOp = defineLibraryOp({
   name: 'BceLoss',
   // -w·(y·log x + (1-y)·log(1-x)) per element, each log clamped at -100 as in PyTorch
   forward: (x: Tensor, y: Tensor, w: Tensor | null) => noGrad(() => {
@@ -305,7 +321,7 @@ function bceGradCoef(x: Tensor, y: Tensor): Tensor {
 
 // The input gradient is an op of its own so that its derivatives are PyTorch's
 // binary_cross_entropy_double_backward, not the derivative of the clamp (1/ε at x = 0 or 1).
-const bceInputGrad = defineOp({
+const bceInputGrad = defineLibraryOp({
   name: 'BceLossGrad',
   forward: (g: Tensor, x: Tensor, y: Tensor, w: Tensor | null) => noGrad(() => mul(w ? mul(g, w) : g, bceGradCoef(x, y))),
   vjp: (gg, { needsInputGrad: n }, g: Tensor, x: Tensor, y: Tensor, w: Tensor | null): Grads => {
@@ -338,7 +354,7 @@ function softplusNeg(x: Tensor): Tensor {
   return add(relu(neg(x)), log(add(exp(neg(abs(x))), 1)));
 }
 
-const bceWithLogitsOp = defineOp({
+const bceWithLogitsOp = defineLibraryOp({
   name: 'BceWithLogitsLoss',
   // w·((1-y)·x + (1 + (p-1)·y)·log(1 + e^-x)) per element (PyTorch's form; p = posWeight)
   forward: (x: Tensor, y: Tensor, w: Tensor | null, p: Tensor | null) => noGrad(() => {

@@ -76,6 +76,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 function linearOp(name: string, act: Activation | null) {
   return defineLibraryOp({
     name,
+    freshOutput: true,
     // y = act(x·Wᵀ + b): bias rows are copied into the output, one gemm accumulates onto them
     // (beta = 1), and the activation runs in place on the result
     forward: (x: Tensor, w: Tensor, bias?: Tensor) => {

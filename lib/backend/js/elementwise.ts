@@ -67,15 +67,15 @@ export function binary(
   op: BinaryOp, a: FloatArray, aShape: readonly number[], b: FloatArray, bShape: readonly number[],
   out: FloatArray, outShape: readonly number[],
 ): void {
-  const what = `binary ${op}`;
   const size = sizeOf(outShape);
   const aSize = sizeOf(aShape), bSize = sizeOf(bShape);
   if (a.length < aSize || b.length < bSize || out.length < size) {
-    throw new RangeError(`${what}: arrays are smaller than shapes ${fmt(aShape)}, ${fmt(bShape)} -> ${fmt(outShape)}`);
+    throw new RangeError(`binary ${op}: arrays are smaller than shapes ${fmt(aShape)}, ${fmt(bShape)} -> ${fmt(outShape)}`);
   }
   if (sameShape(aShape, outShape) && (sameShape(bShape, outShape) || (bSize === 1 && bShape.length <= outShape.length))) {
     return binaryRun(op, a, 0, 1, b, 0, bSize === size ? 1 : 0, out, 0, size); // the common cases, without stride bookkeeping
   }
+  const what = `binary ${op}`;
   const sa = broadcastStrides(aShape, outShape, what);
   const sb = broadcastStrides(bShape, outShape, what);
   if (size === 0) return;

@@ -14,7 +14,7 @@ function accBuf(size: number): Float64Array {
 }
 
 export function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void {
-  checkAxis(`reduce ${op}`, x.length, outer, n, inner);
+  checkAxis('reduce', x.length, outer, n, inner, op); // no message string built per call
   if (outer === 0 || inner === 0) return; // empty output: no work, however long the reduced axis
   // Identities for an empty axis; max propagates NaN like PyTorch: once m is NaN, every
   // `v > m` is false, and `v !== v` lets the first NaN in.

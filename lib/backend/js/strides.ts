@@ -1,9 +1,9 @@
 // Shape and stride helpers shared by the JS kernels (called once per kernel call, outside the hot loops).
 import { fmt } from '../../shape.js';
 
-export function checkAxis(what: string, len: number, outer: number, n: number, inner: number): void {
+export function checkAxis(what: string, len: number, outer: number, n: number, inner: number, op = ''): void {
   if (len < outer * n * inner) {
-    throw new RangeError(`${what}: x has ${len} elements, fewer than [${outer}, ${n}, ${inner}]`);
+    throw new RangeError(`${what}${op && ` ${op}`}: x has ${len} elements, fewer than [${outer}, ${n}, ${inner}]`);
   }
 }
 
