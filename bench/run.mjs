@@ -388,7 +388,8 @@ function printNotes(results) {
 
 /** The numbers a README performance table needs: tapegrad-native against PyTorch as installed and with the best core. */
 function printSummary(rows, results) {
-  const k = results.find((r) => r.engine === 'tapegrad-native' && r.backendInfo?.kernel)?.backendInfo.kernel;
+  const k = results.find((r) => r.engine === 'tapegrad-native' && r.backendInfo?.kernel)?.backendInfo.kernel
+    ?? results.find((r) => r.engine === 'infer')?.engines?.['tapegrad-native']?.backendInfo?.kernel;
   log('');
   log(`summary: tapegrad-native ran OpenBLAS's ${k ? `${k.core} kernel (${k.choice}: ${k.detail})` : 'kernel: unknown (no native run)'}`);
   const pick = (row, engine, core) => rows.find((x) => x.case === row.case && x.shape === row.shape && x.engine === engine
