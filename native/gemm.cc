@@ -21,6 +21,7 @@ void gemm(const GemmOptions& o, const float* a, const float* b, float* c) {
   const int64_t m = o.m, n = o.n, k = o.k;
   const float alpha = o.alpha, beta = o.beta;
   if (m == 0 || n == 0 || o.batch == 0) return;
+  if (gemmFewRows(o, a, b, c)) return;
   // Leading dimensions of the matrices as stored (row-major): op(A) is m x k, so A is m x k or k x m.
   const int lda = static_cast<int>(std::max<int64_t>(1, transA ? m : k));
   const int ldb = static_cast<int>(std::max<int64_t>(1, transB ? k : n));
