@@ -119,6 +119,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1], [1, 5, 1], [7, 1, 3], [5, 3, 1], [300, 4, 17], [3, 700, 9], [64, 64, 64], [520, 530, 48], [37, 29, 515],
       [1, 130, 517], // one row: sgemv
+      [9, 100, 33], [64, 200, 70], // 2 to 64 rows, no transposes: gemm_rows.cc on AVX-512 (column tails of 36 and 8)
     ];
     const flags: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
     function runGemm(tA: boolean, tB: boolean, m: number, n: number, k: number, alpha: number, beta: number,

@@ -1,6 +1,7 @@
-// Predictor: inference of a fixed model with no graph and, after warm-up, no allocation per call.
-// The layers run as raw kernel calls (see inference-plan.ts) into activation buffers the Predictor
-// owns and never hands out: the result goes into the caller's `out` tensor or a fresh one.
+// Predictor: inference of a frozen model with no graph and, after warm-up, no allocation per call.
+// The layers run as raw kernel calls (see inference-plan.ts) on copies of the weights, into
+// activation buffers the Predictor owns and never hands out: the result goes into the caller's
+// `out` tensor or a fresh one.
 import { Tensor, isTensor } from '../tensor.js';
 import type { FloatArray } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
@@ -16,6 +17,22 @@ const SIZES_KEPT = 8;
 // Arrays are made with the global constructors (a test counts allocations by replacing them).
 const isF64 = (a: FloatArray): boolean => a instanceof Float64Array;
 const like = (a: FloatArray, n: number): FloatArray => (isF64(a) ? new Float64Array(n) : new Float32Array(n));
+function copy(t: Tensor | null): FloatArray | null {
+  if (t === null) return null;
+  const c = like(t.data, t.data.length);
+  c.set(t.data);
+  return c;
+}
+
+/** A Linear's weight transposed to [in, out] (the product x·Wᵀ then needs no transpose), and its bias. */
+interface FrozenLinear { wt: FloatArray; bias: FloatArray | null; inF: number; outF: number }
+interface FrozenNorm { mean: FloatArray; variance: FloatArray; weight: FloatArray | null; bias: FloatArray | null; eps: number }
+
+function freezeLinear(w: Tensor, b: Tensor | null): FrozenLinear {
+  const [outF, inF] = w.shape, src = w.data, wt = like(src, src.length);
+  for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) wt[i * outF + o] = src[o * inF + i];
+  return { wt, bias: copy(b), inF, outF };
+}
 
 function overlaps(a: FloatArray, b: FloatArray): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
@@ -27,27 +44,44 @@ function runModules(modules: Module[], x: Tensor): Tensor {
 }
 
 /**
- * Runs `model` for inference: in eval mode (dropout off, batch norm with its running statistics) and
- * without a graph, like `predict`, but with every Linear, activation, Dropout and BatchNorm1d of a
- * (nested) Sequential computed by raw kernels into buffers the Predictor keeps, so that a call with
- * an `out` tensor allocates nothing once each batch size has been seen. Other layers run their own
- * forward (on a copy of the activations: a layer may keep its input).
+ * Serves `model` for inference, like a frozen TorchScript module: in eval mode (dropout off, batch
+ * norm with its running statistics), without a graph, with every Linear, activation, Dropout and
+ * BatchNorm1d of a (nested) Sequential computed by raw kernels on copies of their weights (a Linear's
+ * stored transposed, so that its product needs no transpose) into buffers the Predictor keeps, so
+ * that a call with an `out` tensor allocates nothing once each batch size has been seen. Other layers
+ * run their own forward (with their live parameters, on a copy of the activations: a layer may keep
+ * its input).
  *
- * The layer structure is captured when the Predictor is made (build a new one after changing it);
- * weights and running statistics are read at every call, so training or loadStateDict in between
- * is seen. Results equal `noGrad(() => model.eval().forward(x))` bit for bit, except for LeakyReLU,
- * ELU, SiLU, GELU, Softplus and Mish, computed here per element in float64 (the ops chain float32
- * steps): they differ by a few units in the last place.
+ * The copies are taken when the Predictor is made and by refresh(): training or loadStateDict
+ * afterwards is not seen until refresh() (and a request is never served half-updated). The layer
+ * list is captured once: make a new Predictor after changing it. Results equal
+ * `noGrad(() => model.eval().forward(x))` up to float32 rounding: the products sum in another order
+ * (measured within 2e-6 of the output scale), and LeakyReLU, ELU, SiLU, GELU, Softplus and Mish are
+ * computed per element in float64 where the ops chain float32 steps (a few units in the last place).
  */
 export class Predictor {
   readonly steps: readonly Step[];
   // Per step: buffers by length. Never returned, never given to a module's forward.
   readonly #buffers: Map<number, FloatArray>[];
+  #frozen: (FrozenLinear | FrozenNorm | null)[] = [];
 
   constructor(readonly model: Module) {
     this.steps = planInference(model);
     // steps.length + i: step i's per-feature scratch
     this.#buffers = [...this.steps, ...this.steps].map(() => new Map());
+    this.refresh();
+  }
+
+  /** Copy the planned layers' weights and running statistics again (after training, loadStateDict, ...). */
+  refresh(): this {
+    this.#frozen = this.steps.map((s) => {
+      if (s.kind === 'linear') return freezeLinear(s.layer.weight, s.layer.bias);
+      if (s.kind !== 'batchnorm') return null;
+      const l = s.layer;
+      if (l.running_mean === null || l.running_var === null) return null; // eval normalizes with batch statistics
+      return { mean: copy(l.running_mean)!, variance: copy(l.running_var)!, weight: copy(l.weight), bias: copy(l.bias), eps: l.eps };
+    });
+    return this;
   }
 
   /** One line per step: what runs on kernels and what runs its module's forward. */
@@ -64,16 +98,16 @@ export class Predictor {
   predictBatch(x: Tensor, out?: Tensor): Tensor {
     if (!isTensor(x)) throw new TypeError('predictBatch: x must be a Tensor');
     if (out !== undefined && !isTensor(out)) throw new TypeError('predictBatch: out must be a Tensor');
-    const steps = this.steps;
+    if (x.data.length !== sizeOf(x.shape)) throw new RangeError(`predictBatch: x has ${x.data.length} values for shape ${fmt(x.shape)}`);
+    const steps = this.steps, frozen = this.#frozen;
     // the current activations: a Tensor that is not ours (x, a module's output), or our buffer cur
     let curT: Tensor | null = x;
     let cur: FloatArray = x.data;
     let rows = x.shape[0], feat = x.shape[1];
-    if (x.data.length !== sizeOf(x.shape)) throw new RangeError(`predictBatch: x has ${x.data.length} values for shape ${fmt(x.shape)}`);
     for (let i = 0; i < steps.length; i++) {
-      const s = steps[i];
+      const s = steps[i], f = frozen[i];
       const last = i === steps.length - 1;
-      if (s.kind === 'module' || (curT !== null && curT.ndim !== 2) || !this.#plannable(s, cur)) {
+      if (s.kind === 'module' || (curT !== null && curT.ndim !== 2) || !plannable(s, f, cur)) {
         const input = curT ?? new Tensor(cur.slice(), [rows, feat]);
         const y = runModules(s.modules, input);
         curT = y;
@@ -83,15 +117,12 @@ export class Predictor {
         continue;
       }
       if (s.kind === 'linear') {
-        const { weight: w, bias: b } = s.layer;
-        const outF = w.shape[0];
-        if (feat !== w.shape[1]) {
-          throw new RangeError(`predictBatch: ${s.name} expects ${w.shape[1]} input features, got input ${fmt([rows, feat])}`);
-        }
+        const { wt, bias, inF, outF } = f as FrozenLinear;
+        if (feat !== inF) throw new RangeError(`predictBatch: ${s.name} expects ${inF} input features, got input ${fmt([rows, feat])}`);
         const dst = last ? this.#result(x, cur, out, rows, outF, s) : this.#buffer(i, rows * outF, cur);
-        if (b) for (let r = 0; r < rows; r++) dst.set(b.data, r * outF);
+        if (bias) for (let r = 0; r < rows; r++) dst.set(bias, r * outF);
         const k = kernels(cur);
-        k.gemm(false, true, rows, outF, feat, 1, cur, w.data, b ? 1 : 0, dst);
+        k.gemm(false, false, rows, outF, inF, 1, cur, wt, bias ? 1 : 0, dst);
         if (s.act) k.unary(s.act, dst, dst);
         cur = dst;
         feat = outF;
@@ -99,9 +130,9 @@ export class Predictor {
         const dst = last ? this.#result(x, cur, out, rows, feat, s) : curT === null ? cur : this.#buffer(i, rows * feat, cur);
         if (s.kind === 'unary') kernels(cur).unary(s.act, cur, dst);
         else if (s.kind === 'map') {
-          const f = s.f;
-          for (let j = 0, n = rows * feat; j < n; j++) dst[j] = f(cur[j]);
-        } else batchNorm(s, cur, dst, rows, feat, this.#buffer(steps.length + i, feat, cur));
+          const fn = s.f;
+          for (let j = 0, n = rows * feat; j < n; j++) dst[j] = fn(cur[j]);
+        } else batchNorm(s.name, f as FrozenNorm, cur, dst, rows, feat, this.#buffer(steps.length + i, feat, cur));
         cur = dst;
       }
       curT = null;
@@ -115,18 +146,6 @@ export class Predictor {
     }
     out.data.set(src.data);
     return out;
-  }
-
-  /** Whether a kernel step can run on arrays like cur (its parameters have cur's dtype and are there). */
-  #plannable(s: Step, cur: FloatArray): boolean {
-    const f64 = isF64(cur);
-    const same = (t: Tensor | null): boolean => t === null || isF64(t.data) === f64;
-    if (s.kind === 'linear') return same(s.layer.weight) && same(s.layer.bias);
-    if (s.kind === 'batchnorm') {
-      const l = s.layer;
-      return l.running_mean !== null && l.running_var !== null && same(l.running_mean) && same(l.running_var) && same(l.weight) && same(l.bias);
-    }
-    return true;
   }
 
   /** Step i's buffer of n elements of cur's type (kept for the next call). */
@@ -152,17 +171,23 @@ export class Predictor {
   }
 }
 
+/** Whether a kernel step can run on arrays like cur: its copies have cur's dtype (and exist). */
+function plannable(s: Step, f: FrozenLinear | FrozenNorm | null, cur: FloatArray): boolean {
+  if (s.kind !== 'linear' && s.kind !== 'batchnorm') return true;
+  if (f === null) return false;
+  return isF64('wt' in f ? f.wt : f.mean) === isF64(cur);
+}
+
 /**
  * BatchNorm1d in eval mode, rounding where the op's float32 kernels round:
  * ((x - mean) / sqrt(var + eps))·weight + bias. tmp holds sqrt(var + eps) per feature.
  */
-function batchNorm(s: Step & { kind: 'batchnorm' }, x: FloatArray, dst: FloatArray, rows: number, c: number, tmp: FloatArray): void {
-  const l = s.layer;
-  if (c !== l.numFeatures) throw new RangeError(`predictBatch: ${s.name} expects ${l.numFeatures} features, got input ${fmt([rows, c])}`);
-  const mean = l.running_mean!.data, v = l.running_var!.data, w = l.weight?.data, b = l.bias?.data;
+function batchNorm(name: string, f: FrozenNorm, x: FloatArray, dst: FloatArray, rows: number, c: number, tmp: FloatArray): void {
+  if (c !== f.mean.length) throw new RangeError(`predictBatch: ${name} expects ${f.mean.length} features, got input ${fmt([rows, c])}`);
+  const { mean, variance: v, weight: w, bias: b } = f;
   const round = !isF64(x) ? Math.fround : (a: number) => a;
   for (let j = 0; j < c; j++) {
-    tmp[j] = v[j] + l.eps;
+    tmp[j] = v[j] + f.eps;
     tmp[j] = Math.sqrt(tmp[j]);
   }
   for (let r = 0, o = 0; r < rows; r++) {
