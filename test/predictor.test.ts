@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, manualSeed, noGrad, randn, nn, Predictor } from '../lib/index.js';
 import { expectClose } from './helpers.js';
+import { countTypedArrays as count } from '../tools/count-allocations.mjs';
 
 function reference(model: nn.Module, x: Tensor): Tensor {
   const was = model.training;
@@ -167,29 +168,8 @@ describe('Predictor errors', () => {
 });
 
 describe('Predictor allocations', () => {
-  // The mechanism of `npm run bench -- --soak` (bench/cases/tapegrad.mjs): counting subclasses of
-  // the typed-array globals. Library code allocates with `new Float32Array(n)`, which they see.
-  function countTypedArrays(fn: () => void): number {
-    let n = 0;
-    const originals: [string, unknown][] = [];
-    for (const name of ['Float32Array', 'Float64Array', 'Int32Array'] as const) {
-      const Base = globalThis[name] as unknown as new (...a: unknown[]) => object;
-      originals.push([name, Base]);
-      (globalThis as Record<string, unknown>)[name] = class extends Base {
-        static [Symbol.hasInstance](x: unknown): boolean { return x instanceof Base; }
-        constructor(...a: unknown[]) {
-          super(...a);
-          n++;
-        }
-      };
-    }
-    try {
-      fn();
-    } finally {
-      for (const [name, Base] of originals) (globalThis as Record<string, unknown>)[name] = Base;
-    }
-    return n;
-  }
+  // The soak's counter (npm run bench -- --soak): counting subclasses of the typed-array globals.
+  const countTypedArrays = (fn: () => void): number => count(fn).typedArrays;
 
   it('with out, none per call once warm (batch sizes 1 and 64 alternating); without, only the result', () => {
     manualSeed(9);
