@@ -2,8 +2,10 @@
 //
 // Runs every case (sgemm, mlp, large, xor) on tapegrad-native (1 and 2 OpenBLAS threads), tapegrad-js,
 // PyTorch (1 thread and its default), tfjs cpu and tfjs wasm, plus the direct-C cblas_sgemm roofline,
-// each engine configuration in its own child process, one after another. Prints a table and writes
-// bench/results/<date>.json. The dist/ build is used as it is: run `npx tsc -p .` first.
+// each engine configuration in its own child process, one after another; then the serving case
+// (infer: p50/p99 latency of tapegrad-native, tapegrad-js and onnxruntime-node, 1 thread) in one child
+// (bench/cases/infer.mjs). Prints a table and writes bench/results/<date>.json. The dist/ build is used
+// as it is: run `npx tsc -p .` first.
 //
 // OpenBLAS kernels, as users get them: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from every
 // child's environment. tapegrad then picks its core itself (lib/backend/coretype.ts). PyTorch and the
@@ -13,8 +15,8 @@
 //   --quick            under a minute: fewer/shorter repeats, no 2048² and no `large`
 //   --coretype=NAME    OPENBLAS_CORETYPE=NAME for tapegrad and for the "best core" runs of PyTorch and
 //                      the roofline, instead of the table's pick (e.g. --coretype=Haswell)
-//   --cases=a,b        subset of sgemm,mlp,large,xor
-//   --engines=a,b      subset of roofline,tapegrad-native,tapegrad-js,pytorch,tfjs-cpu,tfjs-wasm
+//   --cases=a,b        subset of sgemm,mlp,large,xor,infer
+//   --engines=a,b      subset of roofline,tapegrad-native,tapegrad-js,pytorch,tfjs-cpu,tfjs-wasm,onnxruntime
 //   --soak[=N]         instead of the cases: N (default 10000) tapegrad mlp steps, RSS at intervals and
 //                      typed-array allocations per step (--soak-backend=js|native, default native,
 //                      --soak-threads=N, default 1)
@@ -49,14 +51,16 @@ const quick = Boolean(args.quick);
 const spec = defaultSpec(quick);
 if (args.cases) {
   const want = String(args.cases).split(',');
-  for (const c of want) if (!['sgemm', 'mlp', 'large', 'xor'].includes(c)) throw new Error(`bench: unknown case '${c}'`);
+  for (const c of want) if (!['sgemm', 'mlp', 'large', 'xor', 'infer'].includes(c)) throw new Error(`bench: unknown case '${c}'`);
   spec.cases = want;
   if (!want.includes('large')) spec.roofline.shapes = spec.roofline.shapes.filter((s) => !s.name.startsWith('large.'));
   else if (!spec.roofline.shapes.some((s) => s.name.startsWith('large.'))) spec.roofline.shapes.push(...mlpGemms(LARGE.batch, LARGE.sizes, 'large.'));
   if (!want.includes('sgemm')) spec.roofline.shapes = spec.roofline.shapes.filter((s) => /^(mlp|large)\./.test(s.name));
   if (!want.includes('mlp')) spec.roofline.shapes = spec.roofline.shapes.filter((s) => !s.name.startsWith('mlp.') || want.includes('sgemm'));
 }
-const ENGINES = ['roofline', 'tapegrad-native', 'tapegrad-js', 'pytorch', 'tfjs-cpu', 'tfjs-wasm'];
+const ENGINES = ['roofline', 'tapegrad-native', 'tapegrad-js', 'pytorch', 'tfjs-cpu', 'tfjs-wasm', 'onnxruntime'];
+/** The engines of the serving case (all in one child, bench/cases/infer.mjs). */
+const INFER_ENGINES = ['tapegrad-native', 'tapegrad-js', 'onnxruntime'];
 const engines = args.engines ? String(args.engines).split(',') : ENGINES;
 for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`bench: unknown engine '${e}' (known: ${ENGINES.join(', ')})`);
 const python = args.python ? String(args.python) : '/usr/bin/python3';
@@ -203,7 +207,8 @@ async function runAll() {
   };
   // PyTorch and the roofline: OpenBLAS as installed, then with the best core set explicitly.
   const coreRuns = [{ core: 'installed', env: installedEnv, label: 'as installed' }, ...(bestEnv ? [{ core: 'best', env: bestEnv, label: `OPENBLAS_CORETYPE=${bestCore}` }] : [])];
-  for (const engine of engines) {
+  const trainingCases = spec.cases.filter((c) => c !== 'infer');
+  for (const engine of trainingCases.length ? engines : []) {
     if (engine === 'roofline') {
       if (!spec.cases.some((c) => ['sgemm', 'mlp', 'large'].includes(c))) continue;
       const b = await buildRoofline();
@@ -239,12 +244,16 @@ async function runAll() {
       push(await runChild(engine, node, [join(here, 'cases/tfjs.mjs'), `--backend=${backend}`, specArg], timeout), { engine, threads: 1 });
     }
   }
+  const inferEngines = INFER_ENGINES.filter((e) => engines.includes(e));
+  if (spec.cases.includes('infer') && inferEngines.length) {
+    push(await runChild('infer', node, [join(here, 'cases/infer.mjs'), `--engines=${inferEngines.join(',')}`, specArg], timeout, tapegradEnv), { engine: 'infer', threads: 1 });
+  }
   return results;
 }
 
 // ---- the table ---------------------------------------------------------------------------------
 const ORDER = Object.fromEntries(ENGINES.map((e, i) => [e, i]));
-const CASES = ['sgemm', 'mlp', 'large', 'xor'];
+const CASES = ['sgemm', 'mlp', 'large', 'xor', 'infer'];
 
 /** The OpenBLAS core a child ran and how it was chosen, e.g. "SkylakeX (detected)", "Prescott (as installed)". */
 function kernelLabel(r) {
@@ -259,14 +268,16 @@ function buildRows(results) {
   for (const r of results) {
     const common = { engine: r.engine, threads: r.threads, threadLabel: r.threadLabel, core: r.core, kernel: kernelLabel(r) };
     if (r.unavailable) {
-      const cases = r.engine === 'roofline' ? spec.cases.filter((c) => c !== 'xor') : spec.cases;
+      const cases = r.engine === 'infer' ? ['infer'] : spec.cases.filter((c) => c !== 'infer' && (r.engine !== 'roofline' || c !== 'xor'));
       for (const c of cases) rows.push({ case: c, shape: '', ...common, unavailable: r.unavailable });
       continue;
     }
     for (const row of r.rows) {
       // The roofline also times shapes only needed for the step rooflines (large.*, or all with --cases without sgemm).
       if (r.engine === 'roofline' && (!spec.cases.includes('sgemm') || !spec.sgemm.shapes.some((s) => s.name === row.shape))) continue;
-      rows.push({ ...row, shape: row.shape ?? '', ...common, variant: r.variant });
+      // the infer child reports several engines: each row names its own
+      const own = row.engine ? { engine: row.engine, threads: 1, threadLabel: '1', kernel: row.engine === 'tapegrad-native' ? kernelLabel({ ...r, engine: row.engine, backendInfo: r.engines?.['tapegrad-native']?.backendInfo }) : '' } : {};
+      rows.push({ ...row, shape: row.shape ?? '', ...common, variant: r.variant, ...own, ...(row.variant ? { variant: row.variant } : {}) });
     }
   }
   // The roofline of a training step: the step's gemms back to back through cblas_sgemm (no other work).
@@ -289,6 +300,14 @@ function buildRows(results) {
     row.vsTorch = row.engine === 'pytorch' ? undefined : speedup(row, find(row, 'pytorch', row.threads, 'installed'));
     row.vsTorchBest = row.engine === 'pytorch' ? undefined : speedup(row, find(row, 'pytorch', row.threads, 'best'));
     row.vsJs = row.engine === 'tapegrad-js' ? undefined : speedup(row, find(row, 'tapegrad-js'));
+    if (row.case === 'infer') {
+      const ort = find(row, 'onnxruntime');
+      if (ort && ort !== row) {
+        row.vsOrt = ort.p50 / row.p50;
+        row.vsOrtP99 = ort.p99 / row.p99;
+      }
+      row.note = `${row.variant}; p99 ${fmtNum(row.p99)} µs${row.vsOrt ? `; vs onnxruntime ${fmtX(row.vsOrt)} p50, ${fmtX(row.vsOrtP99)} p99` : ''}; min–max: p50 of each of ${row.rounds} rounds`;
+    }
     if (row.case !== 'xor' && !(row.engine === 'roofline' && row.core !== 'installed')) {
       // against the roofline with the best core (as installed when there is no best-core run)
       const roof = find(row, 'roofline', row.threads, 'best') ?? find(row, 'roofline', row.threads, 'installed');
@@ -296,10 +315,13 @@ function buildRows(results) {
     }
   }
   rows.sort((a, b) => CASES.indexOf(a.case) - CASES.indexOf(b.case)
+    || INFER_SHAPES.indexOf(a.shape) - INFER_SHAPES.indexOf(b.shape)
     || shapeIndex(a.shape) - shapeIndex(b.shape)
     || ORDER[a.engine] - ORDER[b.engine] || (a.core === 'best') - (b.core === 'best') || a.threads - b.threads);
   return rows;
 }
+
+const INFER_SHAPES = ['1 row', '64 rows'];
 
 function shapeIndex(name) {
   const i = spec.sgemm.shapes.findIndex((s) => s.name === name);
@@ -353,28 +375,40 @@ function printNotes(results) {
     let d = '';
     if (r.engine === 'roofline') d = `${r.openblasConfig}, ${r.openblasCore} core${core}; ${meta.rooflineBuild}`;
     else if (r.engine.startsWith('tapegrad')) d = `${r.backendInfo?.reason ?? ''}`;
+    else if (r.engine === 'infer') d = Object.entries(r.engines).map(([e, v]) => `${e}: ${v.unavailable ?? v.backendInfo?.kernel?.core ?? (v.version ? `onnxruntime-node ${v.version}, ${JSON.stringify(v.options)}` : v.backend)}`).join('; ');
     else if (r.engine === 'pytorch') d = `torch ${r.version}, torch threads ${r.torchThreads}, OpenBLAS threads ${r.openblasThreads} (${typeof r.openblas === 'object' ? `${r.openblas.core} core${core}, ${r.openblas.path}` : r.openblas}), ${r.variant}`;
     else d = `tfjs ${r.version}`;
     log(`  ${r.engine} t=${r.threadLabel}: ${d}${wall}`);
     const checks = r.rows.filter((x) => x.loss0 !== undefined).map((x) => `${x.case} loss ${x.loss0.toFixed(4)}→${x.lossEnd.toFixed(4)}${x.leakedTensors ? ` (${x.leakedTensors} tensors leaked)` : ''}`);
     if (checks.length) log(`      sanity (loss at the first → last step run): ${checks.join(', ')}`);
+    const diffs = r.rows.filter((x) => x.maxAbsDiffVsForward !== undefined).map((x) => `${x.shape} ${x.engine} ${x.variant} ${x.maxAbsDiffVsForward.toExponential(1)}`);
+    if (diffs.length) log(`      sanity (max |output - tapegrad forward|): ${diffs.join(', ')}`);
   }
 }
 
 /** The numbers a README performance table needs: tapegrad-native against PyTorch as installed and with the best core. */
 function printSummary(rows, results) {
-  const k = results.find((r) => r.engine === 'tapegrad-native' && r.backendInfo?.kernel)?.backendInfo.kernel;
+  const k = results.find((r) => r.engine === 'tapegrad-native' && r.backendInfo?.kernel)?.backendInfo.kernel
+    ?? results.find((r) => r.engine === 'infer')?.engines?.['tapegrad-native']?.backendInfo?.kernel;
   log('');
   log(`summary: tapegrad-native ran OpenBLAS's ${k ? `${k.core} kernel (${k.choice}: ${k.detail})` : 'kernel: unknown (no native run)'}`);
   const pick = (row, engine, core) => rows.find((x) => x.case === row.case && x.shape === row.shape && x.engine === engine
     && x.threads === row.threads && x.core === core && x.median !== undefined);
-  for (const row of rows.filter((x) => x.engine === 'tapegrad-native' && x.median !== undefined && (x.case !== 'sgemm' || x.shape === '1024²'))) {
+  for (const row of rows.filter((x) => x.engine === 'tapegrad-native' && x.median !== undefined && x.case !== 'infer' && (x.case !== 'sgemm' || x.shape === '1024²'))) {
     const part = (core, ratio, label) => {
       const t = pick(row, 'pytorch', core);
       return t ? `PyTorch ${label} (${t.kernel.split(' ')[0]}) ${fmtNum(t.median)} ${fmtX(ratio)}` : `PyTorch ${label}: no run`;
     };
     log(`  ${`${row.case}${row.shape ? ` ${row.shape}` : ''} t=${row.threads}:`.padEnd(16)} tapegrad ${fmtNum(row.median)} ${row.unit}; `
       + `${part('installed', row.vsTorch, 'as installed')}; ${part('best', row.vsTorchBest, 'best core')}`);
+  }
+  const lat = (x) => (x ? `${fmtNum(x.p50)}/${fmtNum(x.p99)}` : '—');
+  for (const shape of INFER_SHAPES) {
+    const at = (engine, variant) => rows.find((x) => x.case === 'infer' && x.shape === shape && x.engine === engine && (!variant || x.variant === variant) && x.p50 !== undefined);
+    const fast = at('tapegrad-native', 'predictBatch'), ort = at('onnxruntime');
+    if (!fast && !ort) continue;
+    log(`  ${`infer ${shape}:`.padEnd(16)} µs p50/p99: tapegrad predictBatch ${lat(fast)}, forward ${lat(at('tapegrad-native', 'noGrad(forward)'))}, `
+      + `tapegrad-js ${lat(at('tapegrad-js'))}, onnxruntime ${lat(ort)}${fast?.vsOrt ? ` (predictBatch ${fmtX(fast.vsOrt)} p50, ${fmtX(fast.vsOrtP99)} p99 vs onnxruntime)` : ''}`);
   }
 }
 

@@ -18,4 +18,4 @@ export { save, load, saveCheckpoint, loadCheckpoint, readSafetensors, writeSafet
 export * as viz from './viz/index.js';
 export { toDot, drawGraph, lineChartSvg, asciiChart, decisionBoundarySvg } from './viz/index.js';
 export * as train from './train/index.js';
-export { fit, predict, evaluate, trainInWorker, type FitOptions, type FitHistory, type BatchLogs, type EpochLogs, type WorkerTrainSpec, type TrainInWorkerOptions } from './train/index.js';
+export { fit, predict, Predictor, evaluate, trainInWorker, type FitOptions, type FitHistory, type BatchLogs, type EpochLogs, type WorkerTrainSpec, type TrainInWorkerOptions } from './train/index.js';

@@ -19,6 +19,8 @@ struct GemmOptions {
 };
 // C = alpha * op(A) * op(B) + beta * C for each of `batch` matrices (strides may be 0).
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
+// gemm_rows.cc: gemm without transposes for 2 to 64 rows on AVX-512 CPUs; false when it does not apply.
+bool gemmFewRows(const GemmOptions& o, const float* a, const float* b, float* c);
 
 // ---- elementwise.cc --------------------------------------------------------------------------
 // The op lists of lib/backend/catalogue.ts (the same names; a test checks it): X(Enum, name).

@@ -118,6 +118,8 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
   describe('gemm', () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1], [1, 5, 1], [7, 1, 3], [5, 3, 1], [300, 4, 17], [3, 700, 9], [64, 64, 64], [520, 530, 48], [37, 29, 515],
+      [1, 130, 517], // one row: sgemv
+      [9, 100, 33], [64, 200, 70], // 2 to 64 rows, no transposes: gemm_rows.cc on AVX-512 (column tails of 36 and 8)
     ];
     const flags: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
     function runGemm(tA: boolean, tB: boolean, m: number, n: number, k: number, alpha: number, beta: number,
@@ -140,7 +142,10 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       });
     }
     it('alpha and beta (accumulate into C)', () => {
-      for (const [tA, tB] of flags) runGemm(tA, tB, 33, 17, 21, 0.5, 2);
+      for (const [tA, tB] of flags) {
+        runGemm(tA, tB, 33, 17, 21, 0.5, 2);
+        runGemm(tA, tB, 1, 17, 21, 0.5, 2);
+      }
       runGemm(false, false, 8, 8, 8, -1.5, 1);
       runGemm(false, false, 8, 8, 8, 0, 0.5);
     });
@@ -150,6 +155,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
         runGemm(tA, tB, 6, 5, 4, 1, 0, 4, 0, 20, 30); // A shared by all
         runGemm(tA, tB, 6, 5, 4, 1, 0, 4, 24, 0, 30); // B shared by all
         runGemm(tA, tB, 6, 5, 4, 1, 0, 2, 30, 25, 40); // padded strides
+        runGemm(tA, tB, 1, 5, 4, 1, 0, 3, 6, 25, 7); // one row per matrix, padded strides
       }
       runGemm(false, false, 3, 4, 5, 1, 1, 5, 15, 20, 0); // stride C 0: accumulates sequentially
     });

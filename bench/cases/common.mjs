@@ -29,13 +29,15 @@ export function mlpGemms(batch, sizes, prefix) {
 export const MLP = { batch: 128, sizes: [784, 512, 256, 10], lr: 0.01 };
 export const LARGE = { batch: 512, sizes: [784, 2048, 2048, 10], lr: 0.01 };
 export const XOR = { lr: 0.1 };
+/** The serving case: the default MNIST model of `tapegrad train` (seed 0), 1 and 64 rows. */
+export const INFER = { sizes: [784, 128, 10], activation: 'relu', seed: 0, rows: [1, 64] };
 export const stepFlop = (cfg) => mlpGemms(cfg.batch, cfg.sizes, '').reduce((s, g) => s + 2 * g.m * g.n * g.k, 0);
 
 export function defaultSpec(quick) {
   const squares = (quick ? [256, 512, 1024] : [256, 512, 1024, 2048])
     .map((n) => ({ name: `${n}²`, m: n, n, k: n, ta: false, tb: false }));
   const mlpShapes = mlpGemms(MLP.batch, MLP.sizes, 'mlp.');
-  const cases = quick ? ['sgemm', 'mlp', 'xor'] : ['sgemm', 'mlp', 'large', 'xor'];
+  const cases = quick ? ['sgemm', 'mlp', 'xor', 'infer'] : ['sgemm', 'mlp', 'large', 'xor', 'infer'];
   return {
     quick,
     cases,
@@ -50,6 +52,8 @@ export function defaultSpec(quick) {
       ? { warmupTime: 0.05, minWarmup: 1, repeats: 3, minTime: 0.05, maxCaseTime: 1, maxCallTime: 0.25, maxStepTime: 2 }
       : { warmupTime: 0.3, minWarmup: 2, repeats: 7, minTime: 0.2, maxCaseTime: 15, maxCallTime: 8, maxStepTime: 8 },
     xor: quick ? { warmupTime: 0.2, repeats: 5, minTime: 0.05 } : { warmupTime: 0.5, repeats: 9, minTime: 0.2 },
+    // calls timed per engine and row count, taken in `rounds` turns after `warmup` calls each
+    infer: quick ? { calls: { 1: 1000, 64: 300 }, rounds: 5, warmup: 100 } : { calls: { 1: 5000, 64: 2000 }, rounds: 10, warmup: 300 },
   };
 }
 

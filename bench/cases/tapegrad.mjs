@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import {
   parseArgs, measure, mlpData, gemmData, MLP, LARGE, XOR, XOR_X, XOR_Y, stepFlop, memInfo, emit, runCases,
 } from './common.mjs';
+import { countTypedArrays } from '../../tools/count-allocations.mjs';
 
 const { args, spec } = parseArgs();
 const backend = args.backend === 'js' ? 'js' : 'native';
@@ -120,27 +121,11 @@ function soak(steps) {
     }
   }
   out.soak = { steps, samples, lossEnd: m.loss() };
-  const counts = { n: 0, bytes: 0 };
-  const originals = {};
-  for (const name of ['Float32Array', 'Float64Array', 'Int32Array']) {
-    const Base = globalThis[name];
-    originals[name] = Base;
-    globalThis[name] = class extends Base {
-      // `x instanceof Float32Array` keeps its meaning for arrays made before the shim (parameters).
-      static [Symbol.hasInstance](x) { return x instanceof Base; }
-      constructor(...a) {
-        super(...a);
-        counts.n++;
-        counts.bytes += this.byteLength;
-      }
-    };
-  }
   const probe = 100;
   const p0 = performance.now();
-  for (let i = 0; i < probe; i++) m.step();
+  const counts = countTypedArrays(() => { for (let i = 0; i < probe; i++) m.step(); });
   const probeMs = (performance.now() - p0) / probe;
-  for (const [name, Base] of Object.entries(originals)) globalThis[name] = Base;
-  out.soak.allocPerStep = { typedArrays: counts.n / probe, bytes: counts.bytes / probe,
+  out.soak.allocPerStep = { typedArrays: counts.typedArrays / probe, bytes: counts.bytes / probe,
     msPerStepDuringCount: probeMs, msPerStepBefore: out.soak.samples.at(-1).ms / steps,
     method: 'counting subclasses of Float32Array/Float64Array/Int32Array on globalThis for 100 steps; JS objects not counted' };
 }

@@ -208,7 +208,8 @@ function gemmOn(
   need(a.length, strideA, m * k, 'A');
   need(b.length, strideB, k * n, 'B');
   need(c.length, strideC, m * n, 'C');
-  const small = simd ? m * n * k <= SMALL_GEMM_SIMD || m * n < MR * NR : m * n * k <= SMALL_GEMM;
+  // one row without SIMD: the plain-JS tile pads it to 4 rows, the direct loop is cheaper (the wasm tile is not)
+  const small = simd ? m * n * k <= SMALL_GEMM_SIMD || m * n < MR * NR : m * n * k <= SMALL_GEMM || m === 1;
   for (let t = 0; t < batch; t++) {
     const aOff = t * strideA, bOff = t * strideB, cOff = t * strideC;
     if (alpha === 0 || k === 0 || m === 0 || n === 0) {
