@@ -19,6 +19,11 @@ struct GemmOptions {
 };
 // C = alpha * op(A) * op(B) + beta * C for each of `batch` matrices (strides may be 0).
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
+// Two independent gemms (pair.cc). When `concurrent` and OpenBLAS has 2+ threads, they run at the
+// same time on two threads with one OpenBLAS thread each; otherwise one after the other. Outputs
+// must not overlap each other nor the other product's inputs.
+void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
+              const float* a2, const float* b2, float* c2, bool concurrent);
 
 // ---- elementwise.cc --------------------------------------------------------------------------
 // The op lists of lib/backend/catalogue.ts (the same names; a test checks it): X(Enum, name).
