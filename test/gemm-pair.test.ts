@@ -137,9 +137,10 @@ describe('the linear and matmul VJPs with gemmPair', () => {
   function grads(k: Backend): Float32Array[] {
     return withBackend(k, () => withThreads(2, () => {
       tg.manualSeed(3);
-      const l1 = new tg.nn.Linear(96, 64), l2 = new tg.nn.Linear(64, 40);
-      const x = tg.randn([48, 96]);
-      const w3 = tg.randn([40, 24]).requiresGrad_();
+      // products of 64³ or more pair (pairPays): l2 is 48·96·80, the matmul 48·80·72
+      const l1 = new tg.nn.Linear(64, 96), l2 = new tg.nn.Linear(96, 80);
+      const x = tg.randn([48, 64]);
+      const w3 = tg.randn([80, 72]).requiresGrad_();
       const h = tg.relu(l1.forward(x));
       const y = tg.matmul(l2.forward(h), w3); // matmul: both operands need gradients
       y.mul(y).sum().backward();

@@ -52,16 +52,15 @@ const gemmOp = defineLibraryOp({
 });
 
 /**
- * Whether a layer's two backward gemms (each of m·n·k = `work`) should run as one gemmPair: two
- * single-threaded gemms at the same time, instead of one after the other, each on all OpenBLAS
- * threads. Only with 2+ threads (with one, gemmPair is the two calls in a row anyway). Measured
- * here (bench/README.md, "Two threads"): PAIR_MIN_WORK.
+ * Whether a layer's two backward gemms (each of m·n·k = `work`) run as one gemmPair: both at once,
+ * one OpenBLAS thread each, instead of one after the other on all OpenBLAS threads. Measured on the
+ * 2-core machine (bench/threads.mjs, table in bench/README.md "Two threads"): the pair is as fast or
+ * faster for every backward shape of the mlp and large steps; below 64³ (where OpenBLAS itself stays
+ * on one thread) the two products take a microsecond or less and the hand-off would cost more.
  */
 function pairPays(k: Backend, work: number): boolean {
-  return work >= PAIR_MIN_WORK && work <= PAIR_MAX_WORK && k.getNumThreads() >= 2;
+  return work >= 64 * 64 * 64 && k.getNumThreads() >= 2;
 }
-const PAIR_MIN_WORK = 32 * 32 * 32;
-const PAIR_MAX_WORK = Infinity;
 
 function mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
   return gemmOp(a, b, tA, tB);
