@@ -25,7 +25,7 @@ int openblas_get_num_threads(void);
 }
 
 #ifndef TG_PAIR_SPIN_US
-#define TG_PAIR_SPIN_US 200
+#define TG_PAIR_SPIN_US 50
 #endif
 
 namespace tg {

@@ -153,7 +153,8 @@ describe('the linear and matmul VJPs with gemmPair', () => {
     const counting: Backend = { ...active, gemmPair: (...a) => { pairs++; active.gemmPair(...a); } };
     const apart: Backend = { ...active, gemmPair: (...a) => withThreads(1, () => sequential(active, ...a)) };
     const paired = grads(counting), reference = grads(apart);
-    expect(pairs).toBe(native ? 2 : 0); // l2 (dX and dW) and the matmul (both operands)
+    // backward: l2 (dX and dW) and the matmul (both operands); forward: l1 and l2 in row halves
+    expect(pairs).toBe(native ? 4 : 0);
     for (let i = 0; i < paired.length; i++) expect(same(paired[i], reference[i]), `parameter ${i}`).toBe(true);
     // and close to the gradients of a single-threaded backward
     const one = withThreads(1, () => grads(active));
