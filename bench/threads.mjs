@@ -1,12 +1,22 @@
 // Two threads, per gemm shape of the mlp and large steps: which way of using them is fastest.
-//   node bench/threads.mjs [--quick]    (after npm run build; prints one table, and the load)
+//   npm run bench:threads [-- --quick]    (after npm run build; prints one table, and the load)
 // Backward (dX = g·W and dW = gᵀ·x of one layer): "1t" the two gemm calls on 1 OpenBLAS thread,
 // "2t" the two calls on 2 OpenBLAS threads, "pair" one gemmPair (both at once, 1 OpenBLAS thread
 // each). Forward (y = x·Wᵀ): "1t", "2t", and "split" = gemmPair on the two row halves of x and y.
 // dW layout: gᵀ·x straight into dW, against xᵀ·g (the operands swapped, C transposed) + permute.
 // Blocks of calls interleaved across the variants; median µs per call over the blocks.
+import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { nativeAddon } from '../dist/backend/native.js';
+
+// OpenBLAS as users get it (like bench/run.mjs): without the environment's core presets, which it
+// reads when the addon loads, so this re-runs itself without them.
+if (process.env.OPENBLAS_CORETYPE || process.env.OPENBLAS_L2_SIZE) {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  process.exit(spawnSync(process.execPath, process.argv.slice(1), { env, stdio: 'inherit' }).status ?? 1);
+}
+const { nativeAddon } = await import('../dist/backend/native.js');
 
 const A = nativeAddon();
 if (!A) { console.log('threads: the native addon is not built'); process.exit(0); }
@@ -66,6 +76,43 @@ for (const [net, [batch, sizes]] of Object.entries(steps)) {
     }
   }
 }
+// Whole training steps, interleaved: "pairs" as shipped (2 threads), "2t" the same 2 OpenBLAS threads
+// with gemmPair never chosen (the backend reports 1 thread to the ops: every product one gemm call,
+// as before gemmPair), "1t" one thread.
+const tg = await import('../dist/index.js');
+const { kernels } = await import('../dist/backend/index.js');
+tg.setBackend('native');
+const K = kernels(), threadsOf = K.getNumThreads;
+const stepRows = [];
+for (const [net, [batch, sizes]] of Object.entries(steps)) {
+  if (quick && net === 'large') continue;
+  tg.manualSeed(0);
+  const layers = sizes.slice(1).flatMap((o, l) => [new tg.nn.Linear(sizes[l], o), ...(l + 2 < sizes.length ? [new tg.nn.ReLU()] : [])]);
+  const model = new tg.nn.Sequential(...layers), opt = new tg.optim.SGD(model.parameters(), { lr: 0.01 });
+  const lossFn = new tg.nn.CrossEntropyLoss(), x = tg.tensor(rnd(batch * sizes[0], 5), { shape: [batch, sizes[0]] });
+  const y = Int32Array.from({ length: batch }, (_, i) => i % sizes.at(-1));
+  const step = () => { const loss = lossFn.forward(model.forward(x), y); opt.zeroGrad(); loss.backward(); opt.step(); };
+  const per = net === 'mlp' ? 40 : 2;
+  const variants = {
+    pairs: () => { A.setNumThreads(2); K.getNumThreads = threadsOf; },
+    '2t': () => { A.setNumThreads(2); K.getNumThreads = () => 1; },
+    '1t': () => { A.setNumThreads(1); K.getNumThreads = threadsOf; },
+  };
+  const res = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (const set of Object.values(variants)) { set(); step(); }
+  for (let b = 0; b < (net === 'mlp' ? blocks : 3); b++) {
+    for (const [k, set] of Object.entries(variants)) {
+      set(); step();
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < per; i++) step();
+      res[k].push(per / (Number(process.hrtime.bigint() - t0) / 1e9));
+    }
+  }
+  K.getNumThreads = threadsOf;
+  const m = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, med(v)]));
+  stepRows.push(`| ${net} step | ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} steps/s | pairs/2t ×${(m.pairs / m['2t']).toFixed(2)}, pairs/1t ×${(m.pairs / m['1t']).toFixed(2)} |`);
+}
 A.setNumThreads(2);
+console.log(`| step | median | ratios |\n|---|---|---|\n${stepRows.join('\n')}\n`);
 console.log(`| shape | m×n×k | median per call | fastest |\n|---|---|---|---|\n${rows.join('\n')}`);
 console.log(`load average ${loadavg().map((v) => v.toFixed(2)).join(' ')} (2 cores); ${A.info().openblasCore} kernel`);
