@@ -3,7 +3,9 @@
 // each with one OpenBLAS thread, so the results are bitwise those of two single-threaded gemm calls.
 //
 // OpenBLAS's thread count is process-wide (blas_cpu_number): it is set to 1 for the duration of the
-// pair and restored afterwards. Concurrent single-threaded calls are safe in its pthread build since
+// pair and restored afterwards (a gemm that a worker_thread runs at that moment may then use one thread,
+// which can change its last bits when OpenBLAS's threaded driver rounds differently, as its Haswell kernel
+// does; its values stay correct). Concurrent single-threaded calls are safe in its pthread build since
 // 0.3.7 (thread-safe buffer allocation; OpenMathLib/OpenBLAS#1844, #2126), and test/gemm-pair.test.ts
 // checks thousands of pairs against sequential calls bit for bit.
 //
