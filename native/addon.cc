@@ -24,8 +24,6 @@
 
 extern "C" {
 // Declared in OpenBLAS's cblas.h on most distributions; repeated here for builds whose header lacks them.
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 char* openblas_get_corename(void);
 // libuv, exported by node itself (not every header set ships uv.h).
@@ -218,9 +216,7 @@ Napi::Value Gemm(Args& A) {
   return A.env().Undefined();
 }
 
-// (the 10 arguments of an unbatched gemm, twice). The two products run at the same time only when
-// called from the main thread: the OpenBLAS thread count it lowers meanwhile is process-wide, and a
-// worker_thread must not change it (see SetNumThreads).
+// (the 10 arguments of an unbatched gemm, twice)
 Napi::Value GemmPair(Args& A) {
   GemmCall g1, g2;
   GemmNeed n1, n2;
@@ -230,9 +226,7 @@ Napi::Value GemmPair(Args& A) {
   REQUIRE(A.disjoint(g1.c, n1.c, "c", g2.c, n2.c, "c2") && A.disjoint(g1.c, n1.c, "c", g2.a, n2.a, "a2") &&
           A.disjoint(g1.c, n1.c, "c", g2.b, n2.b, "b2") && A.disjoint(g2.c, n2.c, "c2", g1.a, n1.a, "a") &&
           A.disjoint(g2.c, n2.c, "c2", g1.b, n1.b, "b"));
-  struct uv_loop_s* loop = nullptr;
-  const bool mainThread = napi_get_uv_event_loop(A.env(), &loop) == napi_ok && loop == uv_default_loop();
-  gemmPair(g1.o, g1.a.p, g1.b.p, g1.c.p, g2.o, g2.a.p, g2.b.p, g2.c.p, mainThread);
+  gemmPair(g1.o, g1.a.p, g1.b.p, g1.c.p, g2.o, g2.a.p, g2.b.p, g2.c.p);
   return A.env().Undefined();
 }
 
@@ -497,13 +491,13 @@ Napi::Value SetNumThreads(Args& A) {
                      "set it from the main thread (or with OPENBLAS_NUM_THREADS), not from a worker");
     return A.env().Undefined();
   }
-  openblas_set_num_threads(static_cast<int>(n));
+  setBlasThreads(static_cast<int>(n));
   return A.env().Undefined();
 }
 
 Napi::Value GetNumThreads(Args& A) {
   REQUIRE(A.count(0, 0));
-  return Napi::Number::New(A.env(), openblas_get_num_threads());
+  return Napi::Number::New(A.env(), blasThreads());
 }
 
 // info(): { openblasConfig, openblasCore, numThreads, cores }
@@ -515,7 +509,7 @@ Napi::Value Info(Args& A) {
   const char* core = openblas_get_corename();
   o.Set("openblasConfig", Napi::String::New(env, cfg ? cfg : ""));
   o.Set("openblasCore", Napi::String::New(env, core ? core : ""));
-  o.Set("numThreads", Napi::Number::New(env, openblas_get_num_threads()));
+  o.Set("numThreads", Napi::Number::New(env, blasThreads()));
   o.Set("cores", Napi::Number::New(env, availableCores()));
   return o;
 }
@@ -562,7 +556,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // through the environment. Process-wide, so done once even when several workers load the addon.
   std::call_once(gThreadsOnce, [] {
     if (!std::getenv("OPENBLAS_NUM_THREADS") && !std::getenv("GOTO_NUM_THREADS") && !std::getenv("OMP_NUM_THREADS"))
-      openblas_set_num_threads(availableCores());
+      setBlasThreads(availableCores());
   });
   for (const EntryPoint& e : kEntryPoints)
     exports.Set(e.name, Napi::Function::New(env, Call, e.name, const_cast<EntryPoint*>(&e)));

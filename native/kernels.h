@@ -19,11 +19,15 @@ struct GemmOptions {
 };
 // C = alpha * op(A) * op(B) + beta * C for each of `batch` matrices (strides may be 0).
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
-// Two independent gemms (pair.cc). When `concurrent` and OpenBLAS has 2+ threads, they run at the
-// same time on two threads with one OpenBLAS thread each; otherwise one after the other. Outputs
+// Two independent gemms (pair.cc), each on one OpenBLAS thread (bitwise single-threaded results):
+// with 2+ OpenBLAS threads at the same time on two threads, otherwise one after the other. Outputs
 // must not overlap each other nor the other product's inputs.
 void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
-              const float* a2, const float* b2, float* c2, bool concurrent);
+              const float* a2, const float* b2, float* c2);
+// OpenBLAS's process-wide thread count. gemmPair lowers it to 1 while it runs, holding a lock that
+// gemm, blasThreads and setBlasThreads share: no other thread's call ever sees the transient value.
+int blasThreads();
+void setBlasThreads(int n);
 
 // ---- elementwise.cc --------------------------------------------------------------------------
 // The op lists of lib/backend/catalogue.ts (the same names; a test checks it): X(Enum, name).

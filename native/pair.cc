@@ -3,10 +3,11 @@
 // each with one OpenBLAS thread, so the results are bitwise those of two single-threaded gemm calls.
 //
 // OpenBLAS's thread count is process-wide (blas_cpu_number): it is set to 1 for the duration of the
-// pair and restored afterwards (a gemm that a worker_thread runs at that moment may then use one thread,
-// which can change its last bits when OpenBLAS's threaded driver rounds differently, as its Haswell kernel
-// does; its values stay correct). Concurrent single-threaded calls are safe in its pthread build since
-// 0.3.7 (thread-safe buffer allocation; OpenMathLib/OpenBLAS#1844, #2126), and test/gemm-pair.test.ts
+// pair and restored afterwards, under an exclusive lock that every gemm call and thread-count read
+// shares (blaslock.h), so no other thread's gemm runs meanwhile or sees the transient count, and a
+// pair takes the same path, with the same bits, on the main thread and in worker_threads.
+// Concurrent single-threaded calls are safe in OpenBLAS's pthread build since 0.3.7 (thread-safe
+// buffer allocation; OpenMathLib/OpenBLAS#1844, #2126), and test/gemm-pair.test.ts
 // checks thousands of pairs against sequential calls bit for bit.
 //
 // The helper is created on first use and deliberately never joined or destroyed: it only ever waits
@@ -17,8 +18,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
+#include "blaslock.h"
 #include "kernels.h"
 
 extern "C" {
@@ -61,17 +64,15 @@ class Helper {
       state_.store(kPosted, std::memory_order_release);
     }
     cv_.notify_all();
-    gemm(*first.o, first.a, first.b, first.c);
+    gemmUnlocked(*first.o, first.a, first.b, first.c);
     int posted = kPosted;
     if (state_.compare_exchange_strong(posted, kIdle, std::memory_order_acq_rel)) {
-      gemm(*second.o, second.a, second.b, second.c);
+      gemmUnlocked(*second.o, second.a, second.b, second.c);
       return;
     }
     waitFor(kDone);
     state_.store(kIdle, std::memory_order_relaxed);
   }
-
-  std::mutex busy;  // one pair at a time (worker_threads may call in parallel)
 
  private:
   enum : int { kIdle, kPosted, kRunning, kDone };
@@ -97,7 +98,7 @@ class Helper {
       // The caller may take the job back meanwhile (run): only a successful claim reads job_.
       int posted = kPosted;
       if (!state_.compare_exchange_strong(posted, kRunning, std::memory_order_acq_rel)) continue;
-      gemm(*job_.o, job_.a, job_.b, job_.c);
+      gemmUnlocked(*job_.o, job_.a, job_.b, job_.c);
       {
         std::lock_guard<std::mutex> l(m_);
         state_.store(kDone, std::memory_order_release);
@@ -120,18 +121,19 @@ Helper& helper() {
 }  // namespace
 
 void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
-              const float* a2, const float* b2, float* c2, bool concurrent) {
-  const int threads = concurrent ? openblas_get_num_threads() : 1;
-  Helper* h = threads >= 2 ? &helper() : nullptr;
-  if (h == nullptr || !h->busy.try_lock()) {
-    gemm(o1, a1, b1, c1);
-    gemm(o2, a2, b2, c2);
+              const float* a2, const float* b2, float* c2) {
+  // Exclusive: one pair at a time, and every other gemm (any thread, gemmAsync too) waits, so none
+  // runs on the transient single OpenBLAS thread. Same path and bits on the main thread and in workers.
+  std::unique_lock<std::shared_mutex> l(blasLock());
+  const int threads = openblas_get_num_threads();
+  if (threads < 2) {
+    gemmUnlocked(o1, a1, b1, c1);
+    gemmUnlocked(o2, a2, b2, c2);
     return;
   }
   openblas_set_num_threads(1);
-  h->run(Job{&o1, a1, b1, c1}, Job{&o2, a2, b2, c2});
+  helper().run(Job{&o1, a1, b1, c1}, Job{&o2, a2, b2, c2});
   openblas_set_num_threads(threads);
-  h->busy.unlock();
 }
 
 }  // namespace tg

@@ -117,8 +117,8 @@ for (let i = 0; i < ${n}; i++) a.gemmPair(false, false, m, m, m, 1, A, A, 0, C1,
       const r = child(`a.setNumThreads(2);\n${pairLoop(200)}\nconsole.log('done', ...c);${exit}`);
       expect({ status: r.status, signal: r.signal, out: r.stdout.trim() }, r.stderr).toEqual({ status: 0, signal: null, out: 'done 24 24' });
     }
-    // a worker in a gemmPair loop (one after the other: not the main thread) is terminated, the main
-    // thread keeps pairing meanwhile, then the process exits
+    // a worker in a gemmPair loop is terminated while the main thread keeps pairing (the two take
+    // turns on the helper), then the process exits
     const r = child(`a.setNumThreads(2);
 const { Worker } = require('node:worker_threads');
 const w = new Worker(\`const a = require(\${JSON.stringify(${JSON.stringify(nativeAddonPath())})});

@@ -145,10 +145,10 @@ export const KERNELS = {
 
   /**
    * Two independent unbatched gemms, (transA, …, c) and (transA2, …, c2): a layer's dX and dW. The
-   * native backend runs them at the same time on two threads with one OpenBLAS thread each (when
-   * OpenBLAS has 2+ threads and it is called from the main thread), which gives bitwise the results
-   * of two single-threaded gemm calls; otherwise, and on the JS backend, one after the other. Neither
-   * output may overlap the other product's arrays.
+   * native backend runs each on one OpenBLAS thread, which gives bitwise the results of two
+   * single-threaded gemm calls: with 2+ OpenBLAS threads at the same time on two threads, otherwise
+   * one after the other (the JS backend: one after the other). Neither output may overlap the other
+   * product's arrays.
    */
   gemmPair: kernel<(...args: GemmPairParams) => void>()({
     args: [...GEMM_ONE, ...GEMM_ONE],
