@@ -9,7 +9,7 @@
     {
       "target_name": "tapegrad",
       "sources": [
-        "native/addon.cc", "native/args.cc", "native/gemm.cc", "native/gemm_rows.cc", "native/elementwise.cc",
+        "native/addon.cc", "native/args.cc", "native/gemm.cc", "native/gemm_rows.cc", "native/pair.cc", "native/elementwise.cc",
         "native/reduce.cc", "native/loss.cc", "native/optim.cc"
       ],
       "include_dirs": [

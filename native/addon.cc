@@ -24,8 +24,6 @@
 
 extern "C" {
 // Declared in OpenBLAS's cblas.h on most distributions; repeated here for builds whose header lacks them.
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 char* openblas_get_corename(void);
 // libuv, exported by node itself (not every header set ships uv.h).
@@ -57,37 +55,56 @@ struct GemmCall {
   F32 a, b, c;
 };
 
-// (transA, transB, m, n, k, alpha, a, b, beta, c, batch?, strideA?, strideB?, strideC?)
-bool parseGemm(Args& A, GemmCall* g) {
+// The argument names of one gemm's arguments; gemmPair's second product has its own (suffix 2).
+struct GemmNames {
+  const char *transA, *transB, *m, *n, *k, *alpha, *a, *b, *beta, *c;
+};
+constexpr GemmNames kGemmNames{"transA", "transB", "m", "n", "k", "alpha", "a", "b", "beta", "c"};
+constexpr GemmNames kGemmNames2{"transA2", "transB2", "m2", "n2", "k2", "alpha2", "a2", "b2", "beta2", "c2"};
+
+// The elements of a, b and c a parsed call touches (0: not touched).
+struct GemmNeed {
+  int64_t a = 0, b = 0, c = 0;
+};
+
+// (transA, transB, m, n, k, alpha, a, b, beta, c) at arguments base..base+9, then, when `batched`,
+// (batch?, strideA?, strideB?, strideC?).
+bool parseGemmAt(Args& A, size_t base, const GemmNames& nm, bool batched, GemmCall* g, GemmNeed* need) {
   GemmOptions& o = g->o;
   double alpha = 1, beta = 0;
-  if (!A.count(10, 14)) return false;
-  if (!A.boolean(0, "transA", &o.transA) || !A.boolean(1, "transB", &o.transB)) return false;
-  if (!A.dim(2, "m", &o.m) || !A.dim(3, "n", &o.n) || !A.dim(4, "k", &o.k)) return false;
-  if (!A.number(5, "alpha", &alpha)) return false;
-  if (!A.f32(6, "a", &g->a) || !A.f32(7, "b", &g->b)) return false;
-  if (!A.number(8, "beta", &beta)) return false;
-  if (!A.f32(9, "c", &g->c)) return false;
+  if (!A.boolean(base, nm.transA, &o.transA) || !A.boolean(base + 1, nm.transB, &o.transB)) return false;
+  if (!A.dim(base + 2, nm.m, &o.m) || !A.dim(base + 3, nm.n, &o.n) || !A.dim(base + 4, nm.k, &o.k)) return false;
+  if (!A.number(base + 5, nm.alpha, &alpha)) return false;
+  if (!A.f32(base + 6, nm.a, &g->a) || !A.f32(base + 7, nm.b, &g->b)) return false;
+  if (!A.number(base + 8, nm.beta, &beta)) return false;
+  if (!A.f32(base + 9, nm.c, &g->c)) return false;
   o.alpha = static_cast<float>(alpha);
   o.beta = static_cast<float>(beta);
   int64_t mk = 0, kn = 0, mn = 0;
   if (!A.product(o.m, o.k, "m*k", &mk) || !A.product(o.k, o.n, "k*n", &kn) || !A.product(o.m, o.n, "m*n", &mn))
     return false;
-  if (!A.optDim(10, "batch", &o.batch, 1) || !A.optDim(11, "strideA", &o.strideA, mk) ||
-      !A.optDim(12, "strideB", &o.strideB, kn) || !A.optDim(13, "strideC", &o.strideC, mn))
+  o.strideA = mk, o.strideB = kn, o.strideC = mn;
+  if (batched && (!A.optDim(base + 10, "batch", &o.batch, 1) || !A.optDim(base + 11, "strideA", &o.strideA, mk) ||
+                  !A.optDim(base + 12, "strideB", &o.strideB, kn) || !A.optDim(base + 13, "strideC", &o.strideC, mn)))
     return false;
   if (o.batch == 0 || mn == 0) return true;  // nothing is touched
   // Elements touched: (batch-1)*stride + size; every factor <= 2^31-1, so this fits in int64.
   const int64_t last = o.batch - 1;
-  const int64_t needA = mk == 0 ? 0 : last * o.strideA + mk;
-  const int64_t needB = kn == 0 ? 0 : last * o.strideB + kn;
-  const int64_t needC = last * o.strideC + mn;
-  const bool batched = o.batch > 1;
-  if (!A.length(g->a, "a", needA, batched ? "(batch-1)*strideA + m*k" : "m*k")) return false;
-  if (!A.length(g->b, "b", needB, batched ? "(batch-1)*strideB + k*n" : "k*n")) return false;
-  if (!A.length(g->c, "c", needC, batched ? "(batch-1)*strideC + m*n" : "m*n")) return false;
+  need->a = mk == 0 ? 0 : last * o.strideA + mk;
+  need->b = kn == 0 ? 0 : last * o.strideB + kn;
+  need->c = last * o.strideC + mn;
+  const bool many = o.batch > 1;
+  if (!A.length(g->a, nm.a, need->a, many ? "(batch-1)*strideA + m*k" : "m*k")) return false;
+  if (!A.length(g->b, nm.b, need->b, many ? "(batch-1)*strideB + k*n" : "k*n")) return false;
+  if (!A.length(g->c, nm.c, need->c, many ? "(batch-1)*strideC + m*n" : "m*n")) return false;
   // BLAS reads A and B while writing C: an overlap gives garbage, so refuse it.
-  return A.disjoint(g->c, needC, "c", g->a, needA, "a") && A.disjoint(g->c, needC, "c", g->b, needB, "b");
+  return A.disjoint(g->c, need->c, nm.c, g->a, need->a, nm.a) && A.disjoint(g->c, need->c, nm.c, g->b, need->b, nm.b);
+}
+
+// (transA, transB, m, n, k, alpha, a, b, beta, c, batch?, strideA?, strideB?, strideC?)
+bool parseGemm(Args& A, GemmCall* g) {
+  GemmNeed need;
+  return A.count(10, 14) && parseGemmAt(A, 0, kGemmNames, true, g, &need);
 }
 
 // A strong reference released without throwing (node-addon-api's Reference throws on failure).
@@ -196,6 +213,20 @@ Napi::Value Gemm(Args& A) {
   GemmCall g;
   REQUIRE(parseGemm(A, &g));
   gemm(g.o, g.a.p, g.b.p, g.c.p);
+  return A.env().Undefined();
+}
+
+// (the 10 arguments of an unbatched gemm, twice)
+Napi::Value GemmPair(Args& A) {
+  GemmCall g1, g2;
+  GemmNeed n1, n2;
+  REQUIRE(A.count(20, 20) && parseGemmAt(A, 0, kGemmNames, false, &g1, &n1) &&
+          parseGemmAt(A, 10, kGemmNames2, false, &g2, &n2));
+  // Each output is written while the other product runs: it may overlap nothing the other touches.
+  REQUIRE(A.disjoint(g1.c, n1.c, "c", g2.c, n2.c, "c2") && A.disjoint(g1.c, n1.c, "c", g2.a, n2.a, "a2") &&
+          A.disjoint(g1.c, n1.c, "c", g2.b, n2.b, "b2") && A.disjoint(g2.c, n2.c, "c2", g1.a, n1.a, "a") &&
+          A.disjoint(g2.c, n2.c, "c2", g1.b, n1.b, "b"));
+  gemmPair(g1.o, g1.a.p, g1.b.p, g1.c.p, g2.o, g2.a.p, g2.b.p, g2.c.p);
   return A.env().Undefined();
 }
 
@@ -460,13 +491,13 @@ Napi::Value SetNumThreads(Args& A) {
                      "set it from the main thread (or with OPENBLAS_NUM_THREADS), not from a worker");
     return A.env().Undefined();
   }
-  openblas_set_num_threads(static_cast<int>(n));
+  setBlasThreads(static_cast<int>(n));
   return A.env().Undefined();
 }
 
 Napi::Value GetNumThreads(Args& A) {
   REQUIRE(A.count(0, 0));
-  return Napi::Number::New(A.env(), openblas_get_num_threads());
+  return Napi::Number::New(A.env(), blasThreads());
 }
 
 // info(): { openblasConfig, openblasCore, numThreads, cores }
@@ -478,7 +509,7 @@ Napi::Value Info(Args& A) {
   const char* core = openblas_get_corename();
   o.Set("openblasConfig", Napi::String::New(env, cfg ? cfg : ""));
   o.Set("openblasCore", Napi::String::New(env, core ? core : ""));
-  o.Set("numThreads", Napi::Number::New(env, openblas_get_num_threads()));
+  o.Set("numThreads", Napi::Number::New(env, blasThreads()));
   o.Set("cores", Napi::Number::New(env, availableCores()));
   return o;
 }
@@ -493,6 +524,7 @@ struct EntryPoint {
 const EntryPoint kEntryPoints[] = {
     {"gemm", Gemm},
     {"gemmAsync", GemmAsync},
+    {"gemmPair", GemmPair},
     {"unary", UnaryEntry},
     {"binary", BinaryEntry},
     {"reduce", ReduceEntry},
@@ -524,7 +556,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // through the environment. Process-wide, so done once even when several workers load the addon.
   std::call_once(gThreadsOnce, [] {
     if (!std::getenv("OPENBLAS_NUM_THREADS") && !std::getenv("GOTO_NUM_THREADS") && !std::getenv("OMP_NUM_THREADS"))
-      openblas_set_num_threads(availableCores());
+      setBlasThreads(availableCores());
   });
   for (const EntryPoint& e : kEntryPoints)
     exports.Set(e.name, Napi::Function::New(env, Call, e.name, const_cast<EntryPoint*>(&e)));

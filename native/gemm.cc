@@ -2,10 +2,33 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <mutex>
+#include <shared_mutex>
 
 #include "kernels.h"
+#include "blaslock.h"
+
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+}
 
 namespace tg {
+
+std::shared_mutex& blasLock() {
+  static std::shared_mutex* m = new std::shared_mutex();  // never destroyed: a detached thread may hold it at exit
+  return *m;
+}
+
+int blasThreads() {
+  std::shared_lock<std::shared_mutex> l(blasLock());
+  return openblas_get_num_threads();
+}
+
+void setBlasThreads(int n) {
+  std::unique_lock<std::shared_mutex> l(blasLock());
+  openblas_set_num_threads(n);
+}
 
 // C = beta * C for the degenerate k = 0 product; beta = 0 overwrites (NaN in C is ignored), like BLAS.
 static void scaleC(float* c, int64_t count, float beta) {
@@ -17,6 +40,11 @@ static void scaleC(float* c, int64_t count, float beta) {
 }
 
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c) {
+  std::shared_lock<std::shared_mutex> l(blasLock());
+  gemmUnlocked(o, a, b, c);
+}
+
+void gemmUnlocked(const GemmOptions& o, const float* a, const float* b, float* c) {
   const bool transA = o.transA, transB = o.transB;
   const int64_t m = o.m, n = o.n, k = o.k;
   const float alpha = o.alpha, beta = o.beta;

@@ -21,6 +21,15 @@ struct GemmOptions {
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
 // gemm_rows.cc: gemm without transposes for 2 to 64 rows on AVX-512 CPUs; false when it does not apply.
 bool gemmFewRows(const GemmOptions& o, const float* a, const float* b, float* c);
+// Two independent gemms (pair.cc), each on one OpenBLAS thread (bitwise single-threaded results):
+// with 2+ OpenBLAS threads at the same time on two threads, otherwise one after the other. Outputs
+// must not overlap each other nor the other product's inputs.
+void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
+              const float* a2, const float* b2, float* c2);
+// OpenBLAS's process-wide thread count. gemmPair lowers it to 1 while it runs, holding a lock that
+// gemm, blasThreads and setBlasThreads share: no other thread's call ever sees the transient value.
+int blasThreads();
+void setBlasThreads(int n);
 
 // ---- elementwise.cc --------------------------------------------------------------------------
 // The op lists of lib/backend/catalogue.ts (the same names; a test checks it): X(Enum, name).

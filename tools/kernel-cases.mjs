@@ -117,6 +117,20 @@ export function kernelCases(r, catalogue) {
     },
   };
   gens.gemmAsync = () => ({ ...gens.gemm(), async: true });
+  // Two unbatched gemms; the second sometimes reads the first's A (a layer's dX and dW share g).
+  gens.gemmPair = () => {
+    const one = () => { let c; do c = gens.gemm(); while (c.args.length > 10); return c; };
+    const p = one(), q = one();
+    if (chance(0.3) && q.args[6].length <= p.args[6].length) q.args[6] = p.args[6];
+    return {
+      args: [...p.args, ...q.args],
+      need: [...p.need, ...q.need],
+      outs: [9, 19],
+      alias: [...p.alias, ...q.alias.map(([o, i, ne]) => [o + 10, i + 10, ne]),
+        ...(p.need[9] && q.need[9] ? [[9, 19, true], [19, 9, true]] : [])],
+      dims: [...p.dims, ...q.dims],
+    };
+  };
   const out = {};
   for (const [name, spec] of Object.entries(KERNELS)) {
     const kinds = spec.args.map((k) => k.replace(/\?$/, '').replace(/^\w+Op$/, 'op'));

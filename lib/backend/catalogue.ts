@@ -111,6 +111,17 @@ type GemmParams = [
   batch?: number, strideA?: number, strideB?: number, strideC?: number,
 ];
 const gemmWork: (...args: GemmParams) => number = (_tA, _tB, m, n, k, _alpha, _a, _b, _beta, _c, batch = 1) => m * n * k * batch;
+type GemmOne = [
+  transA: boolean, transB: boolean, m: number, n: number, k: number,
+  alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
+];
+type GemmPairParams = [
+  transA: boolean, transB: boolean, m: number, n: number, k: number,
+  alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
+  transA2: boolean, transB2: boolean, m2: number, n2: number, k2: number,
+  alpha2: number, a2: FloatArray, b2: FloatArray, beta2: number, c2: FloatArray,
+];
+const GEMM_ONE = ['bool', 'bool', 'dim', 'dim', 'dim', 'num', 'f32', 'f32', 'num', 'f32'] as const satisfies KindsOf<GemmOne>;
 const GEMM = {
   args: ['bool', 'bool', 'dim', 'dim', 'dim', 'num', 'f32', 'f32', 'num', 'f32', 'dim?', 'dim?', 'dim?', 'dim?'],
   small: 'gemm',
@@ -131,6 +142,19 @@ export const KERNELS = {
    * computes it synchronously and resolves.
    */
   gemmAsync: kernel<(...args: GemmParams) => Promise<void>>()(GEMM),
+
+  /**
+   * Two independent unbatched gemms, (transA, …, c) and (transA2, …, c2): a layer's dX and dW. The
+   * native backend runs each on one OpenBLAS thread, which gives bitwise the results of two
+   * single-threaded gemm calls: with 2+ OpenBLAS threads at the same time on two threads, otherwise
+   * one after the other (the JS backend: one after the other). Neither output may overlap the other
+   * product's arrays.
+   */
+  gemmPair: kernel<(...args: GemmPairParams) => void>()({
+    args: [...GEMM_ONE, ...GEMM_ONE],
+    small: 'gemm',
+    work: (_tA, _tB, m, n, k, _al, _a, _b, _be, _c, _tA2, _tB2, m2, n2, k2) => m * n * k + m2 * n2 * k2,
+  }),
 
   /** Element-wise; out may alias x. */
   unary: kernel<(op: UnaryOp, x: FloatArray, out: FloatArray, p0?: number, p1?: number) => void>()({

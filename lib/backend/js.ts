@@ -3,7 +3,7 @@
 // The kernels live in js/, one file per family.
 import type { Backend } from './backend.js';
 import { binary, unary } from './js/elementwise.js';
-import { gemm, gemmAsync } from './js/gemm.js';
+import { gemm, gemmAsync, gemmPair } from './js/gemm.js';
 import { indexAdd, indexSelect, permute } from './js/indexing.js';
 import { adamStep, sgdStep } from './js/optim.js';
 import { argmax, reduce, sumTo } from './js/reduce.js';
@@ -13,6 +13,7 @@ export const jsBackend: Backend = {
   name: 'js',
   gemm,
   gemmAsync,
+  gemmPair,
   unary,
   binary,
   reduce,

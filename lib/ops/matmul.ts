@@ -1,4 +1,4 @@
-import { kernels } from '../backend/index.js';
+import { kernels, type Backend } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
 import { ACCUMULATED, defineLibraryOp, type GradDestination, type Grads } from '../autograd/define.js';
 import { activationBackward, type Activation } from './activation.js';
@@ -27,8 +27,21 @@ const gemmOp = defineLibraryOp({
     return out;
   },
   // C = op(A)·op(B): dA and dB are gemms of G with the other operand under transpose flags.
-  vjp: (g, { needsInputGrad: n }, a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
+  vjp: (g, { needsInputGrad: n, createGraph }, a: Tensor, b: Tensor, tA: boolean, tB: boolean) => {
     let da: Tensor | null = null, db: Tensor | null = null;
+    if (n[0] && n[1] && !createGraph && a.ndim === 2 && b.ndim === 2) {
+      const [m, k] = tA ? [a.shape[1], a.shape[0]] : a.shape, nn = tB ? b.shape[0] : b.shape[1];
+      const kern = kernels(g.data);
+      if (pairPays(kern, m * nn * k)) {
+        da = uninit(g, a.shape);
+        db = uninit(g, b.shape);
+        // the same products as the two mm calls below, at the same time (see pairPays)
+        const [pa, pb, ta, tb, dm, dn, dk] = tA ? [b, g, tB, true, k, m, nn] : [g, b, false, !tB, m, k, nn];
+        const [qa, qb, qta, qtb, qm, qn, qk] = tB ? [g, a, true, tA, nn, k, m] : [a, g, !tA, false, k, nn, m];
+        kern.gemmPair(ta, tb, dm, dn, dk, 1, pa.data, pb.data, 0, da.data, qta, qtb, qm, qn, qk, 1, qa.data, qb.data, 0, db.data);
+        return [da, db];
+      }
+    }
     if (n[0]) da = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
     if (n[1]) db = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
     // a 2-D operand shared across a batch gets the sum of the batch's gradients
@@ -37,6 +50,26 @@ const gemmOp = defineLibraryOp({
     return [da, db];
   },
 });
+
+/**
+ * Whether a layer's two backward gemms (each of m·n·k = `work`) run as one gemmPair: both at once,
+ * one OpenBLAS thread each, instead of one after the other on all OpenBLAS threads. Measured on the
+ * 2-core machine (bench/threads.mjs, table in bench/README.md "Two threads"): the pair is as fast or
+ * faster for every backward shape of the mlp and large steps; below 64³ (where OpenBLAS itself stays
+ * on one thread) the two products take a microsecond or less and the hand-off would cost more.
+ */
+function pairPays(k: Backend, work: number): boolean {
+  return work >= 64 * 64 * 64 && k.getNumThreads() >= 2;
+}
+
+/**
+ * Whether linear's forward product (rows·outF·inF = `work`) runs as a gemmPair of its two row halves
+ * rather than one gemm on all OpenBLAS threads. Measured (same table): faster up to the mlp's sizes,
+ * slower than OpenBLAS's own two threads from large's 512·2048·784 = 8·10⁸ up.
+ */
+function splitPays(k: Backend, rows: number, work: number): boolean {
+  return rows >= 32 && work >= 64 * 64 * 64 && work < 2 ** 28 && k.getNumThreads() >= 2;
+}
 
 function mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
   return gemmOp(a, b, tA, tB);
@@ -83,18 +116,38 @@ function linearOp(name: string, act: Activation | null) {
       const [rows, inF] = x.shape, outF = w.shape[0];
       const out = uninit(x, [rows, outF]);
       if (bias) for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
-      const k = kernels(x.data);
-      k.gemm(false, true, rows, outF, inF, 1, x.data, w.data, bias ? 1 : 0, out.data);
+      const k = kernels(x.data), beta = bias ? 1 : 0;
+      if (splitPays(k, rows, rows * outF * inF)) {
+        // the two row halves of x·Wᵀ at the same time (see splitPays)
+        const h = rows >> 1, xd = x.data, od = out.data;
+        k.gemmPair(false, true, h, outF, inF, 1, xd.subarray(0, h * inF), w.data, beta, od.subarray(0, h * outF),
+          false, true, rows - h, outF, inF, 1, xd.subarray(h * inF), w.data, beta, od.subarray(h * outF));
+      } else {
+        k.gemm(false, true, rows, outF, inF, 1, x.data, w.data, beta, out.data);
+      }
       if (act) k.unary(act, out.data, out.data);
       return out;
     },
     vjp: (g, ctx, x: Tensor, w: Tensor, bias?: Tensor): Grads => {
       const n = ctx.needsInputGrad;
       if (act) g = activationBackward(act, ctx.out, g);
+      const db = bias && n[2] ? biasGrad(g, bias, ctx.gradInto(2)) : null;
+      if (n[0] && n[1] && !ctx.createGraph) {
+        const [rows, inF] = x.shape, outF = w.shape[0];
+        const k = kernels(g.data);
+        if (pairPays(k, rows * inF * outF)) {
+          // dX = g·W and dW = gᵀ·x at the same time (see pairPays)
+          const dx = uninit(g, [rows, inF]), dest = ctx.gradInto(1);
+          const dw = dest ? null : uninit(g, [outF, inF]);
+          k.gemmPair(false, false, rows, inF, outF, 1, g.data, w.data, 0, dx.data,
+            true, false, outF, inF, rows, 1, g.data, x.data, dest ? dest.beta : 0, dest ? dest.data : dw!.data);
+          return [dx, dw ?? ACCUMULATED, db];
+        }
+      }
       return [
         n[0] ? mm(g, w, false, false) : null,
         n[1] ? weightGrad(g, x, w, ctx.gradInto(1)) : null,
-        bias && n[2] ? biasGrad(g, bias, ctx.gradInto(2)) : null,
+        db,
       ];
     },
   });

@@ -223,6 +223,15 @@ function gemmOn(
   }
 }
 
+/** The JS backend has one thread: the two products one after the other. */
+export function gemmPair(
+  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
+  transA2: boolean, transB2: boolean, m2: number, n2: number, k2: number, alpha2: number, a2: FloatArray, b2: FloatArray, beta2: number, c2: FloatArray,
+): void {
+  gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+  gemm(transA2, transB2, m2, n2, k2, alpha2, a2, b2, beta2, c2);
+}
+
 /** The JS backend has no thread pool: gemm runs now, and the promise reports its result. */
 export async function gemmAsync(...args: Parameters<typeof gemm>): Promise<void> {
   gemm(...args);

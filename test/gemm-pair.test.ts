@@ -1,0 +1,163 @@
+// gemmPair (two independent gemms at once, native/pair.cc) and the linear/matmul VJPs that use it
+// with 2+ threads. The paired products must be bitwise those of two single-threaded gemm calls, every
+// time: a race (a shared packing buffer, a lost wake-up) shows up as a wrong bit or a hang, so the
+// native cases repeat thousands of pairs. Teardown cases run in child processes.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../lib/backend/backend.js';
+import { getBackend, getNumThreads, kernels, setNumThreads, withBackend } from '../lib/backend/index.js';
+import { jsBackend } from '../lib/backend/js.js';
+import { nativeAddon, nativeAddonPath } from '../lib/backend/native.js';
+import * as tg from '../lib/index.js';
+
+const addon = nativeAddon();
+const native = getBackend() === 'native' && addon !== null;
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
+  return a;
+}
+const same = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+function withThreads<T>(n: number, fn: () => T): T {
+  const before = getNumThreads();
+  setNumThreads(n);
+  try { return fn(); } finally { setNumThreads(before); }
+}
+
+// A layer's backward: dX = g·W [rows, inF] and dW = gᵀ·x [outF, inF], as gemmPair arguments.
+function layerPair(rows: number, inF: number, outF: number, seed: number, beta = 0) {
+  const g = rand(rows * outF, seed), w = rand(outF * inF, seed + 1), x = rand(rows * inF, seed + 2);
+  const dx = new Float32Array(rows * inF).fill(NaN), dw = rand(outF * inF, seed + 3);
+  const args = (cx: Float32Array, cw: Float32Array) => [false, false, rows, inF, outF, 1, g, w, 0, cx,
+    true, false, outF, inF, rows, 1, g, x, beta, cw] as const;
+  return { dx, dw, args };
+}
+
+type PairArgs = Parameters<Backend['gemmPair']>;
+type GemmArgs = Parameters<Backend['gemm']>;
+function sequential(k: Backend, ...a: PairArgs): void {
+  k.gemm(...(a.slice(0, 10) as GemmArgs));
+  k.gemm(...(a.slice(10) as GemmArgs));
+}
+
+describe('gemmPair equals two gemm calls', () => {
+  it('on the active backend, bitwise, with beta = 0 and 1 and transposes on either side', () => {
+    const k = kernels();
+    for (const [rows, inF, outF, beta] of [[128, 256, 10, 0], [64, 96, 48, 1], [5, 7, 3, 1], [33, 65, 17, 0]]) {
+      const { dx, dw, args } = layerPair(rows, inF, outF, rows + inF, beta);
+      const px = dx.slice(), pw = dw.slice(), sx = dx.slice(), sw = dw.slice();
+      k.gemmPair(...args(px, pw));
+      // single-threaded: OpenBLAS's threaded driver may round differently (its Haswell kernel does)
+      withThreads(1, () => sequential(k, ...args(sx, sw)));
+      expect(same(px, sx) && same(pw, sw), `${rows}x${inF}x${outF} beta ${beta}`).toBe(true);
+      // and (JS backend) the reference computes the same products
+      const jx = dx.slice(), jw = dw.slice();
+      jsBackend.gemmPair(...args(jx, jw));
+      for (let i = 0; i < jx.length; i++) expect(Math.abs(jx[i] - px[i])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(jx[i])));
+      for (let i = 0; i < jw.length; i++) expect(Math.abs(jw[i] - pw[i])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(jw[i])));
+    }
+  });
+});
+
+describe.runIf(native)('gemmPair on two threads (native)', () => {
+  it('gives bitwise the single-threaded results, 3000 pairs over the mlp layer shapes', () => {
+    const shapes: [number, number, number][] = [[128, 256, 10], [128, 512, 256], [17, 300, 41], [64, 64, 64]];
+    const cases = shapes.map(([r, i, o], j) => layerPair(r, i, o, 10 * j + 1, j % 2));
+    const expected = cases.map(({ dx, dw, args }) => withThreads(1, () => {
+      const ex = dx.slice(), ew = dw.slice();
+      sequential(addon!, ...args(ex, ew));
+      return [ex, ew];
+    }));
+    withThreads(2, () => {
+      let bad = 0;
+      for (let t = 0; t < 3000; t++) {
+        const j = t % cases.length, { dx, dw, args } = cases[j];
+        if (j === 1 && t % 8 !== 1) continue; // the 33 MFLOP shape less often
+        const px = dx.slice(), pw = dw.slice();
+        addon!.gemmPair(...args(px, pw));
+        if (!same(px, expected[j][0]) || !same(pw, expected[j][1])) bad++;
+      }
+      expect(bad).toBe(0);
+      expect(getNumThreads()).toBe(2); // restored after every pair
+    });
+  });
+
+  it('refuses an output that overlaps the other product\'s arrays, naming gemmPair and both arguments', () => {
+    const big = new Float32Array(64), f = (n: number) => new Float32Array(n);
+    const call = (c: Float32Array, a2: Float32Array, c2: Float32Array) => () =>
+      addon!.gemmPair(false, false, 2, 2, 2, 1, f(4), f(4), 0, c, false, false, 2, 2, 2, 1, a2, f(4), 0, c2);
+    expect(call(big.subarray(0, 4), big.subarray(2, 6), f(4))).toThrow(/^gemmPair: argument 'c' overlaps argument 'a2'/);
+    expect(call(f(4), big.subarray(0, 4), big.subarray(2, 6))).toThrow(/^gemmPair: argument 'c2' overlaps argument 'a2'/);
+    expect(call(big.subarray(0, 4), f(4), big.subarray(3, 7))).toThrow(/^gemmPair: argument 'c' overlaps argument 'c2'/);
+    expect(call(f(4), f(3), f(4))).toThrow(/^gemmPair: argument 'a2' has 3 elements, needs 4/);
+    expect(() => (addon!.gemmPair as (...a: unknown[]) => void)(false, false, 2, 2, 2, 1, f(4), f(4), 0, f(4))).toThrow(TypeError);
+    // inputs may be shared (dX and dW both read g)
+    const g = rand(4, 3), c1 = f(4), c2 = f(4);
+    withThreads(2, () => addon!.gemmPair(false, false, 2, 2, 2, 1, g, g, 0, c1, true, false, 2, 2, 2, 1, g, g, 0, c2));
+    const want = [g[0] * g[0] + g[1] * g[2], g[0] * g[1] + g[1] * g[3], g[2] * g[0] + g[3] * g[2], g[2] * g[1] + g[3] * g[3]];
+    want.forEach((v, i) => expect(c1[i]).toBeCloseTo(v, 6));
+    [g[0] * g[0] + g[2] * g[2], g[0] * g[1] + g[2] * g[3], g[1] * g[0] + g[3] * g[2], g[1] * g[1] + g[3] * g[3]]
+      .forEach((v, i) => expect(c2[i]).toBeCloseTo(v, 6));
+  });
+
+  // A child process, so a crash or a hang shows as a signal or an exit code.
+  function child(code: string): { status: number | null; signal: string | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, ['-e', `const a = require(${JSON.stringify(nativeAddonPath())});\n${code}`], { encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  }
+  const pairLoop = (n: number) => `{ const m = 96, A = new Float32Array(m * m).fill(0.5), C1 = new Float32Array(m * m), C2 = new Float32Array(m * m);
+for (let i = 0; i < ${n}; i++) a.gemmPair(false, false, m, m, m, 1, A, A, 0, C1, true, false, m, m, m, 1, A, A, 0, C2); globalThis.c = [C1[0], C2[0]]; }`;
+
+  it('process exit with the helper thread alive, a worker terminated while it calls gemmPair, and 1 thread', () => {
+    // the helper thread is waiting for work when the process exits (normally, and by process.exit)
+    for (const exit of ['', 'process.exit(0);']) {
+      const r = child(`a.setNumThreads(2);\n${pairLoop(200)}\nconsole.log('done', ...c);${exit}`);
+      expect({ status: r.status, signal: r.signal, out: r.stdout.trim() }, r.stderr).toEqual({ status: 0, signal: null, out: 'done 24 24' });
+    }
+    // a worker in a gemmPair loop is terminated while the main thread keeps pairing (the two take
+    // turns on the helper), then the process exits
+    const r = child(`a.setNumThreads(2);
+const { Worker } = require('node:worker_threads');
+const w = new Worker(\`const a = require(\${JSON.stringify(${JSON.stringify(nativeAddonPath())})});
+require('node:worker_threads').parentPort.postMessage('go');
+${pairLoop(1e9).replace(/`/g, '\\`')}\`, { eval: true });
+w.on('message', () => { ${pairLoop(300)} setTimeout(() => w.terminate(), 20); });
+w.on('exit', (code) => { ${pairLoop(50)} a.setNumThreads(1); ${pairLoop(50)} console.log('worker exited', code, a.getNumThreads()); });`);
+    expect({ status: r.status, signal: r.signal, out: r.stdout.trim() }, r.stderr).toEqual({ status: 0, signal: null, out: 'worker exited 1 1' });
+  });
+});
+
+describe('the linear and matmul VJPs with gemmPair', () => {
+  // With 2+ threads on the native backend the backward runs dX and dW as one gemmPair; the gradients
+  // must be bitwise those of the same backward with each pair replaced by two single-threaded gemm
+  // calls (the JS backend, one thread, never pairs).
+  function grads(k: Backend): Float32Array[] {
+    return withBackend(k, () => withThreads(2, () => {
+      tg.manualSeed(3);
+      // products of 64³ or more pair (pairPays): l2 is 48·96·80, the matmul 48·80·72
+      const l1 = new tg.nn.Linear(64, 96), l2 = new tg.nn.Linear(96, 80);
+      const x = tg.randn([48, 64]);
+      const w3 = tg.randn([80, 72]).requiresGrad_();
+      const h = tg.relu(l1.forward(x));
+      const y = tg.matmul(l2.forward(h), w3); // matmul: both operands need gradients
+      y.mul(y).sum().backward();
+      return [l1.weight, l1.bias!, l2.weight, l2.bias!, w3].map((p) => Float32Array.from(p.grad!.data));
+    }));
+  }
+  it('bitwise those of two single-threaded gemm calls; pairs only with 2+ threads', () => {
+    const active = kernels();
+    let pairs = 0;
+    const counting: Backend = { ...active, gemmPair: (...a) => { pairs++; active.gemmPair(...a); } };
+    const apart: Backend = { ...active, gemmPair: (...a) => withThreads(1, () => sequential(active, ...a)) };
+    const paired = grads(counting), reference = grads(apart);
+    // backward: l2 (dX and dW) and the matmul (both operands); forward: l1 and l2 in row halves
+    expect(pairs).toBe(native ? 4 : 0);
+    for (let i = 0; i < paired.length; i++) expect(same(paired[i], reference[i]), `parameter ${i}`).toBe(true);
+    // and close to the gradients of a single-threaded backward
+    const one = withThreads(1, () => grads(active));
+    for (let i = 0; i < one.length; i++) one[i].forEach((v, j) => expect(paired[i][j]).toBeCloseTo(v, 3));
+  });
+});
