@@ -1,7 +1,11 @@
 import type { FloatArray } from './backend/backend.js';
 import { TENSOR_TAG, fmt, sizeOf } from './shape.js';
 
-export type DType = 'float32' | 'float64';
+export type DType = 'float32' | 'float64' | 'int32';
+/** A tensor's memory: Float32Array, Float64Array, or Int32Array for int32 (indices and labels). */
+export type TensorData = FloatArray | Int32Array;
+/** A tensor known to hold float memory (what empty/uninit make, what floatData checks). */
+export type FloatTensor = Tensor & { data: FloatArray };
 export type NestedArray = number | NestedArray[];
 
 // Tensor and Node are the data of the tape. Their methods that compute (x.add(y), x.backward())
@@ -29,9 +33,11 @@ export let nodeInternals: {
   record(n: Node): TapeRecord | null;
 };
 
-/** A dense row-major float tensor with reverse-mode autodiff. Memory is owned by the garbage collector. */
+/**
+ * A dense row-major tensor with reverse-mode autodiff: float32, float64, or int32 (indices and labels;
+ * never requires grad). Memory is owned by the garbage collector.
+ */
 export class Tensor {
-  requiresGrad = false;
   /** The tape node that produced this tensor; null for leaves. */
   gradFn: Node | null = null;
   // gradient memory (rules in autograd/pool.ts): storage behind .grad; whether the engine allocated it
@@ -39,8 +45,9 @@ export class Tensor {
   #grad: Tensor | null = null;
   #gradOwned = false;
   #gradBuf: Tensor | null = null;
+  #requiresGrad = false;
 
-  constructor(public data: FloatArray, public shape: number[]) {
+  constructor(public data: TensorData, public shape: number[]) {
     if (data.length !== sizeOf(shape)) {
       throw new RangeError(`Tensor: data has ${data.length} elements but shape ${fmt(shape)} needs ${sizeOf(shape)}`);
     }
@@ -58,12 +65,21 @@ export class Tensor {
 
   get size(): number { return this.data.length; }
   get ndim(): number { return this.shape.length; }
-  get dtype(): DType { return this.data instanceof Float64Array ? 'float64' : 'float32'; }
+  get dtype(): DType { return this.data instanceof Float64Array ? 'float64' : this.data instanceof Int32Array ? 'int32' : 'float32'; }
+  get isFloatingPoint(): boolean { return !(this.data instanceof Int32Array); }
+
+  /** Whether backward() computes a gradient for this tensor; only float tensors can have one (as in PyTorch). */
+  get requiresGrad(): boolean { return this.#requiresGrad; }
+  set requiresGrad(on: boolean) {
+    if (on && this.data instanceof Int32Array) throw new TypeError('requiresGrad: only floating point tensors can require gradients, got an int32 tensor');
+    this.#requiresGrad = on;
+  }
   get isLeaf(): boolean { return this.gradFn === null; }
 
   /** In place: mark a leaf as needing gradients (PyTorch's requires_grad_). */
   requiresGrad_(on = true): this {
     if (!this.isLeaf && !on) throw new Error('requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+    if (on && this.data instanceof Int32Array) throw new TypeError('requiresGrad_: only floating point tensors can require gradients, got an int32 tensor');
     this.requiresGrad = on;
     return this;
   }
@@ -142,6 +158,16 @@ export class Tensor {
       takeKept: (t) => { const b = t.#gradBuf; t.#gradBuf = null; return b; },
     };
   }
+}
+
+/**
+ * The float memory of t, for a float kernel. Ops receive float tensors (autograd/define.ts promotes
+ * int32 inputs), so an int32 tensor here is refused rather than computed on in integers.
+ */
+export function floatData(t: Tensor, op = 'kernel'): FloatArray {
+  const d = t.data;
+  if (d instanceof Int32Array) throw new TypeError(`${op}: expected a floating point tensor, got int32 of shape ${fmt(t.shape)} (convert it with .float())`);
+  return d;
 }
 
 /** True for tapegrad tensors (also across duplicate copies of the module, which instanceof would miss). */

@@ -1,4 +1,4 @@
-import { Tensor, nodeInternals as N, tensorInternals as T, type Node, type TapeRecord } from '../tensor.js';
+import { Tensor, floatData, nodeInternals as N, tensorInternals as T, type Node, type TapeRecord } from '../tensor.js';
 import { ACCUMULATED, type GradDestination, type Grads, type VjpContext } from './define.js';
 import { setGradEnabled } from './mode.js';
 import { closeArena, openArena, outsidePool, pin } from './pool.js';
@@ -116,8 +116,8 @@ class Context implements VjpContext {
     const t = this.inputs[j];
     if (!this.ownsLeafGrads || !this.library || !t || t.gradFn || !t.requiresGrad) return null;
     const cur = T.grad(t);
-    if (cur) return T.owned(t) ? { data: cur.data, beta: 1 } : null;
-    return { data: ownedGradBuffer(t).data, beta: 0 };
+    if (cur) return T.owned(t) ? { data: floatData(cur), beta: 1 } : null;
+    return { data: floatData(ownedGradBuffer(t)), beta: 0 };
   }
 }
 
@@ -160,7 +160,8 @@ export function backward(
         // g is scratch memory (or memory someone else holds): copy or add it into the leaf's own buffer
         const cur = T.grad(t);
         if (cur && T.owned(t) && cur.dtype === g.dtype) {
-          kernels(cur.data).binary('add', cur.data, cur.shape, g.data, g.shape, cur.data, cur.shape);
+          const cd = floatData(cur);
+          kernels(cd).binary('add', cd, cur.shape, floatData(g), g.shape, cd, cur.shape);
         } else {
           const src = cur ? o.add(cur, g) : g;
           ownedGradBuffer(t).data.set(src.data);
@@ -202,7 +203,7 @@ export function backward(
       let inGrads: Grads;
       if (node.scratchSafe || !owns) inGrads = callVjp(rec, g, ctx);
       else {
-        pin(g.data); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
+        pin(floatData(g)); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
         inGrads = outsidePool(() => callVjp(rec, g, ctx));
       }
       if (!retainGraph) node.release();

@@ -1,7 +1,7 @@
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
 import { empty, promote, uninit } from './util.js';
 
@@ -10,13 +10,15 @@ type Scalar = Tensor | number;
 export function binaryKernel(op: BinaryOp, opName: string, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(opName, a.shape, b.shape);
   const out = uninit(a, shape);
-  kernels(a.data).binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
+  const ad = floatData(a, opName);
+  kernels(ad).binary(op, ad, a.shape, floatData(b, opName), b.shape, out.data, shape);
   return out;
 }
 
 export function unaryKernel(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const out = uninit(x, x.shape);
-  kernels(x.data).unary(op, x.data, out.data, p0, p1);
+  const xd = floatData(x, op);
+  kernels(xd).unary(op, xd, out.data, p0, p1);
   return out;
 }
 

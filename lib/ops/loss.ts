@@ -1,7 +1,7 @@
 import { kernels } from '../backend/index.js';
 import { defineOp, type Grads } from '../autograd/define.js';
 import { noGrad } from '../autograd/mode.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
 import { checkNumber, withDefaults } from '../options.js';
 import { add, clamp, div, log, mul, neg, sub, abs, exp, binaryKernel } from './elementwise.js';
@@ -167,7 +167,7 @@ const crossEntropyOp = defineOp({
     const [rows, classes] = logits.shape;
     const probs = empty(logits, logits.shape);
     const out = empty(logits, []);
-    out.data[0] = kernels(logits.data).crossEntropy(logits.data, labels, rows, classes, probs.data) * (total ? rows : 1);
+    out.data[0] = kernels(floatData(logits)).crossEntropy(floatData(logits), labels, rows, classes, probs.data) * (total ? rows : 1);
     return { out, saved: probs };
   },
   // ∂/∂logits of mean(-log softmax[label]) = (softmax - onehot) / rows (no / rows for the sum)
@@ -179,7 +179,7 @@ const crossEntropyOp = defineOp({
       return [mul(sub(softmax(logits, 1), oneHot(labels, classes, logits)), mul(g, scale))];
     }
     const d = empty(logits, logits.shape);
-    kernels(logits.data).crossEntropyBackward(probs.data, labels, rows, classes, g.data[0] * scale, d.data);
+    kernels(floatData(logits)).crossEntropyBackward(probs.data, labels, rows, classes, g.data[0] * scale, d.data);
     return [d];
   },
 });
@@ -259,7 +259,7 @@ const mseOp = defineOp({
     const d = binaryKernel('sub', 'mseLoss', input, target);
     const sq = binaryKernel('mul', 'mseLoss', d, d);
     const out = empty(input, []);
-    kernels(sq.data).reduce('sum', sq.data, 1, sq.size, 1, out.data);
+    kernels(floatData(sq)).reduce('sum', floatData(sq), 1, sq.size, 1, out.data);
     out.data[0] /= n;
     return out;
   },

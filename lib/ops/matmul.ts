@@ -2,7 +2,7 @@ import { kernels } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
 import { ACCUMULATED, defineLibraryOp, type GradDestination, type Grads } from '../autograd/define.js';
 import { activationBackward, type Activation } from './activation.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { fmt, sizeOf } from '../shape.js';
 import { reshape, expand, unsqueeze, squeeze } from './shape.js';
 import { sum } from './reduce.js';
@@ -22,7 +22,7 @@ const gemmOp = defineLibraryOp({
     // an empty product (k = 0) is zeros, like torch; with nothing to compute, no kernel call
     if (batch * m * n * k === 0) return empty(a, shape);
     const out = uninit(a, shape);
-    kernels(a.data).gemm(tA, tB, m, n, k, 1, a.data, b.data, 0, out.data, batch,
+    kernels(floatData(a)).gemm(tA, tB, m, n, k, 1, floatData(a), floatData(b), 0, out.data, batch,
       a.ndim === 3 ? m * k : 0, b.ndim === 3 ? k * n : 0, m * n);
     return out;
   },
@@ -82,8 +82,8 @@ function linearOp(name: string, act: Activation | null) {
       const [rows, inF] = x.shape, outF = w.shape[0];
       const out = uninit(x, [rows, outF]);
       if (bias) for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
-      const k = kernels(x.data);
-      k.gemm(false, true, rows, outF, inF, 1, x.data, w.data, bias ? 1 : 0, out.data);
+      const k = kernels(floatData(x));
+      k.gemm(false, true, rows, outF, inF, 1, floatData(x), floatData(w), bias ? 1 : 0, out.data);
       if (act) k.unary(act, out.data, out.data);
       return out;
     },
@@ -110,17 +110,17 @@ const linearOps = {
 function weightGrad(g: Tensor, x: Tensor, w: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
   if (!dest) return mm(g, x, true, false);
   const [rows, inF] = x.shape;
-  kernels(g.data).gemm(true, false, w.shape[0], inF, rows, 1, g.data, x.data, dest.beta, dest.data);
+  kernels(floatData(g)).gemm(true, false, w.shape[0], inF, rows, 1, floatData(g), floatData(x), dest.beta, dest.data);
   return ACCUMULATED;
 }
 
 function biasGrad(g: Tensor, bias: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
   if (!dest) return sum(g, 0);
   if (dest.beta === 0) {
-    kernels(g.data).reduce('sum', g.data, 1, g.shape[0], g.shape[1], dest.data);
+    kernels(floatData(g)).reduce('sum', floatData(g), 1, g.shape[0], g.shape[1], dest.data);
   } else {
     const db = sum(g, 0);
-    kernels(db.data).binary('add', dest.data, bias.shape, db.data, bias.shape, dest.data, bias.shape);
+    kernels(floatData(db)).binary('add', dest.data, bias.shape, floatData(db), bias.shape, dest.data, bias.shape);
   }
   return ACCUMULATED;
 }
@@ -154,6 +154,6 @@ export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
   const [m, k] = a.shape, n = b.shape[1];
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return noGrad(() => matmul(a, b));
   const out = new Tensor(new Float32Array(m * n), [m, n]);
-  await kernels(a.data).gemmAsync(false, false, m, n, k, 1, a.data, b.data, 0, out.data);
+  await kernels(floatData(a)).gemmAsync(false, false, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
   return out;
 }

@@ -1,6 +1,6 @@
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { describeValue, fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
 import { parseNested } from '../creation.js';
 import { empty, promote, toIndex } from './util.js';
@@ -69,7 +69,7 @@ const expandOp = defineLibraryOp({
       return out;
     }
     const zero = empty(x, []);
-    kernels(x.data).binary('add', x.data, x.shape, zero.data, [], out.data, shape);
+    kernels(floatData(x)).binary('add', floatData(x), x.shape, zero.data, [], out.data, shape);
     return out;
   },
   vjp: (g, _ctx, x): Grads => [sumTo(g, x.shape)],
@@ -93,7 +93,7 @@ const sumToOp = defineLibraryOp({
   name: 'SumTo',
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
-    kernels(x.data).sumTo(x.data, x.shape, out.data, shape);
+    kernels(floatData(x)).sumTo(floatData(x), x.shape, out.data, shape);
     return out;
   },
   vjp: (g, _ctx, x): Grads => [expand(g, x.shape)],
@@ -110,7 +110,7 @@ const permuteOp = defineLibraryOp({
   name: 'Permute',
   forward: (x: Tensor, perm: number[]) => {
     const out = empty(x, perm.map((p) => x.shape[p]));
-    kernels(x.data).permute(x.data, x.shape, perm, out.data);
+    kernels(floatData(x)).permute(floatData(x), x.shape, perm, out.data);
     return out;
   },
   vjp: (g, _ctx, _x, perm: number[]): Grads => {
@@ -142,7 +142,7 @@ const indexSelectOp = defineLibraryOp({
     const shape = x.shape.slice();
     shape[dim] = idx.length;
     const out = empty(x, shape);
-    kernels(x.data).indexSelect(x.data, outer, n, inner, idx, out.data);
+    kernels(floatData(x)).indexSelect(floatData(x), outer, n, inner, idx, out.data);
     return out;
   },
   vjp: (g, _ctx, x, dim: number, idx: Int32Array): Grads => [indexAdd(g, dim, idx, x.shape[dim])],
@@ -156,7 +156,7 @@ const indexAdd = defineLibraryOp({
     const shape = g.shape.slice();
     shape[dim] = n;
     const out = empty(g, shape);
-    kernels(g.data).indexAdd(g.data, outer, n, inner, idx, out.data);
+    kernels(floatData(g)).indexAdd(floatData(g), outer, n, inner, idx, out.data);
     return out;
   },
   vjp: (gg, _ctx, _g, dim: number, idx: Int32Array): Grads => [indexSelectOp(gg, dim, idx)],

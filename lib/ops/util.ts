@@ -1,26 +1,26 @@
 import type { FloatArray } from '../backend/backend.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, isTensor, type FloatTensor } from '../tensor.js';
 import { allocF32 } from '../autograd/pool.js';
 import { describeValue, sizeOf } from '../shape.js';
 
 /** A zero-filled result tensor of like's dtype (pooled scratch memory inside backward). */
-export function empty(like: Tensor | FloatArray, shape: number[]): Tensor {
+export function empty(like: Tensor | FloatArray, shape: number[]): FloatTensor {
   return alloc(like, shape, true);
 }
 
 /** Like empty, for kernels that overwrite every element: contents may be stale. */
-export function uninit(like: Tensor | FloatArray, shape: number[]): Tensor {
+export function uninit(like: Tensor | FloatArray, shape: number[]): FloatTensor {
   return alloc(like, shape, false);
 }
 
-function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): Tensor {
+function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): FloatTensor {
   const arr = isTensor(like) ? like.data : like;
   const n = sizeOf(shape);
-  return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape);
+  return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape) as FloatTensor;
 }
 
 /** A constant (no gradient) of the same dtype as `like`. */
-export function constant(like: Tensor, values: ArrayLike<number>, shape: number[]): Tensor {
+export function constant(like: Tensor, values: ArrayLike<number>, shape: number[]): FloatTensor {
   const t = empty(like, shape);
   t.data.set(values);
   return t;
