@@ -1,5 +1,6 @@
 import type { FloatArray } from '../backend/backend.js';
-import { isTensor, Node, type TapeRecord, type Tensor } from '../tensor.js';
+import { isTensor, Node, Tensor, type DType, type TapeRecord } from '../tensor.js';
+import { castArray, getDefaultDtype } from '../creation.js';
 import { isGradEnabled } from './mode.js';
 import { checkForward, isAnomalyEnabled } from './anomaly.js';
 
@@ -43,6 +44,11 @@ export interface OpDef<A extends unknown[], S = undefined> {
   forward: (...args: A) => Tensor | { out: Tensor; saved: S };
   /** Gradients for each Tensor input, in the order they appear in args (arrays of tensors flattened). */
   vjp: (g: Tensor, ctx: VjpContext<S>, ...args: A) => Grads;
+  /**
+   * The forward only moves elements (reshape, cat, gather...): when every tensor input is int32 the
+   * result is int32 too, computed on exact float64 copies. Otherwise int32 inputs are promoted.
+   */
+  movesData?: boolean;
 }
 
 /**
@@ -60,7 +66,10 @@ export function defineLibraryOp<A extends unknown[], S = undefined>(def: OpDef<A
 
 function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean): (...args: A) => Tensor {
   const gradName = `${def.name}Backward`;
-  return (...args: A): Tensor => {
+  return (...given: A): Tensor => {
+    const ints = intInputs(given);
+    const args = ints === 'none' ? given : promoteInts(given, ints === 'all' && def.movesData ? 'float64' : floatTypeOf(given));
+    if (ints === 'all' && def.movesData) return toInt32(def.name, def.forward(...args));
     const res = def.forward(...args);
     const plain = isTensor(res);
     const out = plain ? res : res.out;
@@ -82,6 +91,41 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
     if (isAnomalyEnabled()) out.gradFn.createdAt = new Error().stack?.split('\n').slice(2).join('\n');
     return out;
   };
+}
+
+// The one place where int32 meets float ops. Like PyTorch's type promotion: an int32 input computes
+// as the float dtype of the op's other tensor inputs (float64 if any is float64, else float32), and
+// as the default dtype when all are int32 (exp/mean of an int tensor are float). Kernels never see
+// Int32Array memory (Tensor's floatData refuses it).
+
+function intInputs(args: readonly unknown[]): 'none' | 'some' | 'all' {
+  let ints = 0, floats = 0;
+  const see = (t: unknown): void => {
+    if (isTensor(t)) { if (t.data instanceof Int32Array) ints++; else floats++; }
+  };
+  for (const a of args) {
+    if (Array.isArray(a)) a.forEach(see); else see(a);
+  }
+  return ints === 0 ? 'none' : floats === 0 ? 'all' : 'some';
+}
+
+function floatTypeOf(args: readonly unknown[]): DType {
+  let seen: DType | null = null;
+  for (const t of tensorsOf(args)) {
+    if (t.dtype === 'float64') return 'float64';
+    if (t.dtype === 'float32') seen = 'float32';
+  }
+  return seen ?? getDefaultDtype();
+}
+
+function promoteInts<A extends unknown[]>(args: A, dtype: DType): A {
+  const cast = (t: unknown): unknown => (isTensor(t) && t.data instanceof Int32Array ? new Tensor(castArray('promote', t.data, dtype), t.shape) : t);
+  return args.map((a) => (Array.isArray(a) ? a.map(cast) : cast(a))) as A;
+}
+
+function toInt32<S>(op: string, res: Tensor | { out: Tensor; saved: S }): Tensor {
+  const out = isTensor(res) ? res : res.out;
+  return new Tensor(castArray(op, out.data, 'int32'), out.shape);
 }
 
 function tensorsOf(args: readonly unknown[]): Tensor[] {

@@ -4,7 +4,7 @@ import { Tensor, floatData, type FloatTensor } from '../tensor.js';
 import { fmt, normDim, sizeOf, splitAt } from '../shape.js';
 import { mul } from './elementwise.js';
 import { expand, reshape } from './shape.js';
-import { empty } from './util.js';
+import { empty, exactFloat } from './util.js';
 
 /** Reduced dims, sorted; null for all of them. */
 export type Dims = number[] | null;
@@ -126,13 +126,10 @@ function argmaxIndex(x: Tensor, dim: number | null): Int32Array {
   return idx;
 }
 
-/** Indices of the first maximum (as a float tensor, no gradient). */
+/** Indices of the first maximum, as an int32 tensor (PyTorch: int64); no gradient. */
 export function argmax(x: Tensor, dim?: number | null, keepDim = false): Tensor {
   const dims = resolve('argmax', x, oneDim('argmax', dim));
-  const idx = argmaxIndex(x, dims && dims[0]);
-  const out = empty(x, reducedShape(x.shape, dims, keepDim));
-  out.data.set(idx);
-  return out;
+  return new Tensor(argmaxIndex(exactFloat(x), dims && dims[0]), reducedShape(x.shape, dims, keepDim));
 }
 
 function argmaxMask(x: Tensor, dim: number | null): Tensor {

@@ -23,6 +23,7 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
 
 const reshapeOp = defineLibraryOp({
   name: 'Reshape',
+  movesData: true,
   // a view: shares x's memory
   forward: (x: Tensor, shape: number[]) => new Tensor(x.data, shape),
   vjp: (g, _ctx, x): Grads => [reshape(g, x.shape)],
@@ -56,12 +57,14 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 /** A copy with its own memory that stays on the tape (torch.clone; Tensor.clone() detaches). */
 export const copy = defineLibraryOp({
   name: 'Clone',
+  movesData: true,
   forward: (x: Tensor) => new Tensor(x.data.slice(), x.shape.slice()),
   vjp: (g): Grads => [g],
 });
 
 const expandOp = defineLibraryOp({
   name: 'Expand',
+  movesData: true,
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
     if (x.size === 1) {
@@ -108,6 +111,7 @@ export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
 
 const permuteOp = defineLibraryOp({
   name: 'Permute',
+  movesData: true,
   forward: (x: Tensor, perm: number[]) => {
     const out = empty(x, perm.map((p) => x.shape[p]));
     kernels(floatData(x)).permute(floatData(x), x.shape, perm, out.data);
@@ -137,6 +141,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 
 const indexSelectOp = defineLibraryOp({
   name: 'IndexSelect',
+  movesData: true,
   forward: (x: Tensor, dim: number, idx: Int32Array) => {
     const [outer, n, inner] = splitAt(x.shape, dim);
     const shape = x.shape.slice();
@@ -182,6 +187,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 const concatOp = defineLibraryOp({
   name: 'Cat',
+  movesData: true,
   forward: (xs: Tensor[], dim: number) => {
     const shape = xs[0].shape.slice();
     shape[dim] = xs.reduce((s, t) => s + t.shape[dim], 0);
@@ -257,6 +263,7 @@ function gatherWalk(xShape: readonly number[], idxShape: readonly number[], dim:
 
 const gatherOp = defineLibraryOp({
   name: 'Gather',
+  movesData: true,
   forward: (x: Tensor, dim: number, idx: Int32Array, idxShape: number[]) => {
     const out = empty(x, idxShape);
     gatherWalk(x.shape, idxShape, dim, idx, (off, k) => { out.data[k] = x.data[off]; });

@@ -26,9 +26,12 @@ export function constant(like: Tensor, values: ArrayLike<number>, shape: number[
   return t;
 }
 
-/** Mixed float32/float64 inputs compute in float64 (gradcheck feeds float64 into float32 constants). */
+/**
+ * Mixed float32/float64 inputs compute in float64 (gradcheck feeds float64 into float32 constants).
+ * int32 inputs are left to the op layer, which promotes them (autograd/define.ts).
+ */
 export function promote(a: Tensor, b: Tensor): [Tensor, Tensor] {
-  if (a.dtype === b.dtype) return [a, b];
+  if (a.dtype === b.dtype || a.dtype === 'int32' || b.dtype === 'int32') return [a, b];
   return a.dtype === 'float32' ? [toFloat64(a), b] : [a, toFloat64(b)];
 }
 
@@ -56,6 +59,11 @@ export function toIndex(op: string, idx: ArrayLike<number> | Tensor, n: number):
     out[i] = v;
   }
   return out;
+}
+
+/** int32 values as an exact float64 tensor (for ops that only compare values); float tensors as they are. */
+export function exactFloat(t: Tensor): FloatTensor {
+  return (t.data instanceof Int32Array ? new Tensor(Float64Array.from(t.data), t.shape) : t) as FloatTensor;
 }
 
 function checkIndex(op: string, v: number, i: number, n: number): void {
