@@ -54,7 +54,7 @@ export function castArray(op: string, src: ArrayLike<number>, dtype: DType): Ten
 
 function make(data: TensorData, shape: number[], o: TensorOptions): Tensor {
   const t = new Tensor(data, shape);
-  if (o.requiresGrad) t.requiresGrad = true;
+  if (o.requiresGrad) t.requiresGrad_();
   return t;
 }
 

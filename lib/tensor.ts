@@ -38,6 +38,8 @@ export let nodeInternals: {
  * never requires grad). Memory is owned by the garbage collector.
  */
 export class Tensor {
+  /** Whether backward() computes a gradient for this tensor; only float tensors can have one (requiresGrad_ checks). */
+  requiresGrad = false;
   /** The tape node that produced this tensor; null for leaves. */
   gradFn: Node | null = null;
   // gradient memory (rules in autograd/pool.ts): storage behind .grad; whether the engine allocated it
@@ -45,7 +47,6 @@ export class Tensor {
   #grad: Tensor | null = null;
   #gradOwned = false;
   #gradBuf: Tensor | null = null;
-  #requiresGrad = false;
 
   constructor(public data: TensorData, public shape: number[]) {
     if (data.length !== sizeOf(shape)) {
@@ -66,14 +67,9 @@ export class Tensor {
   get size(): number { return this.data.length; }
   get ndim(): number { return this.shape.length; }
   get dtype(): DType { return this.data instanceof Float64Array ? 'float64' : this.data instanceof Int32Array ? 'int32' : 'float32'; }
-  get isFloatingPoint(): boolean { return !(this.data instanceof Int32Array); }
+  /** PyTorch's is_floating_point(): false for int32. */
+  isFloatingPoint(): boolean { return !(this.data instanceof Int32Array); }
 
-  /** Whether backward() computes a gradient for this tensor; only float tensors can have one (as in PyTorch). */
-  get requiresGrad(): boolean { return this.#requiresGrad; }
-  set requiresGrad(on: boolean) {
-    if (on && this.data instanceof Int32Array) throw new TypeError('requiresGrad: only floating point tensors can require gradients, got an int32 tensor');
-    this.#requiresGrad = on;
-  }
   get isLeaf(): boolean { return this.gradFn === null; }
 
   /** In place: mark a leaf as needing gradients (PyTorch's requires_grad_). */

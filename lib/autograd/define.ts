@@ -119,7 +119,11 @@ function floatTypeOf(args: readonly unknown[]): DType {
 }
 
 function promoteInts<A extends unknown[]>(args: A, dtype: DType): A {
-  const cast = (t: unknown): unknown => (isTensor(t) && t.data instanceof Int32Array ? new Tensor(castArray('promote', t.data, dtype), t.shape) : t);
+  const cast = (t: unknown): unknown => {
+    if (!isTensor(t) || !(t.data instanceof Int32Array)) return t;
+    if (t.requiresGrad) throw new TypeError('requiresGrad: only floating point tensors can require gradients, got an int32 tensor');
+    return new Tensor(castArray('promote', t.data, dtype), t.shape);
+  };
   return args.map((a) => (Array.isArray(a) ? a.map(cast) : cast(a))) as A;
 }
 
