@@ -55,6 +55,8 @@ describe('int32 never requires grad', () => {
     const p = int([1, 2]);
     expect(() => new optim.SGD([p], { lr: 0.1 })).toThrow(/SGD: parameter 0 \(shape \[2\]\) is an int32 tensor; only floating point tensors can be optimized/);
     expect(int([1]).requiresGrad_(false).requiresGrad).toBe(false);
+    const y = tensor([1, 2], { requiresGrad: true }).mul(2);
+    expect(() => y.backward(int([1, 1]))).toThrow(/backward: the gradient must be a floating point tensor, got int32/);
   });
 });
 
@@ -182,6 +184,8 @@ describe('promotion of int32 inputs', () => {
     same(i.split(2, 1)[1], [[3], [6]]);
     same(i.repeat(1, 2), [[1, 2, 3, 1, 2, 3], [4, 5, 6, 4, 5, 6]]);
     same(int([2147483647]).reshape([1, 1]), [[2147483647]]);
+    expect(tensor([1, 2, 3]).maskedFill(int([0, 1, 0]), -1).toArray()).toEqual([1, -1, 3]);
+    expect(tg.where(int([1, 0]), int([5, 6]), tensor([0.5, 0.5])).toArray()).toEqual([5, 0.5]);
     const m = tg.concat([int([1, 2]), tensor([0.5])]);
     expect(m.dtype).toBe('float32');
     expect(m.toArray()).toEqual([1, 2, 0.5]);

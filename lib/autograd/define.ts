@@ -98,15 +98,19 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
 // as the default dtype when all are int32 (exp/mean of an int tensor are float). Kernels never see
 // Int32Array memory (Tensor's floatData refuses it).
 
+// on every op call: a plain loop that only looks for Int32Array memory; the rest runs when it finds some
 function intInputs(args: readonly unknown[]): 'none' | 'some' | 'all' {
-  let ints = 0, floats = 0;
-  const see = (t: unknown): void => {
-    if (isTensor(t)) { if (t.data instanceof Int32Array) ints++; else floats++; }
-  };
-  for (const a of args) {
-    if (Array.isArray(a)) a.forEach(see); else see(a);
+  let found = false;
+  for (let i = 0; i < args.length && !found; i++) {
+    const a = args[i];
+    if (typeof a !== 'object' || a === null) continue;
+    if ((a as { data?: unknown }).data instanceof Int32Array) found = true;
+    else if (Array.isArray(a) && typeof a[0] === 'object') found = a.some((t) => (t as { data?: unknown } | null)?.data instanceof Int32Array);
   }
-  return ints === 0 ? 'none' : floats === 0 ? 'all' : 'some';
+  if (!found) return 'none';
+  const ts = tensorsOf(args);
+  const ints = ts.filter((t) => t.data instanceof Int32Array).length;
+  return ints === 0 ? 'none' : ints === ts.length ? 'all' : 'some';
 }
 
 function floatTypeOf(args: readonly unknown[]): DType {

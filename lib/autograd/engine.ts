@@ -73,6 +73,7 @@ function seedFor(root: Tensor, seed: Tensor | null, op: string): Tensor {
   if (!sameShape(seed.shape, root.shape)) {
     throw new Error(`${op}: gradient of shape ${fmt(seed.shape)} does not match the output of shape ${fmt(root.shape)}`);
   }
+  if (seed.dtype === 'int32') throw new TypeError(`${op}: the gradient must be a floating point tensor, got int32 (convert it with .float())`);
   return seed;
 }
 
