@@ -151,6 +151,25 @@ describe('promotion of int32 inputs', () => {
     expectClose(int([[0, 1]]).softmax(1), [[1 / (1 + Math.E), Math.E / (1 + Math.E)]]);
   });
 
+  it('every float op on an int32 tensor equals the op on its float32 copy (kernels never see int32 memory)', () => {
+    const x = int([[1, -2], [3, 4]]);
+    const ops: Record<string, (t: Tensor) => Tensor> = {
+      matmul: (t) => t.matmul(t), linear: (t) => tg.linear(t, tensor([[1, 0.5]])), softmax: (t) => t.softmax(1), logSoftmax: (t) => t.logSoftmax(0),
+      logsumexp: (t) => t.logsumexp(1), var: (t) => t.var(), std: (t) => t.std(1), norm: (t) => t.norm(), cumsum: (t) => t.cumsum(1),
+      max: (t) => t.max(1), min: (t) => t.min(), sigmoid: (t) => t.sigmoid(), tanh: (t) => t.tanh(), gelu: (t) => tg.gelu(t), silu: (t) => tg.silu(t),
+      elu: (t) => tg.elu(t), mish: (t) => tg.mish(t), softplus: (t) => tg.softplus(t), leakyRelu: (t) => tg.leakyRelu(t), erf: (t) => tg.erf(t),
+      layerNorm: (t) => tg.layerNorm(t, [2]), batchNorm: (t) => tg.batchNorm(t, null, null, { training: true }), pow: (t) => t.pow(2),
+      clamp: (t) => t.clamp(2, 3), maximum: (t) => tg.maximum(t, tensor([2.5])), sin: (t) => t.sin(), abs: (t) => t.abs(), sqrt: (t) => t.abs().sqrt(),
+      neg: (t) => t.neg(), mseLoss: (t) => tg.mseLoss(tensor([[0.5, 0.5], [1, 1]]), t), l1Loss: (t) => tg.l1Loss(tensor([[0.5, 0.5], [1, 1]]), t),
+      crossEntropy: (t) => tg.crossEntropy(t, [0, 1]),
+    };
+    for (const [name, f] of Object.entries(ops)) {
+      const a = f(x), b = f(x.float());
+      expect(a.dtype, name).toBe('float32');
+      expect(Array.from(a.data), name).toEqual(Array.from(b.data));
+    }
+  });
+
   it('gradients reach the float operand of a mixed op', () => {
     const w = tensor([0.5, -1, 2], { requiresGrad: true });
     w.mul(int([3, 0, -2])).sum().backward();

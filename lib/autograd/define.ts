@@ -113,6 +113,11 @@ function intInputs(args: readonly unknown[]): 'none' | 'some' | 'all' {
   return ints === 0 ? 'none' : ints === ts.length ? 'all' : 'some';
 }
 
+/** t as an op computes it: int32 becomes the default float dtype (for composed ops that read data before any op runs). */
+export function asFloat(t: Tensor): Tensor {
+  return t.data instanceof Int32Array ? promoteInts([t], getDefaultDtype())[0] : t;
+}
+
 function floatTypeOf(args: readonly unknown[]): DType {
   let seen: DType | null = null;
   for (const t of tensorsOf(args)) {

@@ -1,5 +1,5 @@
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp, type Grads } from '../autograd/define.js';
+import { asFloat, defineLibraryOp, type Grads } from '../autograd/define.js';
 import { Tensor } from '../tensor.js';
 import { fmt, splitAt } from '../shape.js';
 import { add, sub, mul, div, neg, log, exp, pow, abs, eq, binaryKernel, unaryKernel } from './elementwise.js';
@@ -116,6 +116,7 @@ export function norm(x: Tensor, p = 2, dim?: DimArg, keepDim = false): Tensor {
 export function logsumexp(x: Tensor, dim: number | readonly number[], keepDim = false): Tensor {
   if (dim === null || dim === undefined) throw new TypeError('logsumexp: dim is required (a number or an array of numbers)');
   const dims = resolve('logsumexp', x, dim);
+  x = asFloat(x);
   const m = count(x, dims) === 0 ? empty(x, reducedShape(x.shape, dims, true)) : reduceKernel('max', x, dims, true);
   // a constant shift; ±∞ or NaN maxima shift by 0 so that x - m stays defined where it can
   for (let i = 0; i < m.size; i++) if (!Number.isFinite(m.data[i])) m.data[i] = 0;
