@@ -69,7 +69,6 @@ export class Tensor {
   get dtype(): DType { return this.data instanceof Float64Array ? 'float64' : this.data instanceof Int32Array ? 'int32' : 'float32'; }
   /** PyTorch's is_floating_point(): false for int32. */
   isFloatingPoint(): boolean { return !(this.data instanceof Int32Array); }
-
   get isLeaf(): boolean { return this.gradFn === null; }
 
   /** In place: mark a leaf as needing gradients (PyTorch's requires_grad_). */

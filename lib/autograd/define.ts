@@ -67,15 +67,22 @@ export function defineLibraryOp<A extends unknown[], S = undefined>(def: OpDef<A
 function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean): (...args: A) => Tensor {
   const gradName = `${def.name}Backward`;
   return (...given: A): Tensor => {
-    const ints = intInputs(given);
-    const args = ints === 'none' ? given : promoteInts(given, ints === 'all' && def.movesData ? 'float64' : floatTypeOf(given));
-    if (ints === 'all' && def.movesData) return toInt32(def.name, def.forward(...args));
+    // with grad on, the inputs are listed anyway (for the tape): look for int32 among them
+    const gradOn = isGradEnabled();
+    let inputs = gradOn ? tensorsOf(given) : null;
+    const ints = inputs ? intsAmong(inputs) : intInputs(given);
+    let args = given;
+    if (ints !== 'none') {
+      const keep = ints === 'all' && def.movesData;
+      args = promoteInts(given, keep ? 'float64' : floatTypeOf(given));
+      if (keep) return toInt32(def.name, def.forward(...args));
+      if (inputs) inputs = tensorsOf(args);
+    }
     const res = def.forward(...args);
     const plain = isTensor(res);
     const out = plain ? res : res.out;
-    if (isAnomalyEnabled()) checkForward(def.name, tensorsOf(args), out);
-    if (!isGradEnabled()) return out;
-    const inputs = tensorsOf(args);
+    if (isAnomalyEnabled()) checkForward(def.name, inputs ?? tensorsOf(args), out);
+    if (!inputs) return out;
     let needs = false;
     const needsInputGrad: boolean[] = [];
     for (let i = 0; i < inputs.length; i++) {
@@ -98,18 +105,22 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
 // as the default dtype when all are int32 (exp/mean of an int tensor are float). Kernels never see
 // Int32Array memory (Tensor's floatData refuses it).
 
-// on every op call: a plain loop that only looks for Int32Array memory; the rest runs when it finds some
+// With grad off (inference), a plain loop over the arguments looks for Int32Array memory
+// (instanceof first: a property read on the other arguments, arrays and options, is a slow lookup).
 function intInputs(args: readonly unknown[]): 'none' | 'some' | 'all' {
   let found = false;
   for (let i = 0; i < args.length && !found; i++) {
     const a = args[i];
-    if (typeof a !== 'object' || a === null) continue;
-    if ((a as { data?: unknown }).data instanceof Int32Array) found = true;
-    else if (Array.isArray(a) && typeof a[0] === 'object') found = a.some((t) => (t as { data?: unknown } | null)?.data instanceof Int32Array);
+    if (a instanceof Tensor) found = a.data instanceof Int32Array;
+    else if (Array.isArray(a)) found = a.length > 0 && a[0] instanceof Tensor && a.some((t) => isTensor(t) && t.data instanceof Int32Array);
+    else if (typeof a === 'object' && a !== null && !ArrayBuffer.isView(a) && isTensor(a)) found = a.data instanceof Int32Array; // another copy of the module
   }
-  if (!found) return 'none';
-  const ts = tensorsOf(args);
-  const ints = ts.filter((t) => t.data instanceof Int32Array).length;
+  return found ? intsAmong(tensorsOf(args)) : 'none';
+}
+
+function intsAmong(ts: readonly Tensor[]): 'none' | 'some' | 'all' {
+  let ints = 0;
+  for (let i = 0; i < ts.length; i++) if (ts[i].data instanceof Int32Array) ints++;
   return ints === 0 ? 'none' : ints === ts.length ? 'all' : 'some';
 }
 
