@@ -79,6 +79,8 @@ describe('conversions', () => {
     expect(Array.from(i.double().data)).toEqual([16777217, -3, 2147483647]); // exact in float64
     expect(Array.from(i.float().data)).toEqual([16777216, -3, 2147483648]); // float32 rounding, as PyTorch
     expect(i.int()).toBe(i);
+    expect(tensor([3.7]).long().toArray()).toEqual([3]);
+    expect(tensor([3.7]).long().dtype).toBe('int32');
     const f = tensor([1.5]);
     expect(f.float()).toBe(f);
     expect(f.to('float32')).toBe(f);

@@ -83,6 +83,8 @@ declare module '../tensor.js' {
     double(): Tensor;
     /** to('int32') (tapegrad's integer dtype; PyTorch's int() is int32 too) */
     int(): Tensor;
+    /** to('int32') as well: PyTorch's int64 labels and indices are int32 here (values outside it are refused). */
+    long(): Tensor;
     /** Reverse-mode pass from this tensor. Scalars need no seed; others need `gradient` (the v of a VJP). */
     backward(gradient?: Tensor | null, opts?: BackwardOptions): void;
   }
@@ -150,6 +152,7 @@ const methods: ThisType<Tensor> & Partial<Tensor> = {
   float() { return toDtype(this, 'float32', 'float'); },
   double() { return toDtype(this, 'float64', 'double'); },
   int() { return toDtype(this, 'int32', 'int'); },
+  long() { return toDtype(this, 'int32', 'long'); },
   backward(gradient = null, opts = {}) { backward([this], [gradient], opts); },
 };
 
