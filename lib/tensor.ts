@@ -161,8 +161,11 @@ export class Tensor {
  */
 export function floatData(t: Tensor, op = 'kernel'): FloatArray {
   const d = t.data;
-  if (d instanceof Int32Array) throw new TypeError(`${op}: expected a floating point tensor, got int32 of shape ${fmt(t.shape)} (convert it with .float())`);
-  return d;
+  return d instanceof Int32Array ? notFloat(t, op) : d; // small enough to inline into every kernel call
+}
+
+function notFloat(t: Tensor, op: string): never {
+  throw new TypeError(`${op}: expected a floating point tensor, got int32 of shape ${fmt(t.shape)} (convert it with .float())`);
 }
 
 /** True for tapegrad tensors (also across duplicate copies of the module, which instanceof would miss). */
