@@ -4,7 +4,7 @@ import { TENSOR_TAG, fmt, sizeOf } from './shape.js';
 export type DType = 'float32' | 'float64' | 'int32';
 /** A tensor's memory: Float32Array, Float64Array, or Int32Array for int32 (indices and labels). */
 export type TensorData = FloatArray | Int32Array;
-/** A tensor known to hold float memory (what empty/uninit make, what floatData checks). */
+/** A tensor known to hold float memory (what empty/uninit make). */
 export type FloatTensor = Tensor & { data: FloatArray };
 export type NestedArray = number | NestedArray[];
 
@@ -157,15 +157,10 @@ export class Tensor {
 
 /**
  * The float memory of t, for a float kernel. Ops receive float tensors (autograd/define.ts promotes
- * int32 inputs), so an int32 tensor here is refused rather than computed on in integers.
+ * int32 inputs); the backend's kernels() refuses Int32Array memory as a second line.
  */
-export function floatData(t: Tensor, op = 'kernel'): FloatArray {
-  const d = t.data;
-  return d instanceof Int32Array ? notFloat(t, op) : d; // small enough to inline into every kernel call
-}
-
-function notFloat(t: Tensor, op: string): never {
-  throw new TypeError(`${op}: expected a floating point tensor, got int32 of shape ${fmt(t.shape)} (convert it with .float())`);
+export function floatData(t: Tensor): FloatArray {
+  return t.data as FloatArray;
 }
 
 /** True for tapegrad tensors (also across duplicate copies of the module, which instanceof would miss). */

@@ -9,6 +9,7 @@ import { DataLoader, TensorDataset } from '../lib/data/index.js';
 import { spirals, xor } from '../lib/data/synthetic.js';
 import { evaluate } from '../lib/train/evaluate.js';
 import { fit } from '../lib/train/fit.js';
+import { reduceKernel } from '../lib/ops/reduce.js';
 import { expectClose, expectGradcheck } from './helpers.js';
 
 const int = (v: tg.NestedArray): Tensor => tensor(v, { dtype: 'int32' });
@@ -170,6 +171,10 @@ describe('promotion of int32 inputs', () => {
       expect(a.dtype, name).toBe('float32');
       expect(Array.from(a.data), name).toEqual(Array.from(b.data));
     }
+  });
+
+  it('a kernel handed int32 memory refuses it (the backstop behind the op layer)', () => {
+    expect(() => reduceKernel('sum', int([1, 2]), null, false)).toThrow(/kernels: int32 memory reached a float kernel/);
   });
 
   it('gradients reach the float operand of a mixed op', () => {

@@ -103,7 +103,7 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
 // The one place where int32 meets float ops. Like PyTorch's type promotion: an int32 input computes
 // as the float dtype of the op's other tensor inputs (float64 if any is float64, else float32), and
 // as the default dtype when all are int32 (exp/mean of an int tensor are float). Kernels never see
-// Int32Array memory (Tensor's floatData refuses it).
+// Int32Array memory (the backend's kernels() refuses it).
 
 // With grad off (inference), a plain loop over the arguments looks for Int32Array memory
 // (instanceof first: a property read on the other arguments, arrays and options, is a slow lookup).

@@ -10,14 +10,14 @@ type Scalar = Tensor | number;
 export function binaryKernel(op: BinaryOp, opName: string, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(opName, a.shape, b.shape);
   const out = uninit(a, shape);
-  const ad = floatData(a, opName);
-  kernels(ad).binary(op, ad, a.shape, floatData(b, opName), b.shape, out.data, shape);
+  const ad = floatData(a);
+  kernels(ad).binary(op, ad, a.shape, floatData(b), b.shape, out.data, shape);
   return out;
 }
 
 export function unaryKernel(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const out = uninit(x, x.shape);
-  const xd = floatData(x, op);
+  const xd = floatData(x);
   kernels(xd).unary(op, xd, out.data, p0, p1);
   return out;
 }
