@@ -1,5 +1,4 @@
-import type { FloatArray } from './backend/backend.js';
-import { Tensor, type DType, type NestedArray } from './tensor.js';
+import { Tensor, type DType, type NestedArray, type TensorData } from './tensor.js';
 import { random, randomNormal } from './random.js';
 import { describeValue, fmt, sizeOf } from './shape.js';
 
@@ -10,8 +9,17 @@ export interface TensorOptions {
 
 let defaultDtype: DType = 'float32';
 
-/** The dtype of new tensors; gradcheck switches it to float64 while it runs. */
+const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
+
+/** d, checked to be one of tapegrad's dtypes. */
+export function checkDtype(op: string, d: unknown): DType {
+  if (!DTYPES.includes(d as DType)) throw new TypeError(`${op}: unknown dtype ${describeValue(d)} (expected ${DTYPES.map((t) => `'${t}'`).join(', ')})`);
+  return d as DType;
+}
+
+/** The dtype of new float tensors; gradcheck switches it to float64 while it runs. Floating point only, as in PyTorch. */
 export function setDefaultDtype(d: DType): DType {
+  if (checkDtype('setDefaultDtype', d) === 'int32') throw new TypeError("setDefaultDtype: only floating point dtypes can be the default, got 'int32'");
   const prev = defaultDtype;
   defaultDtype = d;
   return prev;
@@ -20,13 +28,33 @@ export function getDefaultDtype(): DType {
   return defaultDtype;
 }
 
-export function allocArray(dtype: DType, n: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+export function allocArray(dtype: DType, n: number): TensorData {
+  return dtype === 'float64' ? new Float64Array(n) : dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
 }
 
-function make(data: FloatArray, shape: number[], o: TensorOptions): Tensor {
+const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
+
+/**
+ * src's values as a new array of dtype. To int32 they truncate toward zero, as PyTorch's casts do;
+ * NaN, ±Infinity and values outside int32's range are refused (PyTorch's result for them is undefined).
+ */
+export function castArray(op: string, src: ArrayLike<number>, dtype: DType): TensorData {
+  if (dtype !== 'int32') return dtype === 'float64' ? Float64Array.from(src) : Float32Array.from(src);
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    const t = Math.trunc(v);
+    if (!(t >= INT32_MIN && t <= INT32_MAX)) {
+      throw new RangeError(`${op}: cannot convert ${v} at index ${i} to int32 (${Number.isNaN(v) || !Number.isFinite(v) ? 'not a finite number' : `outside [${INT32_MIN}, ${INT32_MAX}]`})`);
+    }
+    out[i] = t;
+  }
+  return out;
+}
+
+function make(data: TensorData, shape: number[], o: TensorOptions): Tensor {
   const t = new Tensor(data, shape);
-  if (o.requiresGrad) t.requiresGrad = true;
+  if (o.requiresGrad) t.requiresGrad_();
   return t;
 }
 
@@ -42,7 +70,7 @@ function checkShape(op: string, shape: unknown): number[] {
 }
 
 /** Memory for a tensor of shape (checked), with an error naming the op and shape when it cannot be had. */
-function allocShaped(op: string, dtype: DType, shape: readonly number[]): FloatArray {
+function allocShaped(op: string, dtype: DType, shape: readonly number[]): TensorData {
   const n = sizeOf(shape);
   try {
     return allocArray(dtype, n);
@@ -100,9 +128,11 @@ export function tensor(
   data: NestedArray | ArrayLike<number>,
   opts: TensorOptions & { shape?: readonly number[] } = {},
 ): Tensor {
-  const dtype = opts.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Float32Array ? 'float32' : defaultDtype);
+  const dtype = opts.dtype === undefined
+    ? (data instanceof Float64Array ? 'float64' : data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : defaultDtype)
+    : checkDtype('tensor', opts.dtype);
   const want = opts.shape === undefined ? null : checkShape('tensor', opts.shape);
-  if (typeof data === 'number' && !want) return make(fill(allocArray(dtype, 1), data), [], opts);
+  if (typeof data === 'number' && !want) return make(castArray('tensor', [data], dtype), [], opts);
   let values: ArrayLike<number>, shape: number[];
   if (ArrayBuffer.isView(data)) {
     values = data as unknown as ArrayLike<number>;
@@ -111,25 +141,35 @@ export function tensor(
     ({ values, shape } = parseNested('tensor', data));
   }
   if (want && sizeOf(want) !== values.length) throw new RangeError(`tensor: ${values.length} values do not fit shape ${fmt(want)}`);
-  const own = (dtype === 'float32' && values instanceof Float32Array) || (dtype === 'float64' && values instanceof Float64Array)
-    ? (values as FloatArray) : copyInto(allocArray(dtype, values.length), values);
-  return make(own, want ?? shape, opts);
+  const same = (dtype === 'float32' && values instanceof Float32Array) || (dtype === 'float64' && values instanceof Float64Array)
+    || (dtype === 'int32' && values instanceof Int32Array);
+  return make(same ? (values as TensorData) : castArray('tensor', values, dtype), want ?? shape, opts);
 }
 
-function copyInto(dst: FloatArray, src: ArrayLike<number>): FloatArray {
-  for (let i = 0; i < src.length; i++) dst[i] = src[i];
-  return dst;
-}
-
-function fill(a: FloatArray, v: number): FloatArray {
-  a.fill(v);
+function fill(op: string, a: TensorData, v: number): TensorData {
+  a.fill(a instanceof Int32Array ? castArray(op, [v], 'int32')[0] : v);
   return a;
 }
 
 /** Checked shape and fresh (zeroed) memory for a creation function. */
-function create(op: string, shape: readonly number[] | number, opts: TensorOptions): [FloatArray, number[]] {
+function create(op: string, shape: readonly number[] | number, opts: TensorOptions): [TensorData, number[]] {
   const s = checkShape(op, typeof shape === 'number' ? [shape] : shape);
-  return [allocShaped(op, opts.dtype ?? defaultDtype, s), s];
+  return [allocShaped(op, dtypeOf(op, opts), s), s];
+}
+
+function dtypeOf(op: string, opts: TensorOptions): DType {
+  return opts.dtype === undefined ? defaultDtype : checkDtype(op, opts.dtype);
+}
+
+/** Sampling from a continuous distribution makes float tensors only, as in PyTorch. */
+function floatOnly(op: string, opts: TensorOptions): void {
+  if (opts.dtype === 'int32') throw new TypeError(`${op}: dtype int32 is not supported (samples are floating point; use randint for integers)`);
+}
+
+/** values computed in float64, stored as dtype (to int32: truncated and range-checked, as castArray). */
+function fromValues(op: string, values: Float64Array, opts: TensorOptions): TensorData {
+  const dtype = dtypeOf(op, opts);
+  return dtype === 'float64' ? values : castArray(op, values, dtype);
 }
 
 export function zeros(shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
@@ -139,12 +179,12 @@ export function zeros(shape: readonly number[] | number, opts: TensorOptions = {
 
 export function ones(shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
   const [a, s] = create('ones', shape, opts);
-  return make(fill(a, 1), s, opts);
+  return make(fill('ones', a, 1), s, opts);
 }
 
 export function full(shape: readonly number[] | number, value: number, opts: TensorOptions = {}): Tensor {
   const [a, s] = create('full', shape, opts);
-  return make(fill(a, value), s, opts);
+  return make(fill('full', a, value), s, opts);
 }
 
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
@@ -157,6 +197,7 @@ export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
 
 /** Uniform in [low, high) (default [0, 1)) from the seeded generator (see manualSeed). */
 export function rand(shape: readonly number[] | number, opts: TensorOptions & { low?: number; high?: number } = {}): Tensor {
+  floatOnly('rand', opts);
   const [a, s] = create('rand', shape, opts);
   const lo = opts.low ?? 0, span = (opts.high ?? 1) - lo;
   for (let i = 0; i < a.length; i++) a[i] = lo + span * random();
@@ -165,6 +206,7 @@ export function rand(shape: readonly number[] | number, opts: TensorOptions & { 
 
 /** Standard normal from the seeded generator (see manualSeed). */
 export function randn(shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
+  floatOnly('randn', opts);
   const [a, s] = create('randn', shape, opts);
   for (let i = 0; i < a.length; i++) a[i] = randomNormal();
   return make(a, s, opts);
@@ -175,9 +217,9 @@ export function arange(start: number, end?: number, step = 1, opts: TensorOption
   if (end === undefined) { end = start; start = 0; }
   if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange: step must be a non-zero finite number, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const [a] = create('arange', n, opts);
+  const [a] = create('arange', n, { dtype: 'float64' });
   for (let i = 0; i < n; i++) a[i] = start + i * step;
-  return make(a, [n], opts);
+  return make(fromValues('arange', a as Float64Array, opts), [n], opts);
 }
 
 /** Identity matrix n×m (m defaults to n). */
@@ -187,10 +229,14 @@ export function eye(n: number, m = n, opts: TensorOptions = {}): Tensor {
   return t;
 }
 
-/** Integers uniform in [low, high) from the seeded generator (see manualSeed); float tensor (no integer dtype yet). */
+/** Integers uniform in [low, high) from the seeded generator (see manualSeed); int32 unless opts.dtype says otherwise (PyTorch: int64). */
 export function randint(low: number, high: number, shape: readonly number[] | number, opts: TensorOptions = {}): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new RangeError(`randint: low and high must be integers with low < high, got ${describeValue(low)} and ${describeValue(high)}`);
+  }
+  opts = { dtype: 'int32', ...opts };
+  if (opts.dtype === 'int32' && (low < INT32_MIN || high - 1 > INT32_MAX)) {
+    throw new RangeError(`randint: [${low}, ${high}) does not fit int32 [${INT32_MIN}, ${INT32_MAX}]`);
   }
   const [a, s] = create('randint', shape, opts);
   const span = high - low;
@@ -202,10 +248,10 @@ export function randint(low: number, high: number, shape: readonly number[] | nu
 export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
   if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`linspace: start and end must be finite numbers, got ${describeValue(start)} and ${describeValue(end)}`);
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${describeValue(steps)}`);
-  const [a] = create('linspace', steps, opts);
+  const [a] = create('linspace', steps, { dtype: 'float64' });
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   // PyTorch's rule: the first half counts up from start, the second half back from end (both ends exact)
   const half = Math.floor(steps / 2);
   for (let i = 0; i < steps; i++) a[i] = i < half || steps === 1 ? start + step * i : end - step * (steps - 1 - i);
-  return make(a, [steps], opts);
+  return make(fromValues('linspace', a as Float64Array, opts), [steps], opts);
 }

@@ -1,4 +1,4 @@
-export { Tensor, type DType, type NestedArray } from './tensor.js';
+export { Tensor, type DType, type NestedArray, type TensorData } from './tensor.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, rand, randn, randint, arange, linspace, eye, setDefaultDtype, getDefaultDtype, type TensorOptions } from './creation.js';
 export { manualSeed, getRngState, setRngState } from './random.js';
 export * from './ops/index.js';

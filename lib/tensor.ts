@@ -1,7 +1,11 @@
 import type { FloatArray } from './backend/backend.js';
 import { TENSOR_TAG, fmt, sizeOf } from './shape.js';
 
-export type DType = 'float32' | 'float64';
+export type DType = 'float32' | 'float64' | 'int32';
+/** A tensor's memory: Float32Array, Float64Array, or Int32Array for int32 (indices and labels). */
+export type TensorData = FloatArray | Int32Array;
+/** A tensor known to hold float memory (what empty/uninit make). */
+export type FloatTensor = Tensor & { data: FloatArray };
 export type NestedArray = number | NestedArray[];
 
 // Tensor and Node are the data of the tape. Their methods that compute (x.add(y), x.backward())
@@ -36,8 +40,12 @@ export let nodeInternals: {
   setConsumer(n: Node, c: Node): void;
 };
 
-/** A dense row-major float tensor with reverse-mode autodiff. Memory is owned by the garbage collector. */
+/**
+ * A dense row-major tensor with reverse-mode autodiff: float32, float64, or int32 (indices and labels;
+ * never requires grad). Memory is owned by the garbage collector.
+ */
 export class Tensor {
+  /** Whether backward() computes a gradient for this tensor; only float tensors can have one (requiresGrad_ checks). */
   requiresGrad = false;
   /** The tape node that produced this tensor; null for leaves. */
   gradFn: Node | null = null;
@@ -47,7 +55,7 @@ export class Tensor {
   #gradOwned = false;
   #gradBuf: Tensor | null = null;
 
-  constructor(public data: FloatArray, public shape: number[]) {
+  constructor(public data: TensorData, public shape: number[]) {
     if (data.length !== sizeOf(shape)) {
       throw new RangeError(`Tensor: data has ${data.length} elements but shape ${fmt(shape)} needs ${sizeOf(shape)}`);
     }
@@ -65,12 +73,15 @@ export class Tensor {
 
   get size(): number { return this.data.length; }
   get ndim(): number { return this.shape.length; }
-  get dtype(): DType { return this.data instanceof Float64Array ? 'float64' : 'float32'; }
+  get dtype(): DType { return this.data instanceof Float64Array ? 'float64' : this.data instanceof Int32Array ? 'int32' : 'float32'; }
+  /** PyTorch's is_floating_point(): false for int32. */
+  isFloatingPoint(): boolean { return !(this.data instanceof Int32Array); }
   get isLeaf(): boolean { return this.gradFn === null; }
 
   /** In place: mark a leaf as needing gradients (PyTorch's requires_grad_). */
   requiresGrad_(on = true): this {
     if (!this.isLeaf && !on) throw new Error('requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+    if (on && this.data instanceof Int32Array) throw new TypeError('requiresGrad_: only floating point tensors can require gradients, got an int32 tensor');
     this.requiresGrad = on;
     return this;
   }
@@ -149,6 +160,14 @@ export class Tensor {
       takeKept: (t) => { const b = t.#gradBuf; t.#gradBuf = null; return b; },
     };
   }
+}
+
+/**
+ * The float memory of t, for a float kernel. Ops receive float tensors (autograd/define.ts promotes
+ * int32 inputs); the backend's kernels() refuses Int32Array memory as a second line.
+ */
+export function floatData(t: Tensor): FloatArray {
+  return t.data as FloatArray;
 }
 
 /** True for tapegrad tensors (also across duplicate copies of the module, which instanceof would miss). */

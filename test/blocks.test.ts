@@ -151,6 +151,7 @@ describe('BatchNorm1d matches PyTorch 1.13 in train and eval, with its running s
     const m = new nn.BatchNorm1d(3);
     tg.load(m, new URL('./fixtures/torch_batchnorm.safetensors', import.meta.url).pathname);
     expect(m.numBatchesTracked!.item()).toBe(f.numBatchesTracked);
+    expect(m.numBatchesTracked!.dtype).toBe('int32');
     m.eval();
     expectMatch(m.forward(mk(f.x, 'float32')), f.y, 1e-5, 1e-6, 'eval output');
   });

@@ -32,7 +32,7 @@ export function detectAnomaly<T>(fn: () => T): T {
   return withSetting(setDetectAnomaly, true, fn);
 }
 
-function firstNonFinite(a: FloatArray): number {
+function firstNonFinite(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
   return -1;
 }

@@ -1,5 +1,6 @@
 import type { FloatArray } from '../backend/backend.js';
-import { isTensor, Node, type TapeRecord, type Tensor } from '../tensor.js';
+import { isTensor, Node, Tensor, type DType, type TapeRecord } from '../tensor.js';
+import { castArray, getDefaultDtype } from '../creation.js';
 import { isGradEnabled } from './mode.js';
 import { checkForward, isAnomalyEnabled } from './anomaly.js';
 
@@ -45,6 +46,11 @@ export interface OpDef<A extends unknown[], S = undefined> {
   vjp: (g: Tensor, ctx: VjpContext<S>, ...args: A) => Grads;
   /** The forward's output is always memory of its own, never a view (lets library callers recycle it: pool.ts, rule 6). */
   freshOutput?: boolean;
+  /**
+   * The forward only moves elements (reshape, cat, gather...): when every tensor input is int32 the
+   * result is int32 too, computed on exact float64 copies. Otherwise int32 inputs are promoted.
+   */
+  movesData?: boolean;
 }
 
 /**
@@ -62,13 +68,23 @@ export function defineLibraryOp<A extends unknown[], S = undefined>(def: OpDef<A
 
 function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean): (...args: A) => Tensor {
   const gradName = `${def.name}Backward`;
-  return (...args: A): Tensor => {
+  return (...given: A): Tensor => {
+    // with grad on, the inputs are listed anyway (for the tape): look for int32 among them
+    const gradOn = isGradEnabled();
+    let inputs = gradOn ? tensorsOf(given) : null;
+    const ints = inputs ? intsAmong(inputs) : intInputs(given);
+    let args = given;
+    if (ints !== 'none') {
+      const keep = ints === 'all' && def.movesData;
+      args = promoteInts(given, keep ? 'float64' : floatTypeOf(given));
+      if (keep) return toInt32(def.name, def.forward(...args));
+      if (inputs) inputs = tensorsOf(args);
+    }
     const res = def.forward(...args);
     const plain = isTensor(res);
     const out = plain ? res : res.out;
-    if (isAnomalyEnabled()) checkForward(def.name, tensorsOf(args), out);
-    if (!isGradEnabled()) return out;
-    const inputs = tensorsOf(args);
+    if (isAnomalyEnabled()) checkForward(def.name, inputs ?? tensorsOf(args), out);
+    if (!inputs) return out;
     let needs = false;
     const needsInputGrad: boolean[] = [];
     for (let i = 0; i < inputs.length; i++) {
@@ -85,6 +101,58 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
     if (isAnomalyEnabled()) out.gradFn.createdAt = new Error().stack?.split('\n').slice(2).join('\n');
     return out;
   };
+}
+
+// The one place where int32 meets float ops. Like PyTorch's type promotion: an int32 input computes
+// as the float dtype of the op's other tensor inputs (float64 if any is float64, else float32), and
+// as the default dtype when all are int32 (exp/mean of an int tensor are float). Kernels never see
+// Int32Array memory (the backend's kernels() refuses it).
+
+// With grad off (inference), a plain loop over the arguments looks for Int32Array memory
+// (instanceof first: a property read on the other arguments, arrays and options, is a slow lookup).
+function intInputs(args: readonly unknown[]): 'none' | 'some' | 'all' {
+  let found = false;
+  for (let i = 0; i < args.length && !found; i++) {
+    const a = args[i];
+    if (a instanceof Tensor) found = a.data instanceof Int32Array;
+    else if (Array.isArray(a)) found = a.length > 0 && a[0] instanceof Tensor && a.some((t) => isTensor(t) && t.data instanceof Int32Array);
+    else if (typeof a === 'object' && a !== null && !ArrayBuffer.isView(a) && isTensor(a)) found = a.data instanceof Int32Array; // another copy of the module
+  }
+  return found ? intsAmong(tensorsOf(args)) : 'none';
+}
+
+function intsAmong(ts: readonly Tensor[]): 'none' | 'some' | 'all' {
+  let ints = 0;
+  for (let i = 0; i < ts.length; i++) if (ts[i].data instanceof Int32Array) ints++;
+  return ints === 0 ? 'none' : ints === ts.length ? 'all' : 'some';
+}
+
+/** t as an op computes it: int32 becomes the default float dtype (for composed ops that read data before any op runs). */
+export function asFloat(t: Tensor): Tensor {
+  return t.data instanceof Int32Array ? promoteInts([t], getDefaultDtype())[0] : t;
+}
+
+function floatTypeOf(args: readonly unknown[]): DType {
+  let seen: DType | null = null;
+  for (const t of tensorsOf(args)) {
+    if (t.dtype === 'float64') return 'float64';
+    if (t.dtype === 'float32') seen = 'float32';
+  }
+  return seen ?? getDefaultDtype();
+}
+
+function promoteInts<A extends unknown[]>(args: A, dtype: DType): A {
+  const cast = (t: unknown): unknown => {
+    if (!isTensor(t) || !(t.data instanceof Int32Array)) return t;
+    if (t.requiresGrad) throw new TypeError('requiresGrad: only floating point tensors can require gradients, got an int32 tensor');
+    return new Tensor(castArray('promote', t.data, dtype), t.shape);
+  };
+  return args.map((a) => (Array.isArray(a) ? a.map(cast) : cast(a))) as A;
+}
+
+function toInt32<S>(op: string, res: Tensor | { out: Tensor; saved: S }): Tensor {
+  const out = isTensor(res) ? res : res.out;
+  return new Tensor(castArray(op, out.data, 'int32'), out.shape);
 }
 
 function tensorsOf(args: readonly unknown[]): Tensor[] {

@@ -1,4 +1,4 @@
-import { Tensor, nodeInternals as N, tensorInternals as T, type Node, type TapeRecord } from '../tensor.js';
+import { Tensor, floatData, nodeInternals as N, tensorInternals as T, type Node, type TapeRecord } from '../tensor.js';
 import { ACCUMULATED, type GradDestination, type Grads, type VjpContext } from './define.js';
 import { setGradEnabled } from './mode.js';
 import { closeArena, openArena, outsidePool, pin, recycleOutput } from './pool.js';
@@ -76,6 +76,7 @@ function seedFor(root: Tensor, seed: Tensor | null, op: string): Tensor {
   if (!sameShape(seed.shape, root.shape)) {
     throw new Error(`${op}: gradient of shape ${fmt(seed.shape)} does not match the output of shape ${fmt(root.shape)}`);
   }
+  if (seed.dtype === 'int32') throw new TypeError(`${op}: the gradient must be a floating point tensor, got int32 (convert it with .float())`);
   return seed;
 }
 
@@ -119,8 +120,8 @@ class Context implements VjpContext {
     const t = this.inputs[j];
     if (!this.ownsLeafGrads || !this.library || !t || t.gradFn || !t.requiresGrad) return null;
     const cur = T.grad(t);
-    if (cur) return T.owned(t) ? { data: cur.data, beta: 1 } : null;
-    return { data: ownedGradBuffer(t).data, beta: 0 };
+    if (cur) return T.owned(t) ? { data: floatData(cur), beta: 1 } : null;
+    return { data: floatData(ownedGradBuffer(t)), beta: 0 };
   }
 }
 
@@ -163,7 +164,8 @@ export function backward(
         // g is scratch memory (or memory someone else holds): copy or add it into the leaf's own buffer
         const cur = T.grad(t);
         if (cur && T.owned(t) && cur.dtype === g.dtype) {
-          kernels(cur.data).binary('add', cur.data, cur.shape, g.data, g.shape, cur.data, cur.shape);
+          const cd = floatData(cur);
+          kernels(cd).binary('add', cd, cur.shape, floatData(g), g.shape, cd, cur.shape);
         } else {
           const src = cur ? o.add(cur, g) : g;
           ownedGradBuffer(t).data.set(src.data);
@@ -208,7 +210,7 @@ export function backward(
       let inGrads: Grads;
       if (node.scratchSafe || !owns) inGrads = callVjp(rec, g, ctx);
       else {
-        pin(g.data); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
+        pin(floatData(g)); // a user VJP may keep g or anything it makes (pool.ts, rule 2)
         inGrads = outsidePool(() => callVjp(rec, g, ctx));
       }
       if (!retainGraph) {

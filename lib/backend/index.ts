@@ -63,13 +63,20 @@ function swapActive(b: Backend): Backend {
   return prev;
 }
 
-/** Kernels for an array: float64 work (gradcheck) always runs on the JS backend, the reference. */
+/**
+ * Kernels for an array: float64 work (gradcheck) always runs on the JS backend, the reference.
+ * Int32Array memory is refused: the op layer promotes int32 tensors before any kernel runs.
+ */
 export function kernels(a?: FloatArray): Backend {
   if (notice) {
     process.stderr.write(`tapegrad: ${notice}\n`);
     notice = '';
   }
-  return a instanceof Float64Array ? jsBackend : active;
+  return a instanceof Float64Array ? jsBackend : a instanceof Int32Array ? notFloat() : active;
+}
+
+function notFloat(): never {
+  throw new TypeError('kernels: int32 memory reached a float kernel (int32 tensors must be promoted first; convert with .float())');
 }
 
 /** Threads of the active backend's matrix multiply (OpenBLAS; the JS backend has one). Default: the cores available. */

@@ -100,7 +100,7 @@ export async function loadDataset(spec: DataSpec, opts: { labels?: readonly stri
       const regression = !labels && values.data.some((v) => !Number.isInteger(v) || v < 0);
       const numClasses = labels ? labels.length : regression ? 1 : countClasses(values, `target column '${target}'`);
       check(x.shape[0] >= 2, `${spec.data}: need at least 2 rows to split into train and test`);
-      const [xTrain, yTrain, xTest, yTest] = split(x, values, seed);
+      const [xTrain, yTrain, xTest, yTest] = split(x, regression ? values : values.int(), seed);
       return describe({
         xTrain, yTrain, xTest, yTest, inFeatures: x.shape[1], numClasses,
         ...(labels && { labels }), ...(regression && { task: 'regression' as const }),

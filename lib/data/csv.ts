@@ -21,7 +21,7 @@ export interface CsvOptions {
 export interface CsvData {
   /** [rows, features] float32: every column except the target. */
   x: Tensor;
-  /** [rows] float32 target column (class indices for text labels), or null without a target. */
+  /** [rows] target column: float32 numbers, or int32 class indices for text labels; null without a target. */
   y: Tensor | null;
   /** Names of the feature columns (the columns of x). */
   columns: string[];
@@ -121,7 +121,7 @@ export function parseCsv(text: string, opts: CsvOptions & { name?: string } = {}
 
   const nf = t < 0 ? width : width - 1;
   const x = new Float32Array(body.length * nf);
-  const y = t < 0 ? null : new Float32Array(body.length);
+  const y = t < 0 ? null : textTarget ? new Int32Array(body.length) : new Float32Array(body.length);
   for (let r = 0; r < body.length; r++) {
     const { record: cells, info: { lines: line } } = body[r];
     let k = r * nf;

@@ -14,7 +14,7 @@ export interface MnistOptions {
 export interface MnistData {
   /** [nTrain, 784] float32 pixels in [0, 1]. */
   xTrain: Tensor;
-  /** [nTrain] float32 digit labels 0..9. */
+  /** [nTrain] int32 digit labels 0..9. */
   yTrain: Tensor;
   xTest: Tensor;
   yTest: Tensor;
@@ -23,9 +23,9 @@ export interface MnistData {
 interface MnistDigit { id: number; raw: ArrayLike<number>; length: number }
 
 const PIXELS = 784;
-let cache: { x: Float32Array; y: Float32Array } | null = null;
+let cache: { x: Float32Array; y: Int32Array } | null = null;
 
-async function loadAll(): Promise<{ x: Float32Array; y: Float32Array }> {
+async function loadAll(): Promise<{ x: Float32Array; y: Int32Array }> {
   if (cache) return cache;
   const pkg = 'mnist'; // a variable specifier: the package ships no types
   let mod: { default?: unknown };
@@ -40,7 +40,7 @@ async function loadAll(): Promise<{ x: Float32Array; y: Float32Array }> {
   const digits = (mod.default ?? mod) as MnistDigit[];
   let n = 0;
   for (const d of digits) n += d.length;
-  const x = new Float32Array(n * PIXELS), y = new Float32Array(n);
+  const x = new Float32Array(n * PIXELS), y = new Int32Array(n);
   let r = 0;
   for (const d of digits) {
     const raw = d.raw;
@@ -62,7 +62,7 @@ export async function loadMnist(opts: MnistOptions = {}): Promise<MnistData> {
   if (!Number.isInteger(testSize) || testSize < 0 || testSize > n) throw new RangeError(`loadMnist: testSize must be an integer in [0, ${n}], got ${testSize}`);
   const { train, test } = trainTestSplit(n, testSize / n, seed);
   const pick = (idx: Int32Array): [Tensor, Tensor] => {
-    const xs = new Float32Array(idx.length * PIXELS), ys = new Float32Array(idx.length);
+    const xs = new Float32Array(idx.length * PIXELS), ys = new Int32Array(idx.length);
     for (let i = 0; i < idx.length; i++) {
       xs.set(x.subarray(idx[i] * PIXELS, (idx[i] + 1) * PIXELS), i * PIXELS);
       ys[i] = y[idx[i]];

@@ -1,11 +1,11 @@
-// Toy 2-D classification datasets for the CLI and examples. Labels are float32 class indices [n].
+// Toy 2-D classification datasets for the CLI and examples. Labels are int32 class indices [n].
 import { Tensor } from '../tensor.js';
 import { generatorFor } from '../random.js';
 
 export interface ToyData {
   /** [n, 2] float32 points. */
   x: Tensor;
-  /** [n] float32 class indices. */
+  /** [n] int32 class indices. */
   y: Tensor;
   numClasses: number;
 }
@@ -14,7 +14,7 @@ export interface ToyData {
 export function xor(): ToyData {
   return {
     x: new Tensor(Float32Array.from([0, 0, 0, 1, 1, 0, 1, 1]), [4, 2]),
-    y: new Tensor(Float32Array.from([0, 1, 1, 0]), [4]),
+    y: new Tensor(Int32Array.from([0, 1, 1, 0]), [4]),
     numClasses: 2,
   };
 }
@@ -37,7 +37,7 @@ export function spirals(n: number, opts: SpiralOptions = {}): ToyData {
   checkCount('spirals', n);
   if (!Number.isInteger(classes) || classes < 2) throw new RangeError(`spirals: classes must be an integer >= 2, got ${classes}`);
   const gen = generatorFor(seed);
-  const x = new Float32Array(n * 2), y = new Float32Array(n);
+  const x = new Float32Array(n * 2), y = new Int32Array(n);
   let i = 0;
   for (let k = 0; k < classes; k++) {
     const m = Math.floor(n / classes) + (k < n % classes ? 1 : 0);
@@ -67,7 +67,7 @@ export function circles(n: number, opts: CircleOptions = {}): ToyData {
   checkCount('circles', n);
   if (!(factor > 0 && factor < 1)) throw new RangeError(`circles: factor must be in (0, 1), got ${factor}`);
   const gen = generatorFor(seed);
-  const x = new Float32Array(n * 2), y = new Float32Array(n);
+  const x = new Float32Array(n * 2), y = new Int32Array(n);
   const nOut = Math.ceil(n / 2), nIn = n - nOut;
   for (let i = 0; i < n; i++) {
     const inner = i >= nOut;

@@ -3,7 +3,7 @@
 // header = {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}};
 // offsets are relative to the start of the data section. We pad the header with spaces to a multiple
 // of 8 so the data section is 8-byte aligned in the file.
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, isTensor, type TensorData } from '../tensor.js';
 import { fmt } from '../shape.js';
 
 export interface SafetensorsContent {
@@ -37,14 +37,14 @@ export interface ByteSource {
   owned: boolean;
 }
 
-// I64 (PyTorch's integer buffers, e.g. BatchNorm's num_batches_tracked) is narrowed to int32's range
-// with a check and held as float64 (exact for every int32) until tapegrad has an integer dtype.
-const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8 };
+// I64 (PyTorch's integer tensors, e.g. BatchNorm's num_batches_tracked) is narrowed to int32 with a
+// range check: tapegrad's one integer dtype.
+const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 };
 const INT32_MIN = -(2n ** 31n), INT32_MAX = 2n ** 31n - 1n;
 const SUPPORTED = Object.keys(BYTES).join(', ');
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Serialize tensors (float32 → F32, float64 → F64) and string metadata into safetensors bytes. */
+/** Serialize tensors (float32 → F32, float64 → F64, int32 → I32) and string metadata into safetensors bytes. */
 export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Buffer {
   const header: Record<string, unknown> = Object.create(null); // a tensor may be named "__proto__"
   if (metadata !== undefined) {
@@ -60,11 +60,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
     if (name === '__metadata__') throw new Error('safetensors: "__metadata__" is reserved and cannot name a tensor');
     if (!isTensor(t)) throw new TypeError(`safetensors: ${JSON.stringify(name)} is not a Tensor`);
     const data = t.data;
-    if (!(data instanceof Float32Array || data instanceof Float64Array)) throw new TypeError(`safetensors: tensor ${JSON.stringify(name)} has unsupported storage`);
+    if (!(data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array)) throw new TypeError(`safetensors: tensor ${JSON.stringify(name)} has unsupported storage`);
     const numel = t.shape.reduce((a, d) => a * d, 1);
     if (data.length !== numel) throw new RangeError(`safetensors: tensor ${JSON.stringify(name)} has shape ${fmt(t.shape)} (${numel} elements) but its data holds ${data.length}`);
     const bytes = toLittleEndianBytes(data);
-    header[name] = { dtype: data instanceof Float64Array ? 'F64' : 'F32', shape: t.shape.slice(), data_offsets: [offset, offset + bytes.length] };
+    header[name] = { dtype: data instanceof Float64Array ? 'F64' : data instanceof Int32Array ? 'I32' : 'F32', shape: t.shape.slice(), data_offsets: [offset, offset + bytes.length] };
     parts.push(bytes);
     offset += bytes.length;
   }
@@ -79,7 +79,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
   return out;
 }
 
-function toLittleEndianBytes(data: Float32Array | Float64Array): Uint8Array {
+function toLittleEndianBytes(data: TensorData): Uint8Array {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN) return bytes;
   const copy = Uint8Array.from(bytes);
@@ -90,7 +90,7 @@ function toLittleEndianBytes(data: Float32Array | Float64Array): Uint8Array {
 
 /**
  * Parse safetensors bytes. Every tensor is copied into its own aligned array: F32 → float32,
- * F64 → float64, F16/BF16 → float32. Malformed input throws an Error naming the source and tensor;
+ * F64 → float64, F16/BF16 → float32, I32 → int32, I64 → int32 (values outside int32 are refused). Malformed input throws an Error naming the source and tensor;
  * nothing is allocated for tensor data before the whole header has been validated.
  */
 export function decodeSafetensors(buf: Uint8Array, opts: DecodeOptions = {}): SafetensorsContent {
@@ -216,18 +216,18 @@ function parseHeader(json: Uint8Array, dataLen: number, maxTensors: number, fail
 }
 
 /** Little-endian bytes as a fresh aligned array (`owned`: the bytes are fresh memory at offset 0, used in place). */
-function readData(dtype: string, bytes: Uint8Array, numel: number, owned: boolean, fail: (msg: string) => never): Float32Array | Float64Array {
-  if (dtype === 'F32' || dtype === 'F64') {
-    const w = dtype === 'F32' ? 4 : 8;
+function readData(dtype: string, bytes: Uint8Array, numel: number, owned: boolean, fail: (msg: string) => never): TensorData {
+  if (dtype === 'F32' || dtype === 'F64' || dtype === 'I32') {
+    const w = dtype === 'F64' ? 8 : 4;
     const inPlace = owned && bytes.byteOffset === 0 && bytes.buffer.byteLength === numel * w;
     const copy = inPlace ? bytes : new Uint8Array(numel * w);
     if (!inPlace) copy.set(bytes);
     if (!LITTLE_ENDIAN) for (let i = 0; i < copy.length; i += w) copy.subarray(i, i + w).reverse();
-    return w === 4 ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
+    return dtype === 'F32' ? new Float32Array(copy.buffer) : dtype === 'I32' ? new Int32Array(copy.buffer) : new Float64Array(copy.buffer);
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === 'I64') {
-    const ints = new Float64Array(numel);
+    const ints = new Int32Array(numel);
     for (let i = 0; i < numel; i++) {
       const v = dv.getBigInt64(8 * i, true);
       if (v < INT32_MIN || v > INT32_MAX) fail(`I64 element ${i} is ${v}, outside the int32 range [-2147483648, 2147483647] that tapegrad reads`);

@@ -234,6 +234,12 @@ export abstract class Module<In extends unknown[] = any[], Out = Tensor> {
         problems.push(`value for '${k}' is not a Tensor`);
       } else if (!sameShape(src.shape, dst.shape)) {
         problems.push(`size mismatch for '${k}': copying a tensor of shape ${fmt(src.shape)} from the state dict, the shape in the current model is ${fmt(dst.shape)}`);
+      } else if (dst.dtype !== 'int32' && src.dtype === 'int32') {
+        problems.push(`dtype mismatch for '${k}': copying an int32 tensor from the state dict into ${dst.dtype} (only an integer buffer such as num_batches_tracked takes int32)`);
+      } else if (dst.dtype === 'int32' && src.dtype !== 'int32') {
+        // an integer buffer takes float integers (older tapegrad files held num_batches_tracked as F32)
+        const i = src.data.findIndex((v) => !(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31));
+        if (i >= 0) problems.push(`value for int32 buffer '${k}' is not an int32 integer: element ${i} of the ${src.dtype} tensor is ${src.data[i]}`);
       } else if (dst.data instanceof Float32Array && src.data instanceof Float64Array) {
         const i = src.data.findIndex((v) => Number.isFinite(v) && !Number.isFinite(Math.fround(v)));
         if (i >= 0) problems.push(`value for '${k}' does not fit float32: element ${i} is ${src.data[i]}, which would become ${Math.fround(src.data[i])} (float32 holds magnitudes up to 3.4028234663852886e38)`);

@@ -56,7 +56,7 @@ export class BatchNorm1d extends Module<[Tensor], Tensor> {
     const track = o.trackRunningStats;
     this.registerBuffer('running_mean', track ? zeros([numFeatures], { dtype }) : null);
     this.registerBuffer('running_var', track ? ones([numFeatures], { dtype }) : null);
-    this.registerBuffer('num_batches_tracked', track ? zeros([], { dtype: 'float32' }) : null);
+    this.registerBuffer('num_batches_tracked', track ? zeros([], { dtype: 'int32' }) : null);
   }
 
   get runningMean(): Tensor | null { return this.running_mean; }

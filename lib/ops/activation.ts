@@ -1,6 +1,6 @@
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, floatData } from '../tensor.js';
 import { normDim, splitAt } from '../shape.js';
 import { binaryKernel, unaryKernel, mul, sub, exp } from './elementwise.js';
 import { empty } from './util.js';
@@ -51,7 +51,7 @@ function softmaxKernel(x: Tensor, dim: number, log: boolean): Tensor {
   const d = normDim(log ? 'logSoftmax' : 'softmax', dim, x.ndim);
   const [outer, n, inner] = splitAt(x.shape, d);
   const out = empty(x, x.shape);
-  kernels(x.data).softmax(x.data, outer, n, inner, out.data, log);
+  kernels(floatData(x)).softmax(floatData(x), outer, n, inner, out.data, log);
   return out;
 }
 

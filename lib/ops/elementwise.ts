@@ -1,22 +1,24 @@
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
-import { empty, promote, uninit } from './util.js';
+import { empty, exactFloat, promote, uninit } from './util.js';
 
 type Scalar = Tensor | number;
 
 export function binaryKernel(op: BinaryOp, opName: string, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(opName, a.shape, b.shape);
   const out = uninit(a, shape);
-  kernels(a.data).binary(op, a.data, a.shape, b.data, b.shape, out.data, shape);
+  const ad = floatData(a);
+  kernels(ad).binary(op, ad, a.shape, floatData(b), b.shape, out.data, shape);
   return out;
 }
 
 export function unaryKernel(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const out = uninit(x, x.shape);
-  kernels(x.data).unary(op, x.data, out.data, p0, p1);
+  const xd = floatData(x);
+  kernels(xd).unary(op, xd, out.data, p0, p1);
   return out;
 }
 
@@ -147,9 +149,17 @@ export const clamp = defineLibraryOp({
   },
 });
 
-/** Comparisons give 1/0 float tensors and no gradient. */
+/**
+ * Comparisons give 1/0 float tensors and no gradient. With an int32 operand both compare exactly in
+ * float64; the result is float32 unless an operand is float64.
+ */
 function compare(op: 'eq' | 'gt' | 'lt') {
-  return (a: Scalar, b: Scalar): Tensor => binaryKernel(op, op, ...pair(a, b, op));
+  return (a: Scalar, b: Scalar): Tensor => {
+    const [ta, tb] = pair(a, b, op);
+    if (ta.dtype !== 'int32' && tb.dtype !== 'int32') return binaryKernel(op, op, ta, tb);
+    const out = binaryKernel(op, op, exactFloat(ta), exactFloat(tb));
+    return ta.dtype === 'float64' || tb.dtype === 'float64' ? out : new Tensor(Float32Array.from(out.data), out.shape);
+  };
 }
 export const eq = compare('eq');
 export const gt = compare('gt');

@@ -1,7 +1,7 @@
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { noGrad } from '../autograd/mode.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { fmt, sameShape } from '../shape.js';
 import { checkNumber, withDefaults } from '../options.js';
 import { add, clamp, div, log, mul, neg, sub, abs, exp, binaryKernel } from './elementwise.js';
@@ -177,7 +177,7 @@ const crossEntropyOp = defineLibraryOp({
     const [rows, classes] = logits.shape;
     const probs = empty(logits, logits.shape);
     const out = empty(logits, []);
-    out.data[0] = kernels(logits.data).crossEntropy(logits.data, labels, rows, classes, probs.data) * (total ? rows : 1);
+    out.data[0] = kernels(floatData(logits)).crossEntropy(floatData(logits), labels, rows, classes, probs.data) * (total ? rows : 1);
     return { out, saved: probs };
   },
   // ∂/∂logits of mean(-log softmax[label]) = (softmax - onehot) / rows (no / rows for the sum)
@@ -189,7 +189,7 @@ const crossEntropyOp = defineLibraryOp({
       return [mul(sub(softmax(logits, 1), oneHot(labels, classes, logits)), mul(g, scale))];
     }
     const d = empty(logits, logits.shape);
-    kernels(logits.data).crossEntropyBackward(probs.data, labels, rows, classes, g.data[0] * scale, d.data);
+    kernels(floatData(logits)).crossEntropyBackward(probs.data, labels, rows, classes, g.data[0] * scale, d.data);
     return [d];
   },
 });
@@ -267,10 +267,10 @@ const mseOp = defineLibraryOp({
   // Σ(input - target)² / n, with n = size for the mean (0/0 = NaN when empty, as in PyTorch) or 1 for the sum
   forward: (input: Tensor, target: Tensor, n: number) => {
     const d = binaryKernel('sub', 'mseLoss', input, target);
-    const k = kernels(d.data);
-    k.binary('mul', d.data, d.shape, d.data, d.shape, d.data, d.shape); // squared in place
+    const k = kernels(floatData(d));
+    k.binary('mul', floatData(d), d.shape, floatData(d), d.shape, floatData(d), d.shape); // squared in place
     const out = empty(input, []);
-    k.reduce('sum', d.data, 1, d.size, 1, out.data);
+    k.reduce('sum', floatData(d), 1, d.size, 1, out.data);
     out.data[0] /= n;
     return out;
   },
@@ -281,7 +281,7 @@ const mseOp = defineLibraryOp({
     else {
       // recomputed (cheaper than keeping it alive with the output), then scaled in place
       gi = binaryKernel('sub', 'mseLoss', input, target);
-      kernels(gi.data).unary('affine', gi.data, gi.data, (2 / n) * g.data[0], 0);
+      kernels(floatData(gi)).unary('affine', floatData(gi), floatData(gi), (2 / n) * g.data[0], 0);
     }
     return [need[0] ? gi : null, need[1] ? neg(gi) : null];
   },

@@ -2,7 +2,7 @@ import { kernels, type Backend } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
 import { ACCUMULATED, defineLibraryOp, type GradDestination, type Grads } from '../autograd/define.js';
 import { activationBackward, type Activation } from './activation.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { fmt, sizeOf } from '../shape.js';
 import { reshape, expand, unsqueeze, squeeze } from './shape.js';
 import { sum } from './reduce.js';
@@ -22,7 +22,7 @@ const gemmOp = defineLibraryOp({
     // an empty product (k = 0) is zeros, like torch; with nothing to compute, no kernel call
     if (batch * m * n * k === 0) return empty(a, shape);
     const out = uninit(a, shape);
-    kernels(a.data).gemm(tA, tB, m, n, k, 1, a.data, b.data, 0, out.data, batch,
+    kernels(floatData(a)).gemm(tA, tB, m, n, k, 1, floatData(a), floatData(b), 0, out.data, batch,
       a.ndim === 3 ? m * k : 0, b.ndim === 3 ? k * n : 0, m * n);
     return out;
   },
@@ -31,14 +31,14 @@ const gemmOp = defineLibraryOp({
     let da: Tensor | null = null, db: Tensor | null = null;
     if (n[0] && n[1] && !createGraph && a.ndim === 2 && b.ndim === 2) {
       const [m, k] = tA ? [a.shape[1], a.shape[0]] : a.shape, nn = tB ? b.shape[0] : b.shape[1];
-      const kern = kernels(g.data);
+      const kern = kernels(floatData(g));
       if (pairPays(kern, m * nn * k)) {
         da = uninit(g, a.shape);
         db = uninit(g, b.shape);
         // the same products as the two mm calls below, at the same time (see pairPays)
         const [pa, pb, ta, tb, dm, dn, dk] = tA ? [b, g, tB, true, k, m, nn] : [g, b, false, !tB, m, k, nn];
         const [qa, qb, qta, qtb, qm, qn, qk] = tB ? [g, a, true, tA, nn, k, m] : [a, g, !tA, false, k, nn, m];
-        kern.gemmPair(ta, tb, dm, dn, dk, 1, pa.data, pb.data, 0, da.data, qta, qtb, qm, qn, qk, 1, qa.data, qb.data, 0, db.data);
+        kern.gemmPair(ta, tb, dm, dn, dk, 1, floatData(pa), floatData(pb), 0, floatData(da), qta, qtb, qm, qn, qk, 1, floatData(qa), floatData(qb), 0, floatData(db));
         return [da, db];
       }
     }
@@ -116,14 +116,15 @@ function linearOp(name: string, act: Activation | null) {
       const [rows, inF] = x.shape, outF = w.shape[0];
       const out = uninit(x, [rows, outF]);
       if (bias) for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
-      const k = kernels(x.data), beta = bias ? 1 : 0;
+      const xd = floatData(x), wd = floatData(w), od = out.data;
+      const k = kernels(xd), beta = bias ? 1 : 0;
       if (splitPays(k, rows, rows * outF * inF)) {
         // the two row halves of x·Wᵀ at the same time (see splitPays)
-        const h = rows >> 1, xd = x.data, od = out.data;
-        k.gemmPair(false, true, h, outF, inF, 1, xd.subarray(0, h * inF), w.data, beta, od.subarray(0, h * outF),
-          false, true, rows - h, outF, inF, 1, xd.subarray(h * inF), w.data, beta, od.subarray(h * outF));
+        const h = rows >> 1;
+        k.gemmPair(false, true, h, outF, inF, 1, xd.subarray(0, h * inF), wd, beta, od.subarray(0, h * outF),
+          false, true, rows - h, outF, inF, 1, xd.subarray(h * inF), wd, beta, od.subarray(h * outF));
       } else {
-        k.gemm(false, true, rows, outF, inF, 1, x.data, w.data, beta, out.data);
+        k.gemm(false, true, rows, outF, inF, 1, xd, wd, beta, od);
       }
       if (act) k.unary(act, out.data, out.data);
       return out;
@@ -134,13 +135,13 @@ function linearOp(name: string, act: Activation | null) {
       const db = bias && n[2] ? biasGrad(g, bias, ctx.gradInto(2)) : null;
       if (n[0] && n[1] && !ctx.createGraph) {
         const [rows, inF] = x.shape, outF = w.shape[0];
-        const k = kernels(g.data);
+        const k = kernels(floatData(g));
         if (pairPays(k, rows * inF * outF)) {
           // dX = g·W and dW = gᵀ·x at the same time (see pairPays)
           const dx = uninit(g, [rows, inF]), dest = ctx.gradInto(1);
           const dw = dest ? null : uninit(g, [outF, inF]);
-          k.gemmPair(false, false, rows, inF, outF, 1, g.data, w.data, 0, dx.data,
-            true, false, outF, inF, rows, 1, g.data, x.data, dest ? dest.beta : 0, dest ? dest.data : dw!.data);
+          k.gemmPair(false, false, rows, inF, outF, 1, floatData(g), floatData(w), 0, floatData(dx),
+            true, false, outF, inF, rows, 1, floatData(g), floatData(x), dest ? dest.beta : 0, dest ? dest.data : floatData(dw!));
           return [dx, dw ?? ACCUMULATED, db];
         }
       }
@@ -164,17 +165,17 @@ const linearOps = {
 function weightGrad(g: Tensor, x: Tensor, w: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
   if (!dest) return mm(g, x, true, false);
   const [rows, inF] = x.shape;
-  kernels(g.data).gemm(true, false, w.shape[0], inF, rows, 1, g.data, x.data, dest.beta, dest.data);
+  kernels(floatData(g)).gemm(true, false, w.shape[0], inF, rows, 1, floatData(g), floatData(x), dest.beta, dest.data);
   return ACCUMULATED;
 }
 
 function biasGrad(g: Tensor, bias: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
   if (!dest) return sum(g, 0);
   if (dest.beta === 0) {
-    kernels(g.data).reduce('sum', g.data, 1, g.shape[0], g.shape[1], dest.data);
+    kernels(floatData(g)).reduce('sum', floatData(g), 1, g.shape[0], g.shape[1], dest.data);
   } else {
     const db = sum(g, 0);
-    kernels(db.data).binary('add', dest.data, bias.shape, db.data, bias.shape, dest.data, bias.shape);
+    kernels(floatData(db)).binary('add', dest.data, bias.shape, floatData(db), bias.shape, dest.data, bias.shape);
   }
   return ACCUMULATED;
 }
@@ -208,6 +209,6 @@ export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
   const [m, k] = a.shape, n = b.shape[1];
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return noGrad(() => matmul(a, b));
   const out = new Tensor(new Float32Array(m * n), [m, n]);
-  await kernels(a.data).gemmAsync(false, false, m, n, k, 1, a.data, b.data, 0, out.data);
+  await kernels(floatData(a)).gemmAsync(false, false, m, n, k, 1, floatData(a), floatData(b), 0, floatData(out));
   return out;
 }

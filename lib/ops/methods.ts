@@ -1,4 +1,4 @@
-import { Tensor } from '../tensor.js';
+import { Tensor, type DType } from '../tensor.js';
 import { backward, registerGradientOps, type BackwardOptions } from '../autograd/engine.js';
 import { add, sub, mul, div, neg, exp, log, pow, sqrt, abs, clamp, eq, gt, lt } from './elementwise.js';
 import { sigmoid, tanh, relu, softmax, logSoftmax } from './activation.js';
@@ -9,6 +9,7 @@ import { matmul } from './matmul.js';
 import { sin, cos, log1p, expm1 } from './trig.js';
 import { maskedFill, sort, topk, type SortResult } from './select.js';
 import { split, chunk, repeat } from './split.js';
+import { toDtype } from './dtype.js';
 
 // Tensor is plain data (lib/tensor.ts); this module gives it its methods, the pattern of sharp and
 // tfjs: the engine and every op can import Tensor without importing each other. Loaded by ops/index.ts.
@@ -41,7 +42,7 @@ declare module '../tensor.js' {
     argmax(dim?: number | null, keepDim?: boolean): Tensor;
     min(dim?: number | null, keepDim?: boolean): Tensor;
     argmin(dim?: number | null, keepDim?: boolean): Tensor;
-    /** indices: a float tensor of integers (there is no int dtype yet). */
+    /** indices: an int32 tensor. */
     maxWithIndices(dim: number, keepDim?: boolean): { values: Tensor; indices: Tensor };
     minWithIndices(dim: number, keepDim?: boolean): { values: Tensor; indices: Tensor };
     var(dim?: Dims, opts?: VarOptions): Tensor;
@@ -74,6 +75,16 @@ declare module '../tensor.js' {
     split(splitSizeOrSections: number | readonly number[], dim?: number): Tensor[];
     chunk(chunks: number, dim?: number): Tensor[];
     repeat(...sizes: number[] | [number[]]): Tensor;
+    /** This tensor as dtype (itself if it has it already); to int32 truncates toward zero and refuses NaN, ±Infinity and out-of-range values. */
+    to(dtype: DType): Tensor;
+    /** to('float32') */
+    float(): Tensor;
+    /** to('float64') */
+    double(): Tensor;
+    /** to('int32') (tapegrad's integer dtype; PyTorch's int() is int32 too) */
+    int(): Tensor;
+    /** to('int32') as well: PyTorch's int64 labels and indices are int32 here (values outside it are refused). */
+    long(): Tensor;
     /** Reverse-mode pass from this tensor. Scalars need no seed; others need `gradient` (the v of a VJP). */
     backward(gradient?: Tensor | null, opts?: BackwardOptions): void;
   }
@@ -137,6 +148,11 @@ const methods: ThisType<Tensor> & Partial<Tensor> = {
   split(splitSizeOrSections, dim = 0) { return split(this, splitSizeOrSections, dim); },
   chunk(chunks, dim = 0) { return chunk(this, chunks, dim); },
   repeat(...sizes) { return repeat(this, flat(sizes)); },
+  to(dtype) { return toDtype(this, dtype); },
+  float() { return toDtype(this, 'float32', 'float'); },
+  double() { return toDtype(this, 'float64', 'double'); },
+  int() { return toDtype(this, 'int32', 'int'); },
+  long() { return toDtype(this, 'int32', 'long'); },
   backward(gradient = null, opts = {}) { backward([this], [gradient], opts); },
 };
 

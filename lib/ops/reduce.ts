@@ -1,10 +1,10 @@
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp } from '../autograd/define.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, floatData, type FloatTensor } from '../tensor.js';
 import { fmt, normDim, sizeOf, splitAt } from '../shape.js';
 import { mul } from './elementwise.js';
 import { expand, reshape } from './shape.js';
-import { empty } from './util.js';
+import { empty, exactFloat } from './util.js';
 
 /** Reduced dims, sorted; null for all of them. */
 export type Dims = number[] | null;
@@ -32,13 +32,14 @@ export function count(x: Tensor, dims: Dims): number {
   return dims === null ? x.size : dims.reduce((p, d) => p * x.shape[d], 1);
 }
 
-export function reduceKernel(op: 'sum' | 'max', x: Tensor, dims: Dims, keepDim: boolean): Tensor {
+export function reduceKernel(op: 'sum' | 'max', x: Tensor, dims: Dims, keepDim: boolean): FloatTensor {
   const out = empty(x, reducedShape(x.shape, dims, keepDim));
   if (op === 'max' && count(x, dims) === 0) throw new RangeError(`max: cannot take the max of an empty dimension (shape ${fmt(x.shape)})`);
   if (x.size === 0 || out.size === 0) return out; // nothing to read (and no loop over a huge empty dim)
-  const k = kernels(x.data);
+  let src = floatData(x);
+  const k = kernels(src);
   if (dims === null) {
-    k.reduce(op, x.data, 1, x.size, 1, out.data);
+    k.reduce(op, src, 1, x.size, 1, out.data);
     return out;
   }
   // runs of adjacent dims reduce in one kernel call, the last run first
@@ -48,7 +49,6 @@ export function reduceKernel(op: 'sum' | 'max', x: Tensor, dims: Dims, keepDim: 
     if (last && last[1] === d - 1) last[1] = d; else runs.push([d, d]);
   }
   const shape = x.shape.slice();
-  let src = x.data;
   for (let r = runs.length - 1; r >= 0; r--) {
     const [s, e] = runs[r];
     const outer = sizeOf(shape.slice(0, s)), n = sizeOf(shape.slice(s, e + 1)), inner = sizeOf(shape.slice(e + 1));
@@ -122,17 +122,14 @@ function argmaxIndex(x: Tensor, dim: number | null): Int32Array {
   const [outer, n, inner] = dim === null ? [1, x.size, 1] : splitAt(x.shape, dim);
   if (n === 0) throw new RangeError(`argmax: cannot take the argmax of an empty dimension (shape [${x.shape}])`);
   const idx = new Int32Array(outer * inner);
-  kernels(x.data).argmax(x.data, outer, n, inner, idx);
+  kernels(floatData(x)).argmax(floatData(x), outer, n, inner, idx);
   return idx;
 }
 
-/** Indices of the first maximum (as a float tensor, no gradient). */
+/** Indices of the first maximum, as an int32 tensor (PyTorch: int64); no gradient. */
 export function argmax(x: Tensor, dim?: number | null, keepDim = false): Tensor {
   const dims = resolve('argmax', x, oneDim('argmax', dim));
-  const idx = argmaxIndex(x, dims && dims[0]);
-  const out = empty(x, reducedShape(x.shape, dims, keepDim));
-  out.data.set(idx);
-  return out;
+  return new Tensor(argmaxIndex(exactFloat(x), dims && dims[0]), reducedShape(x.shape, dims, keepDim));
 }
 
 function argmaxMask(x: Tensor, dim: number | null): Tensor {

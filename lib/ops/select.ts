@@ -57,7 +57,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 
 export interface SortResult {
   values: Tensor;
-  /** Positions along dim in the input, as a float32 tensor of integers (no integer dtype yet). */
+  /** Positions along dim in the input, as an int32 tensor (PyTorch: int64). */
   indices: Tensor;
 }
 
@@ -69,7 +69,7 @@ function order(x: Tensor, dim: number, k: number, descending: boolean): Tensor {
   const [outer, n, inner] = splitAt(x.shape, dim);
   const shape = x.shape.slice();
   shape[dim] = k;
-  const idx = new Tensor(new Float32Array(outer * k * inner), shape);
+  const idx = new Tensor(new Int32Array(outer * k * inner), shape);
   const line = new Array<number>(n);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
@@ -96,7 +96,7 @@ function checkInput(op: string, x: Tensor): void {
 /** torch.sort (stable: equal values keep their input order). The gradient flows to values via gather. */
 export function sort(x: Tensor, dim = -1, descending = false): SortResult {
   checkInput('sort', x);
-  if (x.ndim === 0) return { values: x, indices: new Tensor(new Float32Array(1), []) };
+  if (x.ndim === 0) return { values: x, indices: new Tensor(new Int32Array(1), []) };
   const d = normDim('sort', dim, x.ndim);
   const indices = order(x, d, x.shape[d], descending);
   return { values: gather(x, d, indices), indices };
@@ -115,7 +115,7 @@ export function topk(x: Tensor, k: number, dim = -1, largest = true, sorted = tr
   if (!Number.isInteger(k) || k < 0 || k > n) throw new RangeError(`topk: k must be an integer in [0, ${n}] for dim ${dim} of shape ${fmt(x.shape)}, got ${describeValue(k)}`);
   if (x.ndim === 0) {
     if (k === 0) throw new RangeError('topk: k = 0 on a 0-d tensor is not supported');
-    return { values: x, indices: new Tensor(new Float32Array(1), []) };
+    return { values: x, indices: new Tensor(new Int32Array(1), []) };
   }
   const indices = order(x, d, k, largest);
   return { values: gather(x, d, indices), indices };

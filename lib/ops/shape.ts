@@ -1,6 +1,6 @@
 import { kernels } from '../backend/index.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import { describeValue, fmt, normDim, sameShape, sizeOf, splitAt } from '../shape.js';
 import { parseNested } from '../creation.js';
 import { empty, promote, toIndex } from './util.js';
@@ -23,6 +23,7 @@ function resolveShape(x: Tensor, shape: readonly number[]): number[] {
 
 const reshapeOp = defineLibraryOp({
   name: 'Reshape',
+  movesData: true,
   // a view: shares x's memory
   forward: (x: Tensor, shape: number[]) => new Tensor(x.data, shape),
   vjp: (g, _ctx, x): Grads => [reshape(g, x.shape)],
@@ -56,12 +57,14 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 /** A copy with its own memory that stays on the tape (torch.clone; Tensor.clone() detaches). */
 export const copy = defineLibraryOp({
   name: 'Clone',
+  movesData: true,
   forward: (x: Tensor) => new Tensor(x.data.slice(), x.shape.slice()),
   vjp: (g): Grads => [g],
 });
 
 const expandOp = defineLibraryOp({
   name: 'Expand',
+  movesData: true,
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
     if (x.size === 1) {
@@ -69,7 +72,7 @@ const expandOp = defineLibraryOp({
       return out;
     }
     const zero = empty(x, []);
-    kernels(x.data).binary('add', x.data, x.shape, zero.data, [], out.data, shape);
+    kernels(floatData(x)).binary('add', floatData(x), x.shape, zero.data, [], out.data, shape);
     return out;
   },
   vjp: (g, _ctx, x): Grads => [sumTo(g, x.shape)],
@@ -93,7 +96,7 @@ const sumToOp = defineLibraryOp({
   name: 'SumTo',
   forward: (x: Tensor, shape: number[]) => {
     const out = empty(x, shape);
-    kernels(x.data).sumTo(x.data, x.shape, out.data, shape);
+    kernels(floatData(x)).sumTo(floatData(x), x.shape, out.data, shape);
     return out;
   },
   vjp: (g, _ctx, x): Grads => [expand(g, x.shape)],
@@ -108,9 +111,10 @@ export function sumTo(x: Tensor, shape: readonly number[]): Tensor {
 
 const permuteOp = defineLibraryOp({
   name: 'Permute',
+  movesData: true,
   forward: (x: Tensor, perm: number[]) => {
     const out = empty(x, perm.map((p) => x.shape[p]));
-    kernels(x.data).permute(x.data, x.shape, perm, out.data);
+    kernels(floatData(x)).permute(floatData(x), x.shape, perm, out.data);
     return out;
   },
   vjp: (g, _ctx, _x, perm: number[]): Grads => {
@@ -137,12 +141,13 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 
 const indexSelectOp = defineLibraryOp({
   name: 'IndexSelect',
+  movesData: true,
   forward: (x: Tensor, dim: number, idx: Int32Array) => {
     const [outer, n, inner] = splitAt(x.shape, dim);
     const shape = x.shape.slice();
     shape[dim] = idx.length;
     const out = empty(x, shape);
-    kernels(x.data).indexSelect(x.data, outer, n, inner, idx, out.data);
+    kernels(floatData(x)).indexSelect(floatData(x), outer, n, inner, idx, out.data);
     return out;
   },
   vjp: (g, _ctx, x, dim: number, idx: Int32Array): Grads => [indexAdd(g, dim, idx, x.shape[dim])],
@@ -156,7 +161,7 @@ const indexAdd = defineLibraryOp({
     const shape = g.shape.slice();
     shape[dim] = n;
     const out = empty(g, shape);
-    kernels(g.data).indexAdd(g.data, outer, n, inner, idx, out.data);
+    kernels(floatData(g)).indexAdd(floatData(g), outer, n, inner, idx, out.data);
     return out;
   },
   vjp: (gg, _ctx, _g, dim: number, idx: Int32Array): Grads => [indexSelectOp(gg, dim, idx)],
@@ -182,6 +187,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 const concatOp = defineLibraryOp({
   name: 'Cat',
+  movesData: true,
   forward: (xs: Tensor[], dim: number) => {
     const shape = xs[0].shape.slice();
     shape[dim] = xs.reduce((s, t) => s + t.shape[dim], 0);
@@ -257,6 +263,7 @@ function gatherWalk(xShape: readonly number[], idxShape: readonly number[], dim:
 
 const gatherOp = defineLibraryOp({
   name: 'Gather',
+  movesData: true,
   forward: (x: Tensor, dim: number, idx: Int32Array, idxShape: number[]) => {
     const out = empty(x, idxShape);
     gatherWalk(x.shape, idxShape, dim, idx, (off, k) => { out.data[k] = x.data[off]; });

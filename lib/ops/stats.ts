@@ -1,11 +1,11 @@
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp, type Grads } from '../autograd/define.js';
+import { asFloat, defineLibraryOp, type Grads } from '../autograd/define.js';
 import { Tensor } from '../tensor.js';
 import { fmt, splitAt } from '../shape.js';
 import { add, sub, mul, div, neg, log, exp, pow, abs, eq, binaryKernel, unaryKernel } from './elementwise.js';
 import { sum, mean, max, argmax, count, oneDim, reduceKernel, reducedShape, resolve, spread, type DimArg, type Dims } from './reduce.js';
 import { reshape } from './shape.js';
-import { empty } from './util.js';
+import { empty, exactFloat } from './util.js';
 
 function checkNotEmpty(op: string, x: Tensor, dims: Dims): void {
   if (count(x, dims) === 0) throw new RangeError(`${op}: cannot reduce an empty dimension (shape ${fmt(x.shape)})`);
@@ -17,15 +17,15 @@ export function min(x: Tensor, dim?: number | null, keepDim = false): Tensor {
   return neg(max(neg(x), dim, keepDim));
 }
 
-/** Indices of the first minimum (as a float tensor, no gradient). */
+/** Indices of the first minimum, as an int32 tensor (PyTorch: int64); no gradient. */
 export function argmin(x: Tensor, dim?: number | null, keepDim = false): Tensor {
   checkNotEmpty('argmin', x, resolve('argmin', x, oneDim('argmin', dim)));
-  return argmax(neg(x.detach()), dim, keepDim);
+  return argmax(neg(exactFloat(x.detach())), dim, keepDim);
 }
 
 /**
- * Values and indices of the max over dim, like torch.max(x, dim). The indices are a float tensor of
- * integers (no int dtype yet) and carry no gradient; values' gradient goes to the same index.
+ * Values and indices of the max over dim, like torch.max(x, dim). The indices are an int32 tensor
+ * and carry no gradient; values' gradient goes to the same index.
  */
 export function maxWithIndices(x: Tensor, dim: number, keepDim = false): { values: Tensor; indices: Tensor } {
   requireDim('maxWithIndices', dim);
@@ -33,7 +33,7 @@ export function maxWithIndices(x: Tensor, dim: number, keepDim = false): { value
   return { values: max(x, dim, keepDim), indices: argmax(x.detach(), dim, keepDim) };
 }
 
-/** Values and (float) indices of the min over dim, like torch.min(x, dim). */
+/** Values and (int32) indices of the min over dim, like torch.min(x, dim). */
 export function minWithIndices(x: Tensor, dim: number, keepDim = false): { values: Tensor; indices: Tensor } {
   requireDim('minWithIndices', dim);
   checkNotEmpty('minWithIndices', x, resolve('minWithIndices', x, dim));
@@ -116,6 +116,7 @@ export function norm(x: Tensor, p = 2, dim?: DimArg, keepDim = false): Tensor {
 export function logsumexp(x: Tensor, dim: number | readonly number[], keepDim = false): Tensor {
   if (dim === null || dim === undefined) throw new TypeError('logsumexp: dim is required (a number or an array of numbers)');
   const dims = resolve('logsumexp', x, dim);
+  x = asFloat(x);
   const m = count(x, dims) === 0 ? empty(x, reducedShape(x.shape, dims, true)) : reduceKernel('max', x, dims, true);
   // a constant shift; ±∞ or NaN maxima shift by 0 so that x - m stays defined where it can
   for (let i = 0; i < m.size; i++) if (!Number.isFinite(m.data[i])) m.data[i] = 0;

@@ -1,34 +1,37 @@
 import type { FloatArray } from '../backend/backend.js';
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, isTensor, type FloatTensor } from '../tensor.js';
 import { allocF32 } from '../autograd/pool.js';
 import { describeValue, sizeOf } from '../shape.js';
 
 /** A zero-filled result tensor of like's dtype (pooled scratch memory inside backward). */
-export function empty(like: Tensor | FloatArray, shape: number[]): Tensor {
+export function empty(like: Tensor | FloatArray, shape: number[]): FloatTensor {
   return alloc(like, shape, true);
 }
 
 /** Like empty, for kernels that overwrite every element: contents may be stale. */
-export function uninit(like: Tensor | FloatArray, shape: number[]): Tensor {
+export function uninit(like: Tensor | FloatArray, shape: number[]): FloatTensor {
   return alloc(like, shape, false);
 }
 
-function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): Tensor {
+function alloc(like: Tensor | FloatArray, shape: number[], zero: boolean): FloatTensor {
   const arr = isTensor(like) ? like.data : like;
   const n = sizeOf(shape);
-  return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape);
+  return new Tensor(arr instanceof Float64Array ? new Float64Array(n) : allocF32(n, zero), shape) as FloatTensor;
 }
 
 /** A constant (no gradient) of the same dtype as `like`. */
-export function constant(like: Tensor, values: ArrayLike<number>, shape: number[]): Tensor {
+export function constant(like: Tensor, values: ArrayLike<number>, shape: number[]): FloatTensor {
   const t = empty(like, shape);
   t.data.set(values);
   return t;
 }
 
-/** Mixed float32/float64 inputs compute in float64 (gradcheck feeds float64 into float32 constants). */
+/**
+ * Mixed float32/float64 inputs compute in float64 (gradcheck feeds float64 into float32 constants).
+ * int32 inputs are left to the op layer, which promotes them (autograd/define.ts).
+ */
 export function promote(a: Tensor, b: Tensor): [Tensor, Tensor] {
-  if (a.dtype === b.dtype) return [a, b];
+  if (a.dtype === b.dtype || a.dtype === 'int32' || b.dtype === 'int32') return [a, b];
   return a.dtype === 'float32' ? [toFloat64(a), b] : [a, toFloat64(b)];
 }
 
@@ -56,6 +59,11 @@ export function toIndex(op: string, idx: ArrayLike<number> | Tensor, n: number):
     out[i] = v;
   }
   return out;
+}
+
+/** int32 values as an exact float64 tensor (for ops that only compare values); float tensors as they are. */
+export function exactFloat(t: Tensor): FloatTensor {
+  return (t.data instanceof Int32Array ? new Tensor(Float64Array.from(t.data), t.shape) : t) as FloatTensor;
 }
 
 function checkIndex(op: string, v: number, i: number, n: number): void {

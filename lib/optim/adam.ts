@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import { floatData, type Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import type { AdamOptions as BackendAdamOptions, FloatArray } from '../backend/backend.js';
 import { zerosLike } from '../creation.js';
@@ -49,11 +49,12 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
     st.step = (st.step as number) + 1;
     const [beta1, beta2] = g.betas;
     const o = { lr: g.lr, beta1, beta2, eps: g.eps, weightDecay: g.weightDecay, decoupled: this.isDecoupled() };
+    const pd = floatData(p), gd = floatData(grad), m = floatData(st.expAvg as Tensor), v = floatData(st.expAvgSq as Tensor);
     if (g.amsgrad) {
       if (st.maxExpAvgSq === undefined) st.maxExpAvgSq = zerosLike(p);
-      amsgradStep(p.data, grad.data, (st.expAvg as Tensor).data, (st.expAvgSq as Tensor).data, (st.maxExpAvgSq as Tensor).data, st.step, o);
+      amsgradStep(pd, gd, m, v, floatData(st.maxExpAvgSq as Tensor), st.step, o);
     } else {
-      kernels(p.data).adamStep(p.data, grad.data, (st.expAvg as Tensor).data, (st.expAvgSq as Tensor).data, st.step, o);
+      kernels(pd).adamStep(pd, gd, m, v, st.step, o);
     }
   }
 

@@ -86,6 +86,7 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
     ps.forEach((p, i) => {
       if (!isTensor(p)) throw new TypeError(`${this.name}: parameter ${i} of group ${this.paramGroups.length} is not a Tensor`);
       if (!p.isLeaf) throw new Error(`${this.name}: can't optimize a non-leaf tensor (parameter ${i}, shape ${fmt(p.shape)}); pass leaves, e.g. x.detach().requiresGrad_()`);
+      if (p.dtype === 'int32') throw new TypeError(`${this.name}: parameter ${i} (shape ${fmt(p.shape)}) is an int32 tensor; only floating point tensors can be optimized`);
       if (seen.has(p)) throw new Error(`${this.name}: parameter ${i} (shape ${fmt(p.shape)}) appears more than once`);
       seen.add(p);
     });

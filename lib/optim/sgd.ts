@@ -1,4 +1,4 @@
-import type { Tensor } from '../tensor.js';
+import { floatData, type Tensor } from '../tensor.js';
 import { kernels } from '../backend/index.js';
 import type { SgdOptions } from '../backend/backend.js';
 import { Optimizer, checkNumber, updateKeepsNoGrad, withDefaults, type Params, type ParamGroup, type ParamState, type Unchecked } from './optimizer.js';
@@ -40,7 +40,8 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
       if (first) st.momentumBuffer = p.clone(); // overwritten with the gradient by the first step
       buf = st.momentumBuffer as Tensor;
     }
-    kernels(p.data).sgdStep(p.data, grad.data, buf ? buf.data : null, first, g);
+    const pd = floatData(p);
+    kernels(pd).sgdStep(pd, floatData(grad), buf ? floatData(buf) : null, first, g);
   }
 }
 

@@ -2,7 +2,7 @@
 // The layers run as raw kernel calls (see inference-plan.ts) on copies of the weights, into
 // activation buffers the Predictor owns and never hands out: the result goes into the caller's
 // `out` tensor or a fresh one.
-import { Tensor, isTensor } from '../tensor.js';
+import { Tensor, floatData, isTensor } from '../tensor.js';
 import type { FloatArray } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
@@ -19,7 +19,7 @@ const isF64 = (a: FloatArray): boolean => a instanceof Float64Array;
 const like = (a: FloatArray, n: number): FloatArray => (isF64(a) ? new Float64Array(n) : new Float32Array(n));
 function copy(t: Tensor | null): FloatArray | null {
   if (t === null) return null;
-  const c = like(t.data, t.data.length);
+  const c = like(floatData(t), floatData(t).length);
   c.set(t.data);
   return c;
 }
@@ -29,7 +29,7 @@ interface FrozenLinear { wt: FloatArray; bias: FloatArray | null; inF: number; o
 interface FrozenNorm { mean: FloatArray; variance: FloatArray; weight: FloatArray | null; bias: FloatArray | null; eps: number }
 
 function freezeLinear(w: Tensor, b: Tensor | null): FrozenLinear {
-  const [outF, inF] = w.shape, src = w.data, wt = like(src, src.length);
+  const [outF, inF] = w.shape, src = floatData(w), wt = like(src, src.length);
   for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) wt[i * outF + o] = src[o * inF + i];
   return { wt, bias: copy(b), inF, outF };
 }
@@ -102,7 +102,7 @@ export class Predictor {
     const steps = this.steps, frozen = this.#frozen;
     // the current activations: a Tensor that is not ours (x, a module's output), or our buffer cur
     let curT: Tensor | null = x;
-    let cur: FloatArray = x.data;
+    let cur: FloatArray = floatData(x);
     let rows = x.shape[0], feat = x.shape[1];
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i], f = frozen[i];
@@ -111,7 +111,7 @@ export class Predictor {
         const input = curT ?? new Tensor(cur.slice(), [rows, feat]);
         const y = runModules(s.modules, input);
         curT = y;
-        cur = y.data;
+        cur = floatData(y);
         rows = y.shape[0];
         feat = y.shape[1];
         continue;
@@ -163,11 +163,11 @@ export class Predictor {
   /** Where the last step writes: out (checked) or a new array. */
   #result(x: Tensor, cur: FloatArray, out: Tensor | undefined, rows: number, cols: number, s: Step): FloatArray {
     if (out === undefined) return like(cur, rows * cols);
-    if (out.ndim !== 2 || out.shape[0] !== rows || out.shape[1] !== cols || isF64(out.data) !== isF64(cur)) {
+    if (out.ndim !== 2 || out.shape[0] !== rows || out.shape[1] !== cols || isF64(floatData(out)) !== isF64(cur)) {
       throw new RangeError(`predictBatch: out has shape ${fmt(out.shape)} (${out.dtype}), but ${s.name} gives ${fmt([rows, cols])} (${isF64(cur) ? 'float64' : 'float32'})`);
     }
-    if (overlaps(out.data, x.data) || overlaps(out.data, cur)) throw new RangeError('predictBatch: out shares memory with the input x');
-    return out.data;
+    if (overlaps(floatData(out), floatData(x)) || overlaps(floatData(out), cur)) throw new RangeError('predictBatch: out shares memory with the input x');
+    return floatData(out);
   }
 }
 

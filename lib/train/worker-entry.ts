@@ -6,7 +6,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { saveCheckpoint } from '../io/save.js';
 import { fit, type FitHistory } from './fit.js';
-import { buildTraining, toWire, transferList, type WireSpec } from './worker-spec.js';
+import { buildTraining, toWire, transferList, type WireSpec, type WireTensor } from './worker-spec.js';
 
 /** workerData of the entry. */
 export interface WorkerInput { spec: WireSpec; cancel: Int32Array; checkpoint: string | null; progressEveryMs: number; nice: number }
@@ -14,7 +14,7 @@ export interface WorkerInput { spec: WireSpec; cancel: Int32Array; checkpoint: s
 /** What the worker posts: progress (many), then exactly one of done / aborted / error. */
 export type WorkerMessage =
   | { kind: 'batch' | 'epoch'; logs: Record<string, unknown> }
-  | { kind: 'done'; state: Record<string, { data: Float32Array | Float64Array; shape: number[] }>; history: FitHistory }
+  | { kind: 'done'; state: Record<string, WireTensor>; history: FitHistory }
   | { kind: 'aborted'; checkpoint: string | null; history: FitHistory }
   | { kind: 'error'; error: unknown };
 

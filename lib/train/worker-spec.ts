@@ -5,8 +5,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Tensor } from '../tensor.js';
-import type { FloatArray } from '../backend/catalogue.js';
+import { Tensor, type TensorData } from '../tensor.js';
 import { manualSeed } from '../random.js';
 import { setBackend, type BackendName } from '../backend/index.js';
 import { Sequential } from '../nn/container.js';
@@ -69,7 +68,7 @@ export interface WorkerTrainSpec {
 }
 
 /** A tensor as it crosses postMessage. */
-export interface WireTensor { data: FloatArray; shape: number[] }
+export interface WireTensor { data: TensorData; shape: number[] }
 
 export function toWire(t: Tensor, what: string): WireTensor {
   if (!(t instanceof Tensor)) throw new TypeError(`trainInWorker: ${what} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
