@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import * as tg from '../lib/index.js';
 import { Tensor, tensor, nn, manualSeed, decodeSafetensors } from '../lib/index.js';
+import { RandomGenerator } from '../lib/random.js';
 
 const { functionalCall } = nn;
 import { awayFromZero as az, expectClose, expectGradcheck, flat } from './helpers.js';
@@ -194,6 +195,18 @@ describe('Dropout', () => {
     const mask = (seed: number): Float32Array => { manualSeed(seed); return tg.dropout(tg.ones([64]), 0.5).data as Float32Array; };
     expect(mask(7)).toEqual(mask(7));
     expect(mask(7)).not.toEqual(mask(8));
+  });
+  it('the mask is the global generator\'s stream (u < p drops), element by element, and the generator continues from there', () => {
+    for (const [n, p] of [[10, 0.3], [5000, 0.2], [777, 1], [300, 0.999]] as const) { // small work runs in JS, large in the addon
+      manualSeed(11);
+      tg.rand([3]); // a pending position, not the seed's start
+      const ref = new RandomGenerator(0).setState(tg.getRngState());
+      const y = tg.dropout(tg.ones([n]), p);
+      const scale = p === 1 ? 0 : Math.fround(1 / (1 - p));
+      const expected = Float32Array.from({ length: n }, () => (ref.random() < p ? 0 : scale));
+      expect(y.data).toEqual(expected);
+      expect(tg.getRngState()).toEqual(ref.getState());
+    }
   });
   it('rejects p outside [0, 1]', () => {
     expect(() => new nn.Dropout(1.5)).toThrow(/Dropout: invalid p 1.5 \(must be a probability in \[0, 1\]\)/);

@@ -1,11 +1,12 @@
-// The activations beyond relu/sigmoid/tanh, composed from public ops so that their gradients (and
-// second derivatives) come from the existing VJPs. Each matches PyTorch 1.13's values and its
-// gradient at the kinks and thresholds. Native fused kernels are a later step.
+// The activations beyond relu/sigmoid/tanh. GELU and SiLU are fused kernels (forward, and a backward
+// op whose own VJP is the second derivative written with public ops); the others are composed from
+// public ops so that their gradients (and second derivatives) come from the existing VJPs. Each
+// matches PyTorch 1.13's values and its gradient at the kinks and thresholds.
 import type { Tensor } from '../tensor.js';
+import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { checkNumber, withDefaults } from '../options.js';
-import { add, clamp, div, exp, gt, log, mul, neg, sub } from './elementwise.js';
+import { add, binaryKernel, clamp, div, exp, gt, log, mul, neg, sub, unaryKernel } from './elementwise.js';
 import { relu, sigmoid, tanh } from './activation.js';
-import { erf } from './special.js';
 
 /** x for x > 0, negativeSlope·x otherwise; the gradient at 0 is negativeSlope, as in PyTorch. */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
@@ -21,10 +22,22 @@ export function elu(x: Tensor, alpha = 1): Tensor {
   return add(relu(x), mul(sub(exp(clamp(x, null, 0)), 1), alpha));
 }
 
+// d²/dx² x·σ(x) = σ(x)σ(-x)·(2 - x·tanh(x/2)) (σ(-x) - σ(x) = -tanh(x/2)): no 1 - σ near σ = 1.
+const siluBackward = defineLibraryOp({
+  name: 'SiluBackward',
+  forward: (x: Tensor, g: Tensor) => binaryKernel('siluGrad', 'silu', x, g),
+  vjp: (gg, { needsInputGrad: n }, x, g): Grads => [
+    n[0] ? mul(mul(gg, g), mul(mul(sigmoid(x), sigmoid(neg(x))), sub(2, mul(x, tanh(mul(x, 0.5)))))) : null,
+    n[1] ? siluBackward(x, gg) : null,
+  ],
+});
+
 /** x·σ(x). */
-export function silu(x: Tensor): Tensor {
-  return mul(x, sigmoid(x));
-}
+export const silu = defineLibraryOp({
+  name: 'Silu',
+  forward: (x: Tensor) => unaryKernel('silu', x),
+  vjp: (g, _ctx, x): Grads => [siluBackward(x, g)],
+});
 
 /**
  * log(1 + eˣ) for any x, as two exact pieces joined at 0 that only exponentiate non-positive
@@ -93,11 +106,39 @@ export function geluOptions(op: string, opts: GeluOptions | undefined): Required
   return o;
 }
 
+const GELU_K = Math.sqrt(2 / Math.PI), GELU_A = 0.044715, INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/**
+ * GELU's second derivative, with public ops. Exact: φ(x)(2 - x²). Tanh: with u = K(x + Ax³),
+ * gelu = x·σ(2u), and σ(2u)σ(-2u) = (1 - tanh²u)/4 taken as a product of two sigmoids, which keeps
+ * full relative precision where tanh u is near ±1 (1 - tanh² in float32 loses it):
+ * gelu'' = σ(2u)σ(-2u)·(4u' + 2x·u'' - 4x·u'²·tanh u), u' = K(1 + 3Ax²), u'' = 6KAx.
+ */
+function geluSecond(x: Tensor, approximate: GeluApproximate): Tensor {
+  const x2 = mul(x, x);
+  if (approximate === 'none') return mul(mul(exp(mul(x2, -0.5)), INV_SQRT_2PI), sub(2, x2));
+  const u2 = mul(add(x, mul(mul(x2, x), GELU_A)), 2 * GELU_K);
+  const du = add(mul(x2, 3 * GELU_A * GELU_K), GELU_K);
+  const bracket = sub(add(mul(x2, 24 * GELU_A * GELU_K), 4 * GELU_K), mul(mul(mul(x, mul(du, du)), tanh(mul(u2, 0.5))), 4));
+  return mul(mul(sigmoid(u2), sigmoid(neg(u2))), bracket);
+}
+
+const geluBackward = defineLibraryOp({
+  name: 'GeluBackward',
+  forward: (x: Tensor, g: Tensor, approximate: GeluApproximate) => binaryKernel(approximate === 'tanh' ? 'geluTanhGrad' : 'geluGrad', 'gelu', x, g),
+  vjp: (gg, { needsInputGrad: n }, x, g, approximate: GeluApproximate): Grads => [
+    n[0] ? mul(mul(gg, g), geluSecond(x, approximate)) : null,
+    n[1] ? geluBackward(x, gg, approximate) : null,
+  ],
+});
+
+const geluOp = defineLibraryOp({
+  name: 'Gelu',
+  forward: (x: Tensor, approximate: GeluApproximate) => unaryKernel(approximate === 'tanh' ? 'geluTanh' : 'gelu', x),
+  vjp: (g, _ctx, x, approximate: GeluApproximate): Grads => [geluBackward(x, g, approximate)],
+});
+
 /** x·Φ(x) = x/2·(1 + erf(x/√2)), or with approximate 'tanh': x/2·(1 + tanh(√(2/π)(x + 0.044715x³))). */
 export function gelu(x: Tensor, opts?: GeluOptions): Tensor {
-  const { approximate } = geluOptions('gelu', opts);
-  const inner = approximate === 'none'
-    ? erf(mul(x, Math.SQRT1_2))
-    : tanh(mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI)));
-  return mul(mul(x, 0.5), add(inner, 1));
+  return geluOp(x, geluOptions('gelu', opts).approximate);
 }
