@@ -26,7 +26,6 @@ const layers = {
   LayerNorm: (tg, c) => new tg.nn.LayerNorm(c),
   GELU: (tg) => new tg.nn.GELU(),
   'GELU tanh': (tg) => new tg.nn.GELU({ approximate: 'tanh' }),
-  SiLU: (tg) => new tg.nn.SiLU(),
 };
 
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }

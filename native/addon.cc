@@ -230,8 +230,9 @@ Napi::Value UnaryEntry(Args& A) {
   REQUIRE(A.length(out, "out", x.n, "x.length"));
   const Unary u = static_cast<Unary>(op);
   double p0 = 0, p1 = 0;
-  if (u == Unary::Pow || u == Unary::Clamp || u == Unary::Affine) REQUIRE(A.number(3, "p0", &p0));
-  if (u == Unary::Clamp || u == Unary::Affine) REQUIRE(A.number(4, "p1", &p1));
+  const bool two = u == Unary::Clamp || u == Unary::Affine || u == Unary::Softplus;
+  if (two || u == Unary::Pow) REQUIRE(A.number(3, "p0", &p0));
+  if (two) REQUIRE(A.number(4, "p1", &p1));
   unary(u, x.p, out.p, x.n, p0, p1);
   return A.env().Undefined();
 }

@@ -40,10 +40,6 @@ static inline double geluTanhDeriv(double v) {
   const double u = geluU(v), e = std::exp(-2.0 * std::fabs(u)), s = (u >= 0 ? 1.0 : e) / (1.0 + e);
   return s + 2.0 * v * kGeluK * (1.0 + 3.0 * kGeluA * v * v) * (e / ((1.0 + e) * (1.0 + e)));
 }
-static inline double siluDeriv(double v) {
-  const double e = std::exp(-std::fabs(v)), s = (v >= 0 ? 1.0 : e) / (1.0 + e);
-  return s + v * (e / ((1.0 + e) * (1.0 + e)));
-}
 
 template <class F>
 static void mapD(const float* x, float* out, int64_t n, F f) {
@@ -85,8 +81,12 @@ void unary(Unary op, const float* x, float* out, int64_t n, double p0, double p1
     case Unary::Expm1: return mapD(x, out, n, [](double v) { return std::expm1(v); });
     case Unary::Erf: return mapD(x, out, n, [](double v) { return std::erf(v); });
     case Unary::Gelu: return mapD(x, out, n, [](double v) { return v * 0.5 * (1.0 + std::erf(v * kSqrt1_2)); });
+    case Unary::Softplus:
+      return mapD(x, out, n, [p0, p1](double v) {
+        const double t = p0 * v;
+        return t > p1 ? v : ((t > 0 ? t : 0.0) + std::log1p(std::exp(-std::fabs(t)))) / p0;
+      });
     case Unary::GeluTanh: return mapD(x, out, n, [](double v) { return v / (1.0 + std::exp(-2.0 * geluU(v))); });
-    case Unary::Silu: return mapD(x, out, n, [](double v) { return v / (1.0 + std::exp(-v)); });
   }
 }
 
@@ -214,8 +214,6 @@ void binary(Binary op, const float* a, const std::vector<int64_t>& aShape, const
     case Binary::GeluTanhGrad:
       return broadcastLoop([](float x, float g) { return static_cast<float>(double(g) * geluTanhDeriv(x)); }, a, b, out,
                            L);
-    case Binary::SiluGrad:
-      return broadcastLoop([](float x, float g) { return static_cast<float>(double(g) * siluDeriv(x)); }, a, b, out, L);
   }
 }
 

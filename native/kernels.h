@@ -25,11 +25,11 @@ void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
 #define TG_UNARY_OPS(X)                                                                                \
   X(Exp, exp) X(Log, log) X(Sqrt, sqrt) X(Abs, abs) X(Sigmoid, sigmoid) X(Tanh, tanh) X(Relu, relu) \
   X(Sign, sign) X(Pow, pow) X(Clamp, clamp) X(Affine, affine) X(Sin, sin) X(Cos, cos) X(Log1p, log1p)    \
-  X(Expm1, expm1) X(Erf, erf) X(Gelu, gelu) X(GeluTanh, geluTanh) X(Silu, silu)
+  X(Expm1, expm1) X(Erf, erf) X(Gelu, gelu) X(GeluTanh, geluTanh) X(Softplus, softplus)
 #define TG_BINARY_OPS(X)                                                                  \
   X(Add, add) X(Sub, sub) X(Mul, mul) X(Div, div) X(Maximum, maximum) X(Eq, eq) X(Gt, gt) \
   X(Lt, lt) X(ReluGrad, reluGrad) X(SigmoidGrad, sigmoidGrad) X(TanhGrad, tanhGrad) X(GeluGrad, geluGrad) \
-  X(GeluTanhGrad, geluTanhGrad) X(SiluGrad, siluGrad)
+  X(GeluTanhGrad, geluTanhGrad)
 #define TG_REDUCE_OPS(X) X(Sum, sum) X(Max, max)
 #define TG_ENUM_VALUE(e, name) e,
 

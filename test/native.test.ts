@@ -264,6 +264,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       log: [[undefined, undefined, true]], sqrt: [[undefined, undefined, true]],
       pow: [[2], [3], [0.5, undefined, true], [-1, undefined, true], [1], [NaN], [Infinity], [0]],
       clamp: [[-0.5, 0.5], [-Infinity, 0], [NaN, 1], [0, NaN]], affine: [[2, -1], [-0.1, 3]],
+      softplus: [[1, 20], [2, 1], [0.5, 20], [-1, 20]],
     };
     for (const op of UNARY_OPS) {
       for (const [p0, p1, positive] of params[op] ?? [[]]) {

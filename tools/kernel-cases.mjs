@@ -52,6 +52,7 @@ export function kernelCases(r, catalogue) {
       if (op === 'pow') args.push(int(-2, 3));
       if (op === 'clamp') { const lo = r(); args.push(lo, lo + r()); }
       if (op === 'affine') args.push(r() * 4 - 2, r() * 4 - 2);
+      if (op === 'softplus') args.push(pick([1, 2, 0.5, -1]), pick([20, 1, 0.5]));
       return { args, need: [0, 0, L], outs: [2], alias: [], inplace: [[2, 1]], dims: [L] };
     },
     binary() {

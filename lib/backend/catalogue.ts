@@ -10,7 +10,7 @@
 
 export type FloatArray = Float32Array | Float64Array;
 
-/** out[i] = f(x[i]) (p0/p1 are parameters: pow exponent, clamp bounds, affine scale/shift). */
+/** out[i] = f(x[i]) (p0/p1 are parameters: pow exponent, clamp bounds, affine scale/shift, softplus beta/threshold). */
 export const UNARY_OPS = [
   'exp', 'log', 'sqrt', 'abs', 'sigmoid', 'tanh', 'relu',
   'sign',   // -1, 0, 1
@@ -20,7 +20,7 @@ export const UNARY_OPS = [
   'sin', 'cos', 'log1p', 'expm1', 'erf',
   'gelu',     // x·Φ(x) = x/2·(1 + erf(x/√2))
   'geluTanh', // x/2·(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³)
-  'silu',     // x·σ(x)
+  'softplus', // t = p0·x: x where t > p1, else log(1 + eᵗ)/p0 (beta p0 != 0, threshold p1)
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
@@ -28,13 +28,13 @@ export type UnaryOp = (typeof UNARY_OPS)[number];
  * out = f(a, b) with NumPy broadcasting. The activation gradients take the saved forward value in
  * `a` and the incoming gradient in `b`:
  *   reluGrad: b * (a > 0)   sigmoidGrad: b * a * (1 - a)   tanhGrad: b * (1 - a²)
- * The GELU and SiLU gradients take the forward INPUT x in `a`: b * gelu'(a), b * silu'(a).
+ * The GELU gradients take the forward INPUT x in `a`: b * gelu'(a).
  */
 export const BINARY_OPS = [
   'add', 'sub', 'mul', 'div', 'maximum',
   'eq', 'gt', 'lt', // 1 or 0
   'reluGrad', 'sigmoidGrad', 'tanhGrad',
-  'geluGrad', 'geluTanhGrad', 'siluGrad',
+  'geluGrad', 'geluTanhGrad',
 ] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 

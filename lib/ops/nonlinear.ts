@@ -1,4 +1,4 @@
-// The activations beyond relu/sigmoid/tanh. GELU and SiLU are fused kernels (forward, and a backward
+// The activations beyond relu/sigmoid/tanh. GELU is a fused kernel (forward, and a backward
 // op whose own VJP is the second derivative written with public ops); the others are composed from
 // public ops so that their gradients (and second derivatives) come from the existing VJPs. Each
 // matches PyTorch 1.13's values and its gradient at the kinks and thresholds.
@@ -22,22 +22,13 @@ export function elu(x: Tensor, alpha = 1): Tensor {
   return add(relu(x), mul(sub(exp(clamp(x, null, 0)), 1), alpha));
 }
 
-// d²/dx² x·σ(x) = σ(x)σ(-x)·(2 - x·tanh(x/2)) (σ(-x) - σ(x) = -tanh(x/2)): no 1 - σ near σ = 1.
-const siluBackward = defineLibraryOp({
-  name: 'SiluBackward',
-  forward: (x: Tensor, g: Tensor) => binaryKernel('siluGrad', 'silu', x, g),
-  vjp: (gg, { needsInputGrad: n }, x, g): Grads => [
-    n[0] ? mul(mul(gg, g), mul(mul(sigmoid(x), sigmoid(neg(x))), sub(2, mul(x, tanh(mul(x, 0.5)))))) : null,
-    n[1] ? siluBackward(x, gg) : null,
-  ],
-});
-
-/** x·σ(x). */
-export const silu = defineLibraryOp({
-  name: 'Silu',
-  forward: (x: Tensor) => unaryKernel('silu', x),
-  vjp: (g, _ctx, x): Grads => [siluBackward(x, g)],
-});
+/**
+ * x·σ(x). Composed: the forward's one exp is σ, and the backward reuses the saved σ (a fused kernel
+ * would compute exp again in the backward, measured slower).
+ */
+export function silu(x: Tensor): Tensor {
+  return mul(x, sigmoid(x));
+}
 
 /**
  * log(1 + eˣ) for any x, as two exact pieces joined at 0 that only exponentiate non-positive
@@ -76,17 +67,20 @@ export function softplusOptions(op: string, opts: SoftplusOptions | undefined): 
   return o;
 }
 
+const softplusOp = defineLibraryOp({
+  name: 'Softplus',
+  forward: (x: Tensor, beta: number, threshold: number) => unaryKernel('softplus', x, beta, threshold),
+  // σ(beta·x), and 1 where beta·x > threshold (then σ·0 + 1 and σ + 0 are exact); differentiable again
+  vjp: (g, _ctx, x, beta: number, threshold: number): Grads => {
+    const t = mul(x, beta), above = gt(t, threshold);
+    return [mul(g, add(mul(sigmoid(t), sub(1, above)), above))];
+  },
+});
+
 /** log(1 + e^(beta·x))/beta, reverting to x where beta·x > threshold (PyTorch's semantics). */
 export function softplus(x: Tensor, opts?: SoftplusOptions): Tensor {
   const { beta, threshold } = softplusOptions('softplus', opts);
-  const bx = beta === 1 ? x : mul(x, beta);
-  // u = min(bx, T) takes the soft part, v = max(bx - T, 0) the linear part above the threshold; the
-  // constant (T - softplus(T)) where bx > T turns softplus(T) + v into bx exactly: no 0·∞ anywhere
-  const u = clamp(bx, null, threshold);
-  const v = relu(sub(bx, threshold));
-  const jump = threshold - (Math.max(threshold, 0) + Math.log1p(Math.exp(-Math.abs(threshold))));
-  const y = add(add(softplusStable(u), v), mul(gt(bx, threshold), jump));
-  return beta === 1 ? y : div(y, beta);
+  return softplusOp(x, beta, threshold);
 }
 
 /** x·tanh(softplus(x)) (PyTorch's mish has no threshold). */

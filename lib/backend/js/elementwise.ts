@@ -33,7 +33,10 @@ export function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 
     case 'gelu': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v * 0.5 * (1 + erfScalar(v * Math.SQRT1_2)); } break;
     // x/2·(1 + tanh(u)) = x·σ(2u): no cancellation in 1 + tanh(u) for x << 0
     case 'geluTanh': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v / (1 + Math.exp(-2 * geluU(v))); } break;
-    case 'silu': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v / (1 + Math.exp(-v)); } break;
+    // max(t, 0) + log1p(e^-|t|): never exponentiates a positive number
+    case 'softplus':
+      for (let i = 0; i < len; i++) { const v = x[i], t = p0 * v; out[i] = t > p1 ? v : ((t > 0 ? t : 0) + Math.log1p(Math.exp(-Math.abs(t)))) / p0; }
+      break;
     default: throw new Error(`unary: unknown op '${String(op)}'`);
   }
 }
@@ -57,12 +60,6 @@ function geluDeriv(v: number): number {
 function geluTanhDeriv(v: number): number {
   const u = geluU(v), e = Math.exp(-2 * Math.abs(u)), s = (u >= 0 ? 1 : e) / (1 + e);
   return s + 2 * v * GELU_K * (1 + 3 * GELU_A * v * v) * (e / ((1 + e) * (1 + e)));
-}
-
-/** d/dx x·σ(x) = σ(x) + x·σ(x)σ(-x). */
-function siluDeriv(v: number): number {
-  const e = Math.exp(-Math.abs(v)), s = (v >= 0 ? 1 : e) / (1 + e);
-  return s + v * (e / ((1 + e) * (1 + e)));
 }
 
 // C's pow (and torch.pow): 1^y = 1 and (-1)^±Infinity = 1, also for y = NaN; Math.pow gives NaN.
@@ -98,7 +95,6 @@ function binaryRun(
       break;
     case 'geluGrad': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = b[bo] * geluDeriv(a[ao]); break;
     case 'geluTanhGrad': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = b[bo] * geluTanhDeriv(a[ao]); break;
-    case 'siluGrad': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = b[bo] * siluDeriv(a[ao]); break;
     default: throw new Error(`binary: unknown op '${String(op)}'`);
   }
 }
