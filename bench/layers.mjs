@@ -26,6 +26,7 @@ const layers = {
   LayerNorm: (tg, c) => new tg.nn.LayerNorm(c),
   GELU: (tg) => new tg.nn.GELU(),
   'GELU tanh': (tg) => new tg.nn.GELU({ approximate: 'tanh' }),
+  Softplus: (tg) => new tg.nn.Softplus(),
 };
 
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
