@@ -10,7 +10,7 @@ import { fmt, sameShape, sizeOf } from '../shape.js';
 import { add, div, mul, neg, sqrt, sub } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 import { reshape } from './shape.js';
-import { uninit } from './util.js';
+import { promote, uninit } from './util.js';
 
 /** What the fused forward kernels save: the mean and biased variance of each normalized group. */
 interface NormStats { mean: Tensor; var: Tensor }
@@ -62,6 +62,14 @@ function normVjp(
   return [grads[0], ...(weight ? [grads[1]] : []), ...(bias ? [grads[2]] : [])];
 }
 
+/** x, weight and bias in one dtype: float32 ones become float64 when another is (as the elementwise ops promote). */
+function promoteAll(x: Tensor, weight: Tensor | null, bias: Tensor | null): [Tensor, Tensor | null, Tensor | null] {
+  const f64 = [x, weight, bias].find((t) => t !== null && t.dtype === 'float64');
+  if (!f64) return [x, weight, bias];
+  const up = (t: Tensor | null): Tensor | null => (t === null ? null : promote(t, f64)[0]);
+  return [up(x)!, up(weight), up(bias)];
+}
+
 function checkParam(op: string, name: string, t: unknown, shape: number[]): void {
   if (t === null || t === undefined) return;
   if (!isTensor(t)) throw new TypeError(`${op}: ${name} must be a Tensor or null`);
@@ -85,7 +93,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   }
   checkParam('layerNorm', 'weight', o.weight, ns);
   checkParam('layerNorm', 'bias', o.bias, ns);
-  return layerNormOp(x, o.weight, o.bias, o.eps, ns);
+  return layerNormOp(...promoteAll(x, o.weight, o.bias), o.eps, ns);
 }
 
 function layerNormLayout(x: Tensor, ns: number[]): NormLayout {
@@ -146,7 +154,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const n = x.size / Math.max(c, 1);
   if (n <= 1) throw new RangeError(`batchNorm: expected more than 1 value per channel when training, got input of shape ${fmt(x.shape)}`);
   const running = runningMean && runningVar ? { mean: runningMean, var: runningVar, momentum: o.momentum } : null;
-  return batchNormOp(x, o.weight, o.bias, o.eps, running);
+  return batchNormOp(...promoteAll(x, o.weight, o.bias), o.eps, running);
 }
 
 /** The running statistics a training batchNorm updates in place. */
