@@ -1,11 +1,11 @@
-// The activations beyond relu/sigmoid/tanh. GELU is a fused kernel (forward, and a backward
-// op whose own VJP is the second derivative written with public ops); the others are composed from
-// public ops so that their gradients (and second derivatives) come from the existing VJPs. Each
+// The activations beyond relu/sigmoid/tanh. GELU and softplus (also mish's inner part) are native
+// kernels whose gradients are written with public ops (GELU's is an op too, whose own VJP is the
+// second derivative), so second derivatives flow; the others are composed from public ops. Each
 // matches PyTorch 1.13's values and its gradient at the kinks and thresholds.
 import type { Tensor } from '../tensor.js';
 import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { checkNumber, withDefaults } from '../options.js';
-import { add, binaryKernel, clamp, div, exp, gt, log, mul, neg, sub, unaryKernel } from './elementwise.js';
+import { add, binaryKernel, clamp, exp, gt, mul, neg, sub, unaryKernel } from './elementwise.js';
 import { relu, sigmoid, tanh } from './activation.js';
 
 /** x for x > 0, negativeSlope·x otherwise; the gradient at 0 is negativeSlope, as in PyTorch. */
@@ -30,29 +30,6 @@ export function silu(x: Tensor): Tensor {
   return mul(x, sigmoid(x));
 }
 
-/**
- * log(1 + eˣ) for any x, as two exact pieces joined at 0 that only exponentiate non-positive
- * numbers: log(1 + e^min(x,0)) + [max(x,0) + log((1 + e^-max(x,0))/2)], the second exactly 0 for
- * x <= 0. clamp passes the gradient at its bound and relu does not, so the first and second
- * derivatives at 0 are σ(0) and σ'(0). Only the first piece needs relative precision (the result is
- * tiny for x << 0); the second is added to a result of at least log 2.
- */
-function softplusStable(x: Tensor): Tensor {
-  const r = relu(x);
-  return add(log1pUnit(exp(clamp(x, null, 0))), add(r, log(add(mul(exp(neg(r)), 0.5), 0.5))));
-}
-
-/**
- * log(1 + e) for e in [0, 1] to full relative precision (Goldberg's log1p): with u = 1 + e rounded,
- * log(u) - (u - 1 - e)/u. u - 1 and (u - 1) - e are exact (Sterbenz), so the second term removes
- * the rounding error of u to first order; as a function it is 0, so it adds no gradient. A log1p
- * op can replace this once there is one.
- */
-function log1pUnit(e: Tensor): Tensor {
-  const u = add(e, 1);
-  return sub(log(u), div(sub(sub(u, 1), e), u));
-}
-
 export interface SoftplusOptions {
   beta?: number;
   /** Above beta·x > threshold the result is x itself (default 20). */
@@ -72,8 +49,10 @@ const softplusOp = defineLibraryOp({
   forward: (x: Tensor, beta: number, threshold: number) => unaryKernel('softplus', x, beta, threshold),
   // σ(beta·x), and 1 where beta·x > threshold (then σ·0 + 1 and σ + 0 are exact); differentiable again
   vjp: (g, _ctx, x, beta: number, threshold: number): Grads => {
-    const t = mul(x, beta), above = gt(t, threshold);
-    return [mul(g, add(mul(sigmoid(t), sub(1, above)), above))];
+    const t = beta === 1 ? x : mul(x, beta), s = sigmoid(t);
+    if (threshold === Infinity) return [mul(g, s)];
+    const above = gt(t, threshold);
+    return [mul(g, add(mul(s, sub(1, above)), above))];
   },
 });
 
@@ -85,7 +64,7 @@ export function softplus(x: Tensor, opts?: SoftplusOptions): Tensor {
 
 /** x·tanh(softplus(x)) (PyTorch's mish has no threshold). */
 export function mish(x: Tensor): Tensor {
-  return mul(x, tanh(softplusStable(x)));
+  return mul(x, tanh(softplusOp(x, 1, Infinity)));
 }
 
 export type GeluApproximate = 'none' | 'tanh';
