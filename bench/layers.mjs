@@ -27,6 +27,7 @@ const layers = {
   GELU: (tg) => new tg.nn.GELU(),
   'GELU tanh': (tg) => new tg.nn.GELU({ approximate: 'tanh' }),
   Softplus: (tg) => new tg.nn.Softplus(),
+  Mish: (tg) => new tg.nn.Mish(),
 };
 
 function median(xs) { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
