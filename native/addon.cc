@@ -490,7 +490,7 @@ Napi::Value LayerNormBackwardEntry(Args& A) {
   return A.env().Undefined();
 }
 
-// (x, p, state: Int32Array(4), out, mask)
+// (x, p, state: Int32Array(4), out, mask|null)
 Napi::Value DropoutEntry(Args& A) {
   REQUIRE(A.count(5, 5));
   double p = 0;
@@ -498,11 +498,12 @@ Napi::Value DropoutEntry(Args& A) {
   if (!(p >= 0 && p <= 1)) REQUIRE(A.rangeError("argument 'p' must be a probability in [0, 1], got %g", p));
   F32 x, out, mask;
   I32 state;
-  REQUIRE(A.f32(0, "x", &x) && A.i32(2, "state", &state) && A.f32(3, "out", &out) && A.f32(4, "mask", &mask));
+  REQUIRE(A.f32(0, "x", &x) && A.i32(2, "state", &state) && A.f32(3, "out", &out) && A.f32(4, "mask", &mask, true));
   REQUIRE(A.length(state, "state", 4, "the 4 xoshiro128** state words") && A.length(out, "out", x.n, "x.length") &&
-          A.length(mask, "mask", x.n, "x.length"));
+          optLength(A, mask, "mask", x.n, "x.length"));
   // The mask is written before out reads x: it must not overlap either (out may be x itself).
-  REQUIRE(A.disjoint(mask, x.n, "mask", x, x.n, "x") && A.disjoint(mask, x.n, "mask", out, x.n, "out"));
+  REQUIRE(mask.p == nullptr ||
+          (A.disjoint(mask, x.n, "mask", x, x.n, "x") && A.disjoint(mask, x.n, "mask", out, x.n, "out")));
   uint32_t s[4];
   for (int i = 0; i < 4; ++i) s[i] = static_cast<uint32_t>(state.p[i]);
   dropout(x.p, x.n, p, s, out.p, mask.p);

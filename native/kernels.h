@@ -82,7 +82,7 @@ void layerNorm(const float* x, int64_t rows, int64_t cols, const float* weight, 
                float* out, float* mean, float* var);
 void layerNormBackward(const float* x, const float* g, int64_t rows, int64_t cols, const float* mean,
                        const float* var, double eps, const float* weight, float* dx, float* dweight, float* dbias);
-// Inverted dropout drawing from the xoshiro128** state (4 words, updated in place).
+// Inverted dropout drawing from the xoshiro128** state (4 words, updated in place); mask may be null.
 void dropout(const float* x, int64_t len, double p, uint32_t state[4], float* out, float* mask);
 
 // ---- optim.cc --------------------------------------------------------------------------------

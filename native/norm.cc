@@ -135,7 +135,7 @@ void dropout(const float* x, int64_t len, double p, uint32_t state[4], float* ou
     s2 ^= t;
     s3 = rotl(s3, 11);
     const float m = double(r) * (1.0 / 4294967296.0) < p ? 0.0f : scale;
-    mask[i] = m;
+    if (mask) mask[i] = m;
     out[i] = x[i] * m;
   }
   state[0] = s0, state[1] = s1, state[2] = s2, state[3] = s3;

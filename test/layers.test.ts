@@ -233,6 +233,11 @@ describe('Dropout', () => {
       expect(tg.getRngState()).toEqual(ref.getState());
     }
   });
+  it('gradcheck (float64) with a fixed seed, first and second order: the backward replays the mask', () => {
+    const f = (x: Tensor): Tensor => { manualSeed(3); return tg.dropout(x, 0.4); };
+    expectGradcheck(f, [az([6, 5], 80)]);
+    expectGradcheck(secondOrder(f, az([6, 5], 81)), [az([6, 5], 82)]);
+  });
   it('rejects p outside [0, 1]', () => {
     expect(() => new nn.Dropout(1.5)).toThrow(/Dropout: invalid p 1.5 \(must be a probability in \[0, 1\]\)/);
     expect(() => tg.dropout(tg.ones([2]), -0.1)).toThrow(/dropout: invalid p -0.1/);

@@ -125,6 +125,11 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
         expect(Array.from(sn)).toEqual(Array.from(sj));
         expect(mn).toEqual(mj);
         expect(on).toEqual(oj);
+        // without a mask (what the backward does): the same output and state
+        const s2 = Int32Array.from([1, -2, 0x7fffffff, -0x80000000]), o2 = new Float32Array(x.length);
+        nat.dropout(x, p, s2, o2, null);
+        expect(o2).toEqual(oj);
+        expect(Array.from(s2)).toEqual(Array.from(sj));
       }
     });
     it('batchNorm and its backward, [N, C] and [N, C, L], with and without weight and bias', () => {

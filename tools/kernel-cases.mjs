@@ -109,7 +109,8 @@ export function kernelCases(r, catalogue) {
       for (let i = 0; i < 4; i++) state[i] = int(-(2 ** 31), 2 ** 31 - 1);
       if (state.every((w) => w === 0)) state[0] = 1;
       const p = pick([0, 1, r(), 0.5]);
-      return { args: [x, p, state, f32(L), f32(L)], need: [0, 0, 4, L, L], outs: [2, 3, 4], alias: L ? [[4, 0, true], [4, 3, true]] : [], inplace: [[3, 0]], dims: [L] };
+      const mask = chance(0.7) ? f32(L) : null;
+      return { args: [x, p, state, f32(L), mask], need: [0, 0, 4, L, mask ? L : 0], outs: mask ? [2, 3, 4] : [2, 3], alias: L && mask ? [[4, 0, true], [4, 3, true]] : [], inplace: [[3, 0]], dims: [L] };
     },
     batchNorm() { // n, l >= 1: a channel of no values has no mean
       const n = int(1, 6), c = dimv(), l = pick([1, 1, int(1, 4)]), total = n * c * l;

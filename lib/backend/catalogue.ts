@@ -205,10 +205,11 @@ export const KERNELS = {
   /**
    * Inverted dropout: per element, in order, draws u = r/2³² from xoshiro128** whose four state words
    * are `state` (updated in place, lib/random.ts's RandomGenerator stream); mask = u < p ? 0 : 1/(1-p)
-   * (0 when p = 1) and out = x·mask.
+   * (0 when p = 1) and out = x·mask. mask may be null (not written): the backward replays the same
+   * state on the gradient instead of keeping a mask. out may alias x; mask may overlap neither.
    */
-  dropout: kernel<(x: FloatArray, p: number, state: Int32Array, out: FloatArray, mask: FloatArray) => void>()({
-    args: ['f32', 'num', 'i32', 'f32', 'f32'], small: 'unary', work: (x) => x.length,
+  dropout: kernel<(x: FloatArray, p: number, state: Int32Array, out: FloatArray, mask: FloatArray | null) => void>()({
+    args: ['f32', 'num', 'i32', 'f32', 'f32|null'], small: 'unary', work: (x) => x.length,
   }),
 
   /**

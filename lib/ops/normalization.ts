@@ -201,15 +201,26 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   return dropoutOp(x, p);
 }
 
-const dropoutOp = defineLibraryOp({
+/**
+ * x times the dropout mask drawn from the xoshiro128** state `start` (left unchanged; the state after
+ * the draws goes to `end`). No mask is kept: the VJP draws the same mask again from `start` and
+ * applies it to the gradient, which is linear in it, so it differentiates again the same way.
+ */
+const maskedBy = defineLibraryOp({
   name: 'Dropout',
-  // The kernel draws from the global generator's four state words and hands them back advanced.
-  forward: (x: Tensor, p: number) => {
-    const out = uninit(x, x.shape), mask = uninit(x, x.shape);
-    const state = getRngState(), words = Int32Array.from(state.slice(0, 4));
-    kernels(x.data).dropout(x.data, p, words, out.data, mask.data);
-    setRngState([...words, ...state.slice(4)]);
-    return { out, saved: mask };
+  forward: (x: Tensor, p: number, start: Int32Array, end: Int32Array) => {
+    const out = uninit(x, x.shape);
+    end.set(start);
+    kernels(x.data).dropout(x.data, p, end, out.data, null);
+    return out;
   },
-  vjp: (g, { saved: mask }: VjpContext<Tensor>): Grads => [mul(g, mask)],
+  vjp: (g, _ctx, _x, p: number, start: Int32Array): Grads => [maskedBy(g, p, start, new Int32Array(4))],
 });
+
+/** Dropout with the global generator, which then continues after the draws. */
+function dropoutOp(x: Tensor, p: number): Tensor {
+  const state = getRngState(), start = Int32Array.from(state.slice(0, 4)), end = new Int32Array(4);
+  const y = maskedBy(x, p, start, end);
+  setRngState([...end, ...state.slice(4)]);
+  return y;
+}
