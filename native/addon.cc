@@ -1,6 +1,6 @@
 // Node-API entry points of the tapegrad native backend: one function per kernel of the catalogue
 // (lib/backend/catalogue.ts), each validating its arguments with Args (args.cc) before it calls the
-// kernel (gemm.cc / elementwise.cc / reduce.cc / loss.cc / optim.cc) on the typed arrays' memory
+// kernel (gemm.cc / elementwise.cc / reduce.cc / loss.cc / norm.cc / optim.cc) on the typed arrays' memory
 // (with byteOffset, zero copy). No input from JS may crash the process.
 //
 // Built without C++ exceptions (NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS): a check that fails throws
@@ -13,6 +13,7 @@
 #include <sched.h>
 #endif
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -260,8 +261,9 @@ Napi::Value UnaryEntry(Args& A) {
   REQUIRE(A.length(out, "out", x.n, "x.length"));
   const Unary u = static_cast<Unary>(op);
   double p0 = 0, p1 = 0;
-  if (u == Unary::Pow || u == Unary::Clamp || u == Unary::Affine) REQUIRE(A.number(3, "p0", &p0));
-  if (u == Unary::Clamp || u == Unary::Affine) REQUIRE(A.number(4, "p1", &p1));
+  const bool two = u == Unary::Clamp || u == Unary::Affine || u == Unary::Softplus;
+  if (two || u == Unary::Pow) REQUIRE(A.number(3, "p0", &p0));
+  if (two) REQUIRE(A.number(4, "p1", &p1));
   unary(u, x.p, out.p, x.n, p0, p1);
   return A.env().Undefined();
 }
@@ -434,6 +436,112 @@ Napi::Value Permute(Args& A) {
   return A.env().Undefined();
 }
 
+// ---- normalization and dropout ------------------------------------------------------------------
+
+// eps must be a finite number >= 0 (a negative one could make var + eps 0 or negative: NaN, not a crash,
+// but never what the caller meant).
+bool parseEps(Args& A, size_t i, double* eps) {
+  if (!A.number(i, "eps", eps)) return false;
+  if (std::isfinite(*eps) && *eps >= 0) return true;
+  return A.rangeError("argument 'eps' must be a finite number >= 0, got %g", *eps);
+}
+
+// Optional (null) arrays must have at least `need` elements when given.
+bool optLength(Args& A, const F32& a, const char* name, int64_t need, const char* why) {
+  return a.p == nullptr || A.length(a, name, need, why);
+}
+
+// (x, n, c, l, weight|null, bias|null, eps, out, mean, var)
+Napi::Value BatchNormEntry(Args& A) {
+  REQUIRE(A.count(10, 10));
+  int64_t n = 0, c = 0, l = 0, total = 0;
+  double eps = 0;
+  F32 x, w, b, out, mean, var;
+  REQUIRE(A.dim(1, "n", &n) && A.dim(2, "c", &c) && A.dim(3, "l", &l) && A.product3(n, c, l, "n*c*l", &total) &&
+          parseEps(A, 6, &eps));
+  REQUIRE(A.f32(0, "x", &x) && A.f32(4, "weight", &w, true) && A.f32(5, "bias", &b, true) && A.f32(7, "out", &out) &&
+          A.f32(8, "mean", &mean) && A.f32(9, "var", &var));
+  REQUIRE(A.length(x, "x", total, "n*c*l") && A.length(out, "out", total, "n*c*l") && optLength(A, w, "weight", c, "c") &&
+          optLength(A, b, "bias", c, "c") && A.length(mean, "mean", c, "c") && A.length(var, "var", c, "c"));
+  batchNorm(x.p, n, c, l, w.p, b.p, eps, out.p, mean.p, var.p);
+  return A.env().Undefined();
+}
+
+// (x, g, n, c, l, mean, var, eps, weight|null, dx|null, dweight|null, dbias|null)
+Napi::Value BatchNormBackwardEntry(Args& A) {
+  REQUIRE(A.count(12, 12));
+  int64_t n = 0, c = 0, l = 0, total = 0;
+  double eps = 0;
+  F32 x, g, mean, var, w, dx, dw, db;
+  REQUIRE(A.dim(2, "n", &n) && A.dim(3, "c", &c) && A.dim(4, "l", &l) && A.product3(n, c, l, "n*c*l", &total) &&
+          parseEps(A, 7, &eps));
+  REQUIRE(A.f32(0, "x", &x) && A.f32(1, "g", &g) && A.f32(5, "mean", &mean) && A.f32(6, "var", &var) &&
+          A.f32(8, "weight", &w, true) && A.f32(9, "dx", &dx, true) && A.f32(10, "dweight", &dw, true) &&
+          A.f32(11, "dbias", &db, true));
+  REQUIRE(A.length(x, "x", total, "n*c*l") && A.length(g, "g", total, "n*c*l") && A.length(mean, "mean", c, "c") &&
+          A.length(var, "var", c, "c") && optLength(A, w, "weight", c, "c") && optLength(A, dx, "dx", total, "n*c*l") &&
+          optLength(A, dw, "dweight", c, "c") && optLength(A, db, "dbias", c, "c"));
+  batchNormBackward(x.p, g.p, n, c, l, mean.p, var.p, eps, w.p, dx.p, dw.p, db.p);
+  return A.env().Undefined();
+}
+
+// (x, rows, cols, weight|null, bias|null, eps, out, mean, var)
+Napi::Value LayerNormEntry(Args& A) {
+  REQUIRE(A.count(9, 9));
+  int64_t rows = 0, cols = 0, total = 0;
+  double eps = 0;
+  F32 x, w, b, out, mean, var;
+  REQUIRE(A.dim(1, "rows", &rows) && A.dim(2, "cols", &cols) && A.product(rows, cols, "rows*cols", &total) &&
+          parseEps(A, 5, &eps));
+  REQUIRE(A.f32(0, "x", &x) && A.f32(3, "weight", &w, true) && A.f32(4, "bias", &b, true) && A.f32(6, "out", &out) &&
+          A.f32(7, "mean", &mean) && A.f32(8, "var", &var));
+  REQUIRE(A.length(x, "x", total, "rows*cols") && A.length(out, "out", total, "rows*cols") &&
+          optLength(A, w, "weight", cols, "cols") && optLength(A, b, "bias", cols, "cols") &&
+          A.length(mean, "mean", rows, "rows") && A.length(var, "var", rows, "rows"));
+  layerNorm(x.p, rows, cols, w.p, b.p, eps, out.p, mean.p, var.p);
+  return A.env().Undefined();
+}
+
+// (x, g, rows, cols, mean, var, eps, weight|null, dx|null, dweight|null, dbias|null)
+Napi::Value LayerNormBackwardEntry(Args& A) {
+  REQUIRE(A.count(11, 11));
+  int64_t rows = 0, cols = 0, total = 0;
+  double eps = 0;
+  F32 x, g, mean, var, w, dx, dw, db;
+  REQUIRE(A.dim(2, "rows", &rows) && A.dim(3, "cols", &cols) && A.product(rows, cols, "rows*cols", &total) &&
+          parseEps(A, 6, &eps));
+  REQUIRE(A.f32(0, "x", &x) && A.f32(1, "g", &g) && A.f32(4, "mean", &mean) && A.f32(5, "var", &var) &&
+          A.f32(7, "weight", &w, true) && A.f32(8, "dx", &dx, true) && A.f32(9, "dweight", &dw, true) &&
+          A.f32(10, "dbias", &db, true));
+  REQUIRE(A.length(x, "x", total, "rows*cols") && A.length(g, "g", total, "rows*cols") &&
+          A.length(mean, "mean", rows, "rows") && A.length(var, "var", rows, "rows") &&
+          optLength(A, w, "weight", cols, "cols") && optLength(A, dx, "dx", total, "rows*cols") &&
+          optLength(A, dw, "dweight", cols, "cols") && optLength(A, db, "dbias", cols, "cols"));
+  layerNormBackward(x.p, g.p, rows, cols, mean.p, var.p, eps, w.p, dx.p, dw.p, db.p);
+  return A.env().Undefined();
+}
+
+// (x, p, state: Int32Array(4), out, mask|null)
+Napi::Value DropoutEntry(Args& A) {
+  REQUIRE(A.count(5, 5));
+  double p = 0;
+  REQUIRE(A.number(1, "p", &p));
+  if (!(p >= 0 && p <= 1)) REQUIRE(A.rangeError("argument 'p' must be a probability in [0, 1], got %g", p));
+  F32 x, out, mask;
+  I32 state;
+  REQUIRE(A.f32(0, "x", &x) && A.i32(2, "state", &state) && A.f32(3, "out", &out) && A.f32(4, "mask", &mask, true));
+  REQUIRE(A.length(state, "state", 4, "the 4 xoshiro128** state words") && A.length(out, "out", x.n, "x.length") &&
+          optLength(A, mask, "mask", x.n, "x.length"));
+  // The mask is written before out reads x: it must not overlap either (out may be x itself).
+  REQUIRE(mask.p == nullptr ||
+          (A.disjoint(mask, x.n, "mask", x, x.n, "x") && A.disjoint(mask, x.n, "mask", out, x.n, "out")));
+  uint32_t s[4];
+  for (int i = 0; i < 4; ++i) s[i] = static_cast<uint32_t>(state.p[i]);
+  dropout(x.p, x.n, p, s, out.p, mask.p);
+  for (int i = 0; i < 4; ++i) state.p[i] = static_cast<int32_t>(s[i]);
+  return A.env().Undefined();
+}
+
 // (param, grad, buf|null, first, o: {lr, momentum, dampening, nesterov, weightDecay})
 Napi::Value SgdStep(Args& A) {
   REQUIRE(A.count(5, 5));
@@ -536,6 +644,11 @@ const EntryPoint kEntryPoints[] = {
     {"indexSelect", IndexSelect},
     {"indexAdd", IndexAdd},
     {"permute", Permute},
+    {"dropout", DropoutEntry},
+    {"batchNorm", BatchNormEntry},
+    {"batchNormBackward", BatchNormBackwardEntry},
+    {"layerNorm", LayerNormEntry},
+    {"layerNormBackward", LayerNormBackwardEntry},
     {"sgdStep", SgdStep},
     {"adamStep", AdamStep},
     {"setNumThreads", SetNumThreads},

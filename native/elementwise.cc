@@ -25,6 +25,27 @@ static inline double sigmoidD(double v) {
   return 1.0 / (1.0 + std::exp(-v));
 }
 
+constexpr double kGeluK = 0.79788456080286535588;  // √(2/π)
+constexpr double kGeluA = 0.044715;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSqrt1_2 = 0.70710678118654752440;
+
+static inline double geluU(double v) { return kGeluK * (v + kGeluA * v * v * v); }
+
+// The derivatives, as in lib/backend/js/elementwise.ts (see the comments there).
+static inline double geluDeriv(double v) {
+  return 0.5 * (1.0 + std::erf(v * kSqrt1_2)) + v * std::exp(-0.5 * v * v) * kInvSqrt2Pi;
+}
+static inline double geluTanhDeriv(double v) {
+  const double u = geluU(v), e = std::exp(-2.0 * std::fabs(u)), s = (u >= 0 ? 1.0 : e) / (1.0 + e);
+  return s + 2.0 * v * kGeluK * (1.0 + 3.0 * kGeluA * v * v) * (e / ((1.0 + e) * (1.0 + e)));
+}
+
+template <class F>
+static void mapD(const float* x, float* out, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(f(double(x[i])));
+}
+
 void unary(Unary op, const float* x, float* out, int64_t n, double p0, double p1) {
   switch (op) {
     case Unary::Abs: return map1(x, out, n, [](float v) { return std::fabs(v); });
@@ -54,6 +75,18 @@ void unary(Unary op, const float* x, float* out, int64_t n, double p0, double p1
     case Unary::Log: return map1(x, out, n, [](float v) { return static_cast<float>(std::log(double(v))); });
     case Unary::Tanh: return map1(x, out, n, [](float v) { return static_cast<float>(std::tanh(double(v))); });
     case Unary::Sigmoid: return map1(x, out, n, [](float v) { return static_cast<float>(sigmoidD(v)); });
+    case Unary::Sin: return mapD(x, out, n, [](double v) { return std::sin(v); });
+    case Unary::Cos: return mapD(x, out, n, [](double v) { return std::cos(v); });
+    case Unary::Log1p: return mapD(x, out, n, [](double v) { return std::log1p(v); });
+    case Unary::Expm1: return mapD(x, out, n, [](double v) { return std::expm1(v); });
+    case Unary::Erf: return mapD(x, out, n, [](double v) { return std::erf(v); });
+    case Unary::Gelu: return mapD(x, out, n, [](double v) { return v * 0.5 * (1.0 + std::erf(v * kSqrt1_2)); });
+    case Unary::Softplus:
+      return mapD(x, out, n, [p0, p1](double v) {
+        const double t = p0 * v;
+        return t > p1 ? v : ((t > 0 ? t : 0.0) + std::log1p(std::exp(-std::fabs(t)))) / p0;
+      });
+    case Unary::GeluTanh: return mapD(x, out, n, [](double v) { return v / (1.0 + std::exp(-2.0 * geluU(v))); });
   }
 }
 
@@ -176,6 +209,11 @@ void binary(Binary op, const float* a, const std::vector<int64_t>& aShape, const
       return broadcastLoop(
           [](float y, float g) { return static_cast<float>(double(g) * (1.0 - double(y) * double(y))); }, a, b,
           out, L);
+    case Binary::GeluGrad:
+      return broadcastLoop([](float x, float g) { return static_cast<float>(double(g) * geluDeriv(x)); }, a, b, out, L);
+    case Binary::GeluTanhGrad:
+      return broadcastLoop([](float x, float g) { return static_cast<float>(double(g) * geluTanhDeriv(x)); }, a, b, out,
+                           L);
   }
 }
 

@@ -35,10 +35,12 @@ void setBlasThreads(int n);
 // The op lists of lib/backend/catalogue.ts (the same names; a test checks it): X(Enum, name).
 #define TG_UNARY_OPS(X)                                                                                \
   X(Exp, exp) X(Log, log) X(Sqrt, sqrt) X(Abs, abs) X(Sigmoid, sigmoid) X(Tanh, tanh) X(Relu, relu) \
-  X(Sign, sign) X(Pow, pow) X(Clamp, clamp) X(Affine, affine)
+  X(Sign, sign) X(Pow, pow) X(Clamp, clamp) X(Affine, affine) X(Sin, sin) X(Cos, cos) X(Log1p, log1p)    \
+  X(Expm1, expm1) X(Erf, erf) X(Gelu, gelu) X(GeluTanh, geluTanh) X(Softplus, softplus)
 #define TG_BINARY_OPS(X)                                                                  \
   X(Add, add) X(Sub, sub) X(Mul, mul) X(Div, div) X(Maximum, maximum) X(Eq, eq) X(Gt, gt) \
-  X(Lt, lt) X(ReluGrad, reluGrad) X(SigmoidGrad, sigmoidGrad) X(TanhGrad, tanhGrad)
+  X(Lt, lt) X(ReluGrad, reluGrad) X(SigmoidGrad, sigmoidGrad) X(TanhGrad, tanhGrad) X(GeluGrad, geluGrad) \
+  X(GeluTanhGrad, geluTanhGrad)
 #define TG_REDUCE_OPS(X) X(Sum, sum) X(Max, max)
 #define TG_ENUM_VALUE(e, name) e,
 
@@ -78,6 +80,21 @@ double crossEntropy(const float* logits, const int32_t* labels, int64_t rows, in
                     float* probs);
 void crossEntropyBackward(const float* probs, const int32_t* labels, int64_t rows, int64_t classes,
                           double scale, float* out);
+
+// ---- norm.cc ---------------------------------------------------------------------------------
+// x is [n, c, l]; statistics per channel. weight/bias may be null (1 and 0).
+void batchNorm(const float* x, int64_t n, int64_t c, int64_t l, const float* weight, const float* bias, double eps,
+               float* out, float* mean, float* var);
+// Any of dx, dweight, dbias may be null (not computed).
+void batchNormBackward(const float* x, const float* g, int64_t n, int64_t c, int64_t l, const float* mean,
+                       const float* var, double eps, const float* weight, float* dx, float* dweight, float* dbias);
+// x is [rows, cols]; statistics per row, weight/bias (cols elements) may be null.
+void layerNorm(const float* x, int64_t rows, int64_t cols, const float* weight, const float* bias, double eps,
+               float* out, float* mean, float* var);
+void layerNormBackward(const float* x, const float* g, int64_t rows, int64_t cols, const float* mean,
+                       const float* var, double eps, const float* weight, float* dx, float* dweight, float* dbias);
+// Inverted dropout drawing from the xoshiro128** state (4 words, updated in place); mask may be null.
+void dropout(const float* x, int64_t len, double p, uint32_t state[4], float* out, float* mask);
 
 // ---- optim.cc --------------------------------------------------------------------------------
 // The option objects of lib/backend/catalogue.ts.

@@ -5,6 +5,7 @@ import type { BinaryOp, FloatArray, UnaryOp } from '../lib/backend/backend.js';
 import { BINARY_OPS, KERNEL_NAMES, REDUCE_OPS, UNARY_OPS } from '../lib/backend/catalogue.js';
 import { gemmPlainJs, SMALL_GEMM } from '../lib/backend/js/gemm.js';
 import { simdGemm } from '../lib/backend/js/gemm-simd.js';
+import { erfScalar } from '../lib/backend/js/erf.js';
 
 // mulberry32: a small seeded PRNG, so failures reproduce.
 function rng(seed: number): () => number {
@@ -258,6 +259,12 @@ describe('unary', () => {
     ['sign', (v) => Math.sign(v)],
     ['pow', (v) => v ** 3, 3], ['pow', (v) => v * v, 2], ['pow', (v) => v ** 0.5, 0.5],
     ['clamp', (v) => Math.min(Math.max(v, -1), 2), -1, 2], ['affine', (v) => 2 * v + 0.5, 2, 0.5],
+    ['sin', Math.sin], ['cos', Math.cos], ['log1p', Math.log1p], ['expm1', Math.expm1], ['erf', erfScalar],
+    ['gelu', (v) => v * 0.5 * (1 + erfScalar(v / Math.SQRT2))],
+    // x/2·(1 + tanh u) written as x·σ(2u), which does not cancel for x << 0
+    ['softplus', (v) => (v > 20 ? v : Math.log1p(Math.exp(v))), 1, 20],
+    ['softplus', (v) => (2 * v > 1 ? v : Math.log1p(Math.exp(2 * v)) / 2), 2, 1],
+    ['geluTanh', (v) => v / (1 + Math.exp(-2 * Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))],
   ];
   for (const [op, f, p0, p1] of cases) {
     it(`${op}${p0 !== undefined ? ` p0=${p0}` : ''}`, () => {
@@ -290,6 +297,12 @@ describe('binary', () => {
     maximum: Math.max,
     eq: (a, b) => (a === b ? 1 : 0), gt: (a, b) => (a > b ? 1 : 0), lt: (a, b) => (a < b ? 1 : 0),
     reluGrad: (a, b) => (a > 0 ? b : 0), sigmoidGrad: (a, b) => b * a * (1 - a), tanhGrad: (a, b) => b * (1 - a * a),
+    // textbook derivatives (inputs in [-1, 1]: no cancellation to avoid)
+    geluGrad: (x, g) => g * (0.5 * (1 + erfScalar(x / Math.SQRT2)) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI)),
+    geluTanhGrad: (x, g) => {
+      const k = Math.sqrt(2 / Math.PI), t = Math.tanh(k * (x + 0.044715 * x ** 3));
+      return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x));
+    },
   };
   function broadcastShape(s1: readonly number[], s2: readonly number[]): number[] {
     const nd = Math.max(s1.length, s2.length);

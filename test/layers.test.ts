@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import * as tg from '../lib/index.js';
 import { Tensor, tensor, nn, manualSeed, decodeSafetensors } from '../lib/index.js';
+import { RandomGenerator } from '../lib/random.js';
 
 const { functionalCall } = nn;
 import { awayFromZero as az, expectClose, expectGradcheck, flat } from './helpers.js';
@@ -107,6 +108,31 @@ describe('gradcheck (float64) of LayerNorm, BatchNorm1d and Embedding', () => {
     expectGradcheck((x, w, b) => tg.batchNorm(x, rm, rv, { weight: w, bias: b }), [az([4, 3, 2], 47), az([3], 48), az([3], 49)]);
     expectGradcheck(secondOrder((x) => tg.batchNorm(x, null, null, { training: true }), az([5, 3], 50)), [az([5, 3], 51)]);
   });
+  const f64 = (t: Tensor, grad = false): Tensor => new Tensor(Float64Array.from(t.data), t.shape).requiresGrad_(grad);
+  /** w ↦ dᵀ·∇ₓ(cᵀf(x, w)): its gradcheck checks the mixed second derivatives in x and the weight. */
+  const mixed = (f: (x: Tensor, w: Tensor) => Tensor, x: Tensor, c: Tensor) => (w: Tensor): Tensor =>
+    tg.grad((u) => f(u, w).mul(c.detach()).sum(), [x])[0].mul(c.detach()).sum();
+  it('second order through the weight and bias too (the createGraph gradients are built from ops)', () => {
+    const x2 = az([5, 3], 60), x3 = f64(az([4, 3, 2], 61)), w = az([3], 62), b = f64(az([3], 63));
+    expectGradcheck(mixed((u, v) => tg.batchNorm(u, null, null, { weight: v, bias: b, training: true }), f64(x3, true), az([4, 3, 2], 64)), [w]);
+    expectGradcheck(secondOrder((v) => tg.batchNorm(v, null, null, { weight: f64(w), bias: b, training: true }), az([5, 3], 65)), [x2]);
+    const lw = az([2, 4], 66), lb = f64(az([2, 4], 67)), lx = az([3, 2, 4], 68), lx64 = f64(lx);
+    expectGradcheck(mixed((u, v) => tg.layerNorm(u, [2, 4], { weight: v, bias: lb }), f64(lx64, true), az([3, 2, 4], 69)), [lw]);
+    const w4 = f64(az([4], 75)), b4 = f64(az([4], 76));
+    expectGradcheck(secondOrder((v) => tg.layerNorm(v, [4], { weight: w4, bias: b4 }), az([3, 2, 4], 70)), [lx]);
+  });
+  it('the backward kernels and the createGraph gradients agree (float64)', () => {
+    const cases: [string, (x: Tensor, w: Tensor, b: Tensor) => Tensor, number[], number[]][] = [
+      ['batchNorm [N, C, L]', (x, w, b) => tg.batchNorm(x, null, null, { weight: w, bias: b, training: true }), [4, 3, 5], [3]],
+      ['layerNorm', (x, w, b) => tg.layerNorm(x, [2, 5], { weight: w, bias: b }), [3, 2, 5], [2, 5]],
+    ];
+    for (const [name, f, xs, ws] of cases) {
+      const inputs = [f64(az(xs, 71), true), f64(az(ws, 72), true), f64(az(ws, 73), true)], c = f64(az(xs, 74));
+      const plain = tg.grad((x, w, b) => f(x, w, b).mul(c).sum(), inputs, { createGraph: false });
+      const graph = tg.grad((x, w, b) => f(x, w, b).mul(c).sum(), inputs, { createGraph: true });
+      plain.forEach((g, i) => expectClose(graph[i], flat(g), 1e-10, 1e-12, `${name}: input ${i}`));
+    }
+  });
   it('the BatchNorm1d and LayerNorm modules through functionalCall (weights as float64 inputs)', () => {
     const bn = new nn.BatchNorm1d(3, { trackRunningStats: false });
     expectGradcheck((x, w, b) => functionalCall(bn, { weight: w, bias: b }, x), [az([6, 3], 52), az([3], 53), az([3], 54)]);
@@ -194,6 +220,23 @@ describe('Dropout', () => {
     const mask = (seed: number): Float32Array => { manualSeed(seed); return tg.dropout(tg.ones([64]), 0.5).data as Float32Array; };
     expect(mask(7)).toEqual(mask(7));
     expect(mask(7)).not.toEqual(mask(8));
+  });
+  it('the mask is the global generator\'s stream (u < p drops), element by element, and the generator continues from there', () => {
+    for (const [n, p] of [[10, 0.3], [5000, 0.2], [777, 1], [300, 0.999]] as const) { // small work runs in JS, large in the addon
+      manualSeed(11);
+      tg.rand([3]); // a pending position, not the seed's start
+      const ref = new RandomGenerator(0).setState(tg.getRngState());
+      const y = tg.dropout(tg.ones([n]), p);
+      const scale = p === 1 ? 0 : Math.fround(1 / (1 - p));
+      const expected = Float32Array.from({ length: n }, () => (ref.random() < p ? 0 : scale));
+      expect(y.data).toEqual(expected);
+      expect(tg.getRngState()).toEqual(ref.getState());
+    }
+  });
+  it('gradcheck (float64) with a fixed seed, first and second order: the backward replays the mask', () => {
+    const f = (x: Tensor): Tensor => { manualSeed(3); return tg.dropout(x, 0.4); };
+    expectGradcheck(f, [az([6, 5], 80)]);
+    expectGradcheck(secondOrder(f, az([6, 5], 81)), [az([6, 5], 82)]);
   });
   it('rejects p outside [0, 1]', () => {
     expect(() => new nn.Dropout(1.5)).toThrow(/Dropout: invalid p 1.5 \(must be a probability in \[0, 1\]\)/);

@@ -114,6 +114,65 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
     }
   });
 
+  // ---- dropout, batch and layer norm at sizes the random calls do not reach ---------------------------
+  describe('dropout, batchNorm and layerNorm on large inputs', () => {
+    it('dropout: the same mask bit for bit and the same advanced state as the JS kernel', () => {
+      for (const p of [0.1, 0.5, 0.97]) {
+        const x = randn(100_003, 3), sj = Int32Array.from([1, -2, 0x7fffffff, -0x80000000]), sn = sj.slice();
+        const oj = new Float32Array(x.length), mj = new Float32Array(x.length), on = new Float32Array(x.length), mn = new Float32Array(x.length);
+        js.dropout(x, p, sj, oj, mj);
+        nat.dropout(x, p, sn, on, mn);
+        expect(Array.from(sn)).toEqual(Array.from(sj));
+        expect(mn).toEqual(mj);
+        expect(on).toEqual(oj);
+        // without a mask (what the backward does): the same output and state
+        const s2 = Int32Array.from([1, -2, 0x7fffffff, -0x80000000]), o2 = new Float32Array(x.length);
+        nat.dropout(x, p, s2, o2, null);
+        expect(o2).toEqual(oj);
+        expect(Array.from(s2)).toEqual(Array.from(sj));
+      }
+    });
+    it('batchNorm and its backward, [N, C] and [N, C, L], with and without weight and bias', () => {
+      for (const [n, c, l, affine] of [[512, 300, 1, true], [64, 7, 33, false], [3, 1000, 1, false]] as const) {
+        const size = n * c * l, x = randn(size, 20, -3, 5), g = randn(size, 21);
+        const w = affine ? randn(c, 22) : null, b = affine ? randn(c, 23) : null;
+        const outs = [0, 1].map(() => [new Float32Array(size), new Float32Array(c), new Float32Array(c)]);
+        js.batchNorm(x, n, c, l, w, b, 1e-5, ...outs[0] as [Float32Array, Float32Array, Float32Array]);
+        nat.batchNorm(x, n, c, l, w, b, 1e-5, ...outs[1] as [Float32Array, Float32Array, Float32Array]);
+        outs[0].forEach((o, i) => expectClose(outs[1][i], o, `batchNorm [${n}, ${c}, ${l}] output ${i}`));
+        const grads = [0, 1].map(() => [new Float32Array(size), new Float32Array(c), new Float32Array(c)]);
+        js.batchNormBackward(x, g, n, c, l, outs[0][1], outs[0][2], 1e-5, w, ...grads[0] as [Float32Array, Float32Array, Float32Array]);
+        nat.batchNormBackward(x, g, n, c, l, outs[0][1], outs[0][2], 1e-5, w, ...grads[1] as [Float32Array, Float32Array, Float32Array]);
+        grads[0].forEach((o, i) => expectClose(grads[1][i], o, `batchNormBackward [${n}, ${c}, ${l}] output ${i}`, 1e-5, 1e-4));
+      }
+    });
+    it('layerNorm and its backward', () => {
+      for (const [rows, cols, affine] of [[512, 2048, true], [1000, 3, false]] as const) {
+        const size = rows * cols, x = randn(size, 30, -3, 5), g = randn(size, 31);
+        const w = affine ? randn(cols, 32) : null, b = affine ? randn(cols, 33) : null;
+        const outs = [0, 1].map(() => [new Float32Array(size), new Float32Array(rows), new Float32Array(rows)]);
+        js.layerNorm(x, rows, cols, w, b, 1e-5, ...outs[0] as [Float32Array, Float32Array, Float32Array]);
+        nat.layerNorm(x, rows, cols, w, b, 1e-5, ...outs[1] as [Float32Array, Float32Array, Float32Array]);
+        outs[0].forEach((o, i) => expectClose(outs[1][i], o, `layerNorm [${rows}, ${cols}] output ${i}`));
+        const grads = [0, 1].map(() => [new Float32Array(size), new Float32Array(cols), new Float32Array(cols)]);
+        js.layerNormBackward(x, g, rows, cols, outs[0][1], outs[0][2], 1e-5, w, ...grads[0] as [Float32Array, Float32Array, Float32Array]);
+        nat.layerNormBackward(x, g, rows, cols, outs[0][1], outs[0][2], 1e-5, w, ...grads[1] as [Float32Array, Float32Array, Float32Array]);
+        grads[0].forEach((o, i) => expectClose(grads[1][i], o, `layerNormBackward [${rows}, ${cols}] output ${i}`, 1e-5, 1e-4));
+      }
+    });
+    it('bad calls name the kernel and the argument', () => {
+      const A = addon as unknown as Record<string, (...args: unknown[]) => unknown>;
+      const f = (n: number) => new Float32Array(n);
+      expect(() => A.dropout(f(4), 1.5, new Int32Array(4), f(4), f(4))).toThrow(/dropout.*'p'.*\[0, 1\]/);
+      expect(() => A.dropout(f(4), 0.5, new Int32Array(3), f(4), f(4))).toThrow(/dropout.*'state'/);
+      const x = f(8);
+      expect(() => A.dropout(x, 0.5, new Int32Array(4), f(8), x)).toThrow(/dropout.*'mask' overlaps/);
+      expect(() => A.batchNorm(f(6), 2, 3, 1, f(2), null, 1e-5, f(6), f(3), f(3))).toThrow(/batchNorm.*'weight'/);
+      expect(() => A.batchNorm(f(6), 2, 3, 1, null, null, -1, f(6), f(3), f(3))).toThrow(/batchNorm.*'eps'/);
+      expect(() => A.layerNormBackward(f(6), f(5), 2, 3, f(2), f(2), 1e-5, null, f(6), null, null)).toThrow(/layerNormBackward.*'g'/);
+    });
+  });
+
   // ---- gemm -------------------------------------------------------------------------------------
   describe('gemm', () => {
     const shapes: [number, number, number][] = [
@@ -216,6 +275,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       log: [[undefined, undefined, true]], sqrt: [[undefined, undefined, true]],
       pow: [[2], [3], [0.5, undefined, true], [-1, undefined, true], [1], [NaN], [Infinity], [0]],
       clamp: [[-0.5, 0.5], [-Infinity, 0], [NaN, 1], [0, NaN]], affine: [[2, -1], [-0.1, 3]],
+      softplus: [[1, 20], [2, 1], [0.5, 20], [-1, 20]],
     };
     for (const op of UNARY_OPS) {
       for (const [p0, p1, positive] of params[op] ?? [[]]) {

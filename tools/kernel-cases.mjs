@@ -52,6 +52,7 @@ export function kernelCases(r, catalogue) {
       if (op === 'pow') args.push(int(-2, 3));
       if (op === 'clamp') { const lo = r(); args.push(lo, lo + r()); }
       if (op === 'affine') args.push(r() * 4 - 2, r() * 4 - 2);
+      if (op === 'softplus') args.push(pick([1, 2, 0.5, -1]), pick([20, 1, 0.5]));
       return { args, need: [0, 0, L], outs: [2], alias: [], inplace: [[2, 1]], dims: [L] };
     },
     binary() {
@@ -102,6 +103,37 @@ export function kernelCases(r, catalogue) {
       for (let i = perm.length - 1; i > 0; i--) { const j = int(0, i); [perm[i], perm[j]] = [perm[j], perm[i]]; }
       const x = f32(prod(shape)), out = f32(x.length);
       return { args: [x, shape, perm, out], need: [x.length, 0, 0, out.length], outs: [3], alias: x.length ? [[3, 0, true]] : [], dims: shape };
+    },
+    dropout() {
+      const L = int(0, 40), x = f32(L, -2, 2), state = new Int32Array(4);
+      for (let i = 0; i < 4; i++) state[i] = int(-(2 ** 31), 2 ** 31 - 1);
+      if (state.every((w) => w === 0)) state[0] = 1;
+      const p = pick([0, 1, r(), 0.5]);
+      const mask = chance(0.7) ? f32(L) : null;
+      return { args: [x, p, state, f32(L), mask], need: [0, 0, 4, L, mask ? L : 0], outs: mask ? [2, 3, 4] : [2, 3], alias: L && mask ? [[4, 0, true], [4, 3, true]] : [], inplace: [[3, 0]], dims: [L] };
+    },
+    batchNorm() { // n, l >= 1: a channel of no values has no mean
+      const n = int(1, 6), c = dimv(), l = pick([1, 1, int(1, 4)]), total = n * c * l;
+      const args = [f32(total, -2, 2), n, c, l, chance(0.7) ? f32(c, -1, 1) : null, chance(0.7) ? f32(c, -1, 1) : null, pick([1e-5, 0.1, 0]), f32(total), f32(c), f32(c)];
+      if (n * l === 1 && args[6] === 0) args[6] = 1e-5; // var 0 and eps 0 divide by 0
+      return { args, need: [total, 0, 0, 0, args[4] ? c : 0, args[5] ? c : 0, 0, total, c, c], outs: [7, 8, 9], alias: [], dims: [n, c, l] };
+    },
+    batchNormBackward() {
+      const n = int(1, 6), c = dimv(), l = pick([1, 1, int(1, 4)]), total = n * c * l;
+      const opt = (len) => (chance(0.75) ? f32(len) : null);
+      const args = [f32(total, -2, 2), f32(total, -1, 1), n, c, l, f32(c, -1, 1), f32(c, 0.1, 2), pick([1e-5, 0.1]), opt(c), opt(total), opt(c), opt(c)];
+      return { args, need: [total, total, 0, 0, 0, c, c, 0, ...args.slice(8).map((a) => (a ? a.length : 0))], outs: [9, 10, 11].filter((i) => args[i]), alias: [], dims: [n, c, l] };
+    },
+    layerNorm() {
+      const rows = dimv(), cols = int(1, 9), total = rows * cols;
+      const args = [f32(total, -2, 2), rows, cols, chance(0.7) ? f32(cols, -1, 1) : null, chance(0.7) ? f32(cols, -1, 1) : null, pick([1e-5, 0.1]), f32(total), f32(rows), f32(rows)];
+      return { args, need: [total, 0, 0, args[3] ? cols : 0, args[4] ? cols : 0, 0, total, rows, rows], outs: [6, 7, 8], alias: [], dims: [rows, cols] };
+    },
+    layerNormBackward() {
+      const rows = dimv(), cols = int(1, 9), total = rows * cols;
+      const opt = (len) => (chance(0.75) ? f32(len) : null);
+      const args = [f32(total, -2, 2), f32(total, -1, 1), rows, cols, f32(rows, -1, 1), f32(rows, 0.1, 2), pick([1e-5, 0.1]), opt(cols), opt(total), opt(cols), opt(cols)];
+      return { args, need: [total, total, 0, 0, rows, rows, 0, ...args.slice(7).map((a) => (a ? a.length : 0))], outs: [8, 9, 10].filter((i) => args[i]), alias: [], dims: [rows, cols] };
     },
     sgdStep() { // buf may be null when momentum = 0 or nothing is touched (param.length 0)
       const L = int(0, 30), momentum = chance(0.5) ? 0 : r();

@@ -10,13 +10,17 @@
 
 export type FloatArray = Float32Array | Float64Array;
 
-/** out[i] = f(x[i]) (p0/p1 are parameters: pow exponent, clamp bounds, affine scale/shift). */
+/** out[i] = f(x[i]) (p0/p1 are parameters: pow exponent, clamp bounds, affine scale/shift, softplus beta/threshold). */
 export const UNARY_OPS = [
   'exp', 'log', 'sqrt', 'abs', 'sigmoid', 'tanh', 'relu',
   'sign',   // -1, 0, 1
   'pow',    // x ** p0
   'clamp',  // min(max(x, p0), p1)
   'affine', // p0 * x + p1
+  'sin', 'cos', 'log1p', 'expm1', 'erf',
+  'gelu',     // x·Φ(x) = x/2·(1 + erf(x/√2))
+  'geluTanh', // x/2·(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³)
+  'softplus', // t = p0·x: x where t > p1, else log(1 + eᵗ)/p0 (beta p0 != 0, threshold p1)
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
@@ -24,11 +28,13 @@ export type UnaryOp = (typeof UNARY_OPS)[number];
  * out = f(a, b) with NumPy broadcasting. The activation gradients take the saved forward value in
  * `a` and the incoming gradient in `b`:
  *   reluGrad: b * (a > 0)   sigmoidGrad: b * a * (1 - a)   tanhGrad: b * (1 - a²)
+ * The GELU gradients take the forward INPUT x in `a`: b * gelu'(a).
  */
 export const BINARY_OPS = [
   'add', 'sub', 'mul', 'div', 'maximum',
   'eq', 'gt', 'lt', // 1 or 0
   'reluGrad', 'sigmoidGrad', 'tanhGrad',
+  'geluGrad', 'geluTanhGrad',
 ] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
@@ -218,6 +224,65 @@ export const KERNELS = {
   /** out = x with axes permuted: out.shape[i] = shape[perm[i]]. */
   permute: kernel<(x: FloatArray, shape: readonly number[], perm: readonly number[], out: FloatArray) => void>()({
     args: ['f32', 'shape', 'shape', 'f32'], small: 'unary', work: (x) => x.length,
+  }),
+
+  /**
+   * Inverted dropout: per element, in order, draws u = r/2³² from xoshiro128** whose four state words
+   * are `state` (updated in place, lib/random.ts's RandomGenerator stream); mask = u < p ? 0 : 1/(1-p)
+   * (0 when p = 1) and out = x·mask. mask may be null (not written): the backward replays the same
+   * state on the gradient instead of keeping a mask. out may alias x; mask may overlap neither.
+   */
+  dropout: kernel<(x: FloatArray, p: number, state: Int32Array, out: FloatArray, mask: FloatArray | null) => void>()({
+    args: ['f32', 'num', 'i32', 'f32', 'f32|null'], small: 'unary', work: (x) => x.length,
+  }),
+
+  /**
+   * Batch normalization in training of x viewed as [n, c, l] (l = 1 for [N, C]): per channel, the
+   * batch mean and biased variance over n·l values go to mean[c] and var[c]; then
+   * out = (x - mean)/√(var + eps)·weight + bias (weight, bias null: 1 and 0).
+   */
+  batchNorm: kernel<(
+    x: FloatArray, n: number, c: number, l: number, weight: FloatArray | null, bias: FloatArray | null, eps: number,
+    out: FloatArray, mean: FloatArray, var_: FloatArray,
+  ) => void>()({
+    args: ['f32', 'dim', 'dim', 'dim', 'f32|null', 'f32|null', 'num', 'f32', 'f32', 'f32'], small: 'unary', work: (x) => x.length,
+  }),
+
+  /**
+   * The VJP of batchNorm with the saved mean and var: with x̂ = (x - mean)·rstd, rstd = 1/√(var + eps),
+   * dx = weight·rstd·(g - mean(g) - x̂·mean(g·x̂)) (means per channel), dweight = Σ g·x̂, dbias = Σ g.
+   * Each output may be null (not computed); all are overwritten.
+   */
+  batchNormBackward: kernel<(
+    x: FloatArray, g: FloatArray, n: number, c: number, l: number, mean: FloatArray, var_: FloatArray, eps: number,
+    weight: FloatArray | null, dx: FloatArray | null, dweight: FloatArray | null, dbias: FloatArray | null,
+  ) => void>()({
+    args: ['f32', 'f32', 'dim', 'dim', 'dim', 'f32', 'f32', 'num', 'f32|null', 'f32|null', 'f32|null', 'f32|null'],
+    small: 'unary', work: (x) => x.length,
+  }),
+
+  /**
+   * Layer normalization of x viewed as [rows, cols] over each row: mean and biased variance to
+   * mean[row] and var[row]; out = (x - mean)/√(var + eps)·weight + bias, weight and bias of cols
+   * elements (null: 1 and 0).
+   */
+  layerNorm: kernel<(
+    x: FloatArray, rows: number, cols: number, weight: FloatArray | null, bias: FloatArray | null, eps: number,
+    out: FloatArray, mean: FloatArray, var_: FloatArray,
+  ) => void>()({
+    args: ['f32', 'dim', 'dim', 'f32|null', 'f32|null', 'num', 'f32', 'f32', 'f32'], small: 'unary', work: (x) => x.length,
+  }),
+
+  /**
+   * The VJP of layerNorm: with gy = g·weight, dx = rstd·(gy - mean(gy) - x̂·mean(gy·x̂)) (means per row),
+   * dweight = Σ_rows g·x̂, dbias = Σ_rows g. Each output may be null; all are overwritten.
+   */
+  layerNormBackward: kernel<(
+    x: FloatArray, g: FloatArray, rows: number, cols: number, mean: FloatArray, var_: FloatArray, eps: number,
+    weight: FloatArray | null, dx: FloatArray | null, dweight: FloatArray | null, dbias: FloatArray | null,
+  ) => void>()({
+    args: ['f32', 'f32', 'dim', 'dim', 'f32', 'f32', 'num', 'f32|null', 'f32|null', 'f32|null', 'f32|null'],
+    small: 'unary', work: (x) => x.length,
   }),
 
   /** In-place SGD step (PyTorch's formula). buf is the momentum buffer (ignored when momentum = 0); first = first step for this buffer. */

@@ -3,8 +3,10 @@
 // The kernels live in js/, one file per family.
 import type { Backend } from './backend.js';
 import { binary, unary } from './js/elementwise.js';
+import { dropout } from './js/dropout.js';
 import { gemm, gemmAsync, gemmPair } from './js/gemm.js';
 import { indexAdd, indexSelect, permute } from './js/indexing.js';
+import { batchNorm, batchNormBackward, layerNorm, layerNormBackward } from './js/norm.js';
 import { adamStep, sgdStep } from './js/optim.js';
 import { argmax, reduce, sumTo } from './js/reduce.js';
 import { crossEntropy, crossEntropyBackward, softmax } from './js/softmax.js';
@@ -25,6 +27,11 @@ export const jsBackend: Backend = {
   indexSelect,
   indexAdd,
   permute,
+  dropout,
+  batchNorm,
+  batchNormBackward,
+  layerNorm,
+  layerNormBackward,
   sgdStep,
   adamStep,
   /** The JS backend is single-threaded: nothing to set. */

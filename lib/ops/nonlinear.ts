@@ -1,11 +1,12 @@
-// The activations beyond relu/sigmoid/tanh, composed from public ops so that their gradients (and
-// second derivatives) come from the existing VJPs. Each matches PyTorch 1.13's values and its
-// gradient at the kinks and thresholds. Native fused kernels are a later step.
+// The activations beyond relu/sigmoid/tanh. GELU and softplus (also mish's inner part) are native
+// kernels whose gradients are written with public ops (GELU's is an op too, whose own VJP is the
+// second derivative), so second derivatives flow; the others are composed from public ops. Each
+// matches PyTorch 1.13's values and its gradient at the kinks and thresholds.
 import type { Tensor } from '../tensor.js';
+import { defineLibraryOp, type Grads } from '../autograd/define.js';
 import { checkNumber, withDefaults } from '../options.js';
-import { add, clamp, div, exp, gt, log, mul, neg, sub } from './elementwise.js';
+import { add, binaryKernel, clamp, exp, gt, mul, neg, sub, unaryKernel } from './elementwise.js';
 import { relu, sigmoid, tanh } from './activation.js';
-import { erf } from './special.js';
 
 /** x for x > 0, negativeSlope·x otherwise; the gradient at 0 is negativeSlope, as in PyTorch. */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
@@ -21,32 +22,12 @@ export function elu(x: Tensor, alpha = 1): Tensor {
   return add(relu(x), mul(sub(exp(clamp(x, null, 0)), 1), alpha));
 }
 
-/** x·σ(x). */
+/**
+ * x·σ(x). Composed: the forward's one exp is σ, and the backward reuses the saved σ (a fused kernel
+ * would compute exp again in the backward, measured slower).
+ */
 export function silu(x: Tensor): Tensor {
   return mul(x, sigmoid(x));
-}
-
-/**
- * log(1 + eˣ) for any x, as two exact pieces joined at 0 that only exponentiate non-positive
- * numbers: log(1 + e^min(x,0)) + [max(x,0) + log((1 + e^-max(x,0))/2)], the second exactly 0 for
- * x <= 0. clamp passes the gradient at its bound and relu does not, so the first and second
- * derivatives at 0 are σ(0) and σ'(0). Only the first piece needs relative precision (the result is
- * tiny for x << 0); the second is added to a result of at least log 2.
- */
-function softplusStable(x: Tensor): Tensor {
-  const r = relu(x);
-  return add(log1pUnit(exp(clamp(x, null, 0))), add(r, log(add(mul(exp(neg(r)), 0.5), 0.5))));
-}
-
-/**
- * log(1 + e) for e in [0, 1] to full relative precision (Goldberg's log1p): with u = 1 + e rounded,
- * log(u) - (u - 1 - e)/u. u - 1 and (u - 1) - e are exact (Sterbenz), so the second term removes
- * the rounding error of u to first order; as a function it is 0, so it adds no gradient. A log1p
- * op can replace this once there is one.
- */
-function log1pUnit(e: Tensor): Tensor {
-  const u = add(e, 1);
-  return sub(log(u), div(sub(sub(u, 1), e), u));
 }
 
 export interface SoftplusOptions {
@@ -63,22 +44,27 @@ export function softplusOptions(op: string, opts: SoftplusOptions | undefined): 
   return o;
 }
 
+const softplusOp = defineLibraryOp({
+  name: 'Softplus',
+  forward: (x: Tensor, beta: number, threshold: number) => unaryKernel('softplus', x, beta, threshold),
+  // σ(beta·x), and 1 where beta·x > threshold (then σ·0 + 1 and σ + 0 are exact); differentiable again
+  vjp: (g, _ctx, x, beta: number, threshold: number): Grads => {
+    const t = beta === 1 ? x : mul(x, beta), s = sigmoid(t);
+    if (threshold === Infinity) return [mul(g, s)];
+    const above = gt(t, threshold);
+    return [mul(g, add(mul(s, sub(1, above)), above))];
+  },
+});
+
 /** log(1 + e^(beta·x))/beta, reverting to x where beta·x > threshold (PyTorch's semantics). */
 export function softplus(x: Tensor, opts?: SoftplusOptions): Tensor {
   const { beta, threshold } = softplusOptions('softplus', opts);
-  const bx = beta === 1 ? x : mul(x, beta);
-  // u = min(bx, T) takes the soft part, v = max(bx - T, 0) the linear part above the threshold; the
-  // constant (T - softplus(T)) where bx > T turns softplus(T) + v into bx exactly: no 0·∞ anywhere
-  const u = clamp(bx, null, threshold);
-  const v = relu(sub(bx, threshold));
-  const jump = threshold - (Math.max(threshold, 0) + Math.log1p(Math.exp(-Math.abs(threshold))));
-  const y = add(add(softplusStable(u), v), mul(gt(bx, threshold), jump));
-  return beta === 1 ? y : div(y, beta);
+  return softplusOp(x, beta, threshold);
 }
 
 /** x·tanh(softplus(x)) (PyTorch's mish has no threshold). */
 export function mish(x: Tensor): Tensor {
-  return mul(x, tanh(softplusStable(x)));
+  return mul(x, tanh(softplusOp(x, 1, Infinity)));
 }
 
 export type GeluApproximate = 'none' | 'tanh';
@@ -93,11 +79,39 @@ export function geluOptions(op: string, opts: GeluOptions | undefined): Required
   return o;
 }
 
+const GELU_K = Math.sqrt(2 / Math.PI), GELU_A = 0.044715, INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/**
+ * GELU's second derivative, with public ops. Exact: φ(x)(2 - x²). Tanh: with u = K(x + Ax³),
+ * gelu = x·σ(2u), and σ(2u)σ(-2u) = (1 - tanh²u)/4 taken as a product of two sigmoids, which keeps
+ * full relative precision where tanh u is near ±1 (1 - tanh² in float32 loses it):
+ * gelu'' = σ(2u)σ(-2u)·(4u' + 2x·u'' - 4x·u'²·tanh u), u' = K(1 + 3Ax²), u'' = 6KAx.
+ */
+function geluSecond(x: Tensor, approximate: GeluApproximate): Tensor {
+  const x2 = mul(x, x);
+  if (approximate === 'none') return mul(mul(exp(mul(x2, -0.5)), INV_SQRT_2PI), sub(2, x2));
+  const u2 = mul(add(x, mul(mul(x2, x), GELU_A)), 2 * GELU_K);
+  const du = add(mul(x2, 3 * GELU_A * GELU_K), GELU_K);
+  const bracket = sub(add(mul(x2, 24 * GELU_A * GELU_K), 4 * GELU_K), mul(mul(mul(x, mul(du, du)), tanh(mul(u2, 0.5))), 4));
+  return mul(mul(sigmoid(u2), sigmoid(neg(u2))), bracket);
+}
+
+const geluBackward = defineLibraryOp({
+  name: 'GeluBackward',
+  forward: (x: Tensor, g: Tensor, approximate: GeluApproximate) => binaryKernel(approximate === 'tanh' ? 'geluTanhGrad' : 'geluGrad', 'gelu', x, g),
+  vjp: (gg, { needsInputGrad: n }, x, g, approximate: GeluApproximate): Grads => [
+    n[0] ? mul(mul(gg, g), geluSecond(x, approximate)) : null,
+    n[1] ? geluBackward(x, gg, approximate) : null,
+  ],
+});
+
+const geluOp = defineLibraryOp({
+  name: 'Gelu',
+  forward: (x: Tensor, approximate: GeluApproximate) => unaryKernel(approximate === 'tanh' ? 'geluTanh' : 'gelu', x),
+  vjp: (g, _ctx, x, approximate: GeluApproximate): Grads => [geluBackward(x, g, approximate)],
+});
+
 /** x·Φ(x) = x/2·(1 + erf(x/√2)), or with approximate 'tanh': x/2·(1 + tanh(√(2/π)(x + 0.044715x³))). */
 export function gelu(x: Tensor, opts?: GeluOptions): Tensor {
-  const { approximate } = geluOptions('gelu', opts);
-  const inner = approximate === 'none'
-    ? erf(mul(x, Math.SQRT1_2))
-    : tanh(mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI)));
-  return mul(mul(x, 0.5), add(inner, 1));
+  return geluOp(x, geluOptions('gelu', opts).approximate);
 }

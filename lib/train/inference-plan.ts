@@ -7,7 +7,7 @@ import { Linear } from '../nn/linear.js';
 import { ReLU, Sigmoid, Tanh, Identity, Flatten, LeakyReLU, ELU, SiLU, GELU, Softplus, Mish } from '../nn/activation.js';
 import { Dropout } from '../nn/dropout.js';
 import { BatchNorm1d } from '../nn/normalization.js';
-import { erfScalar } from '../ops/special.js';
+import { erfScalar } from '../backend/js/erf.js';
 
 export type KernelActivation = 'relu' | 'sigmoid' | 'tanh';
 
@@ -18,7 +18,7 @@ export type Step =
   | { kind: 'unary'; act: KernelActivation; modules: Module[]; name: string }
   /** An element-wise function computed in float64 per element (the ops compose float32 steps: a few ulp apart). */
   | { kind: 'map'; f: (v: number) => number; modules: Module[]; name: string }
-  /** BatchNorm1d with running statistics, in the op's float32 order: ((x - mean) / sqrt(var + eps))·w + b. */
+  /** BatchNorm1d with running statistics, in the op's float32 order: x·scale + shift (scale = w/√(var + eps), shift = b - mean·scale). */
   | { kind: 'batchnorm'; layer: BatchNorm1d; modules: Module[]; name: string }
   /** Runs the module's own forward (under noGrad, in eval mode). */
   | { kind: 'module'; modules: Module[]; name: string };

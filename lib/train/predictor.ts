@@ -132,7 +132,7 @@ export class Predictor {
         else if (s.kind === 'map') {
           const fn = s.f;
           for (let j = 0, n = rows * feat; j < n; j++) dst[j] = fn(cur[j]);
-        } else batchNorm(s.name, f as FrozenNorm, cur, dst, rows, feat, this.#buffer(steps.length + i, feat, cur));
+        } else batchNorm(s.name, f as FrozenNorm, cur, dst, rows, feat, this.#buffer(steps.length + i, 2 * feat, cur));
         cur = dst;
       }
       curT = null;
@@ -179,22 +179,20 @@ function plannable(s: Step, f: FrozenLinear | FrozenNorm | null, cur: FloatArray
 }
 
 /**
- * BatchNorm1d in eval mode, rounding where the op's float32 kernels round:
- * ((x - mean) / sqrt(var + eps))·weight + bias. tmp holds sqrt(var + eps) per feature.
+ * BatchNorm1d in eval mode, rounding where the op's float32 kernels round (PyTorch's eval transform):
+ * y = x·scale + shift, scale = weight/√(var + eps), shift = bias - mean·scale. tmp holds scale, then shift.
  */
 function batchNorm(name: string, f: FrozenNorm, x: FloatArray, dst: FloatArray, rows: number, c: number, tmp: FloatArray): void {
   if (c !== f.mean.length) throw new RangeError(`predictBatch: ${name} expects ${f.mean.length} features, got input ${fmt([rows, c])}`);
   const { mean, variance: v, weight: w, bias: b } = f;
   const round = !isF64(x) ? Math.fround : (a: number) => a;
   for (let j = 0; j < c; j++) {
-    tmp[j] = v[j] + f.eps;
-    tmp[j] = Math.sqrt(tmp[j]);
+    const rstd = round(1 / round(Math.sqrt(round(v[j] + f.eps))));
+    const scale = w ? round(w[j] * rstd) : rstd, shift = round(mean[j] * scale);
+    tmp[j] = scale;
+    tmp[c + j] = b ? round(b[j] - shift) : -shift;
   }
   for (let r = 0, o = 0; r < rows; r++) {
-    for (let j = 0; j < c; j++, o++) {
-      let y = round(round(x[o] - mean[j]) / tmp[j]);
-      if (w) y = round(y * w[j]);
-      dst[o] = b ? y + b[j] : y;
-    }
+    for (let j = 0; j < c; j++, o++) dst[o] = round(x[o] * tmp[j]) + tmp[c + j];
   }
 }

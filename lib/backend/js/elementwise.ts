@@ -1,6 +1,7 @@
 // Element-wise kernels of the JS backend: unary ops and broadcasting binary ops.
 import type { BinaryOp, FloatArray, UnaryOp } from '../backend.js';
 import { fmt, sameShape, sizeOf } from '../../shape.js';
+import { erfScalar } from './erf.js';
 import { broadcastStrides, coalesce, contiguousStrides } from './strides.js';
 
 export function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 0): void {
@@ -24,8 +25,41 @@ export function unary(op: UnaryOp, x: FloatArray, out: FloatArray, p0 = 0, p1 = 
       break;
     case 'clamp': for (let i = 0; i < len; i++) out[i] = Math.min(Math.max(x[i], p0), p1); break;
     case 'affine': for (let i = 0; i < len; i++) out[i] = p0 * x[i] + p1; break;
+    case 'sin': for (let i = 0; i < len; i++) out[i] = Math.sin(x[i]); break;
+    case 'cos': for (let i = 0; i < len; i++) out[i] = Math.cos(x[i]); break;
+    case 'log1p': for (let i = 0; i < len; i++) out[i] = Math.log1p(x[i]); break;
+    case 'expm1': for (let i = 0; i < len; i++) out[i] = Math.expm1(x[i]); break;
+    case 'erf': for (let i = 0; i < len; i++) out[i] = erfScalar(x[i]); break;
+    case 'gelu': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v * 0.5 * (1 + erfScalar(v * Math.SQRT1_2)); } break;
+    // x/2·(1 + tanh(u)) = x·σ(2u): no cancellation in 1 + tanh(u) for x << 0
+    case 'geluTanh': for (let i = 0; i < len; i++) { const v = x[i]; out[i] = v / (1 + Math.exp(-2 * geluU(v))); } break;
+    // max(t, 0) + log1p(e^-|t|): never exponentiates a positive number
+    case 'softplus':
+      for (let i = 0; i < len; i++) { const v = x[i], t = p0 * v; out[i] = t > p1 ? v : ((t > 0 ? t : 0) + Math.log1p(Math.exp(-Math.abs(t)))) / p0; }
+      break;
     default: throw new Error(`unary: unknown op '${String(op)}'`);
   }
+}
+
+const GELU_K = Math.sqrt(2 / Math.PI), GELU_A = 0.044715, INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** The argument of tanh in GELU's tanh approximation. */
+function geluU(v: number): number {
+  return GELU_K * (v + GELU_A * v * v * v);
+}
+
+/** d/dx x·Φ(x) = Φ(x) + x·φ(x). */
+function geluDeriv(v: number): number {
+  return 0.5 * (1 + erfScalar(v * Math.SQRT1_2)) + v * Math.exp(-0.5 * v * v) * INV_SQRT_2PI;
+}
+
+/**
+ * d/dx x·σ(2u) = σ(2u) + 2x·u'·σ(2u)σ(-2u), with σ(2u)σ(-2u) = e/(1 + e)², e = exp(-2|u|): never
+ * 1 - σ for σ near 1 (the cancellation that 1 - tanh² has).
+ */
+function geluTanhDeriv(v: number): number {
+  const u = geluU(v), e = Math.exp(-2 * Math.abs(u)), s = (u >= 0 ? 1 : e) / (1 + e);
+  return s + 2 * v * GELU_K * (1 + 3 * GELU_A * v * v) * (e / ((1 + e) * (1 + e)));
 }
 
 // C's pow (and torch.pow): 1^y = 1 and (-1)^±Infinity = 1, also for y = NaN; Math.pow gives NaN.
@@ -59,6 +93,8 @@ function binaryRun(
     case 'tanhGrad':
       for (let o = oo; o < end; o++, ao += sa, bo += sb) { const y = a[ao]; out[o] = b[bo] * (1 - y * y); }
       break;
+    case 'geluGrad': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = b[bo] * geluDeriv(a[ao]); break;
+    case 'geluTanhGrad': for (let o = oo; o < end; o++, ao += sa, bo += sb) out[o] = b[bo] * geluTanhDeriv(a[ao]); break;
     default: throw new Error(`binary: unknown op '${String(op)}'`);
   }
 }
