@@ -49,7 +49,7 @@ const base = (x: Tensor, y: Tensor): WorkerTrainSpec => ({
 });
 
 describe(`trainInWorker (${getBackend()} backend)`, () => {
-  it('gives bit for bit the weights and history of the same fit() in this thread; transfers (detaches) the data', async () => {
+  it('gives bit for bit the weights and history of the same fit() in this thread; copies the data', async () => {
     const [x, y] = data();
     const [xv, yv] = data(32, 12);
     const ref = await inProcess(() => nn.mlp(arch), x, y, { seed: 5, epochs: 5, batchSize: 16, val: [xv, yv] });
@@ -62,8 +62,9 @@ describe(`trainInWorker (${getBackend()} backend)`, () => {
     expect(r.history.epochs.map((e) => e.lr)).toEqual([0.01, 0.01, 0.005, 0.005, 0.0025]); // the scheduler ran
     expect(r.history.loss[4]).toBeLessThan(r.history.loss[0]);
     expect(epochs.map((p) => [p.epoch, p.loss])).toEqual(ref.history.epochs.map((e) => [e.epoch, e.loss]));
-    // the buffers were transferred, not copied: the caller's tensors are detached
-    for (const t of [x, y, xv, yv]) expect(t.data.length).toBe(0);
+    // copied, not transferred: the caller's tensors are intact
+    expect(Array.from(x.data)).toEqual(Array.from(data()[0].data));
+    for (const t of [x, y, xv, yv]) expect(t.data.length).toBeGreaterThan(0);
     // the model rebuilt here predicts as the in-process one
     const [xt] = data(8, 13);
     expect(bits(r.model.forward(xt)).equals(bits(ref.model.forward(xt)))).toBe(true);
@@ -106,12 +107,14 @@ describe(`trainInWorker (${getBackend()} backend)`, () => {
     expect(new Set(h.epochs.map((e) => e.lr)).size).toBe(3);
   });
 
-  it('transfer: false copies once and leaves the caller\'s tensors usable', async () => {
+  it('transfer: true hands the data buffers to the worker (the caller\'s tensors are detached)', async () => {
     const [x, y] = data(32);
-    const copy = Float32Array.from(x.data);
-    await trainInWorker({ ...base(x, y), epochs: 1 }, { transfer: false });
-    expect(x.data).toEqual(copy);
-    expect(y.data.length).toBe(32);
+    const [xr, yr] = data(32);
+    const ref = await trainInWorker({ ...base(xr, yr), epochs: 1 });
+    const r = await trainInWorker({ ...base(x, y), epochs: 1 }, { transfer: true });
+    expect(x.data.length).toBe(0);
+    expect(y.data.length).toBe(0);
+    expectSameWeights(r.stateDict, ref.stateDict);
   });
 
   it('reports every batch with progressEveryMs: 0, and every epoch', async () => {
@@ -156,7 +159,7 @@ describe(`trainInWorker (${getBackend()} backend)`, () => {
 
   it('an already aborted signal rejects without starting a worker', async () => {
     const [x, y] = data(16);
-    const err = await trainInWorker(base(x, y), { signal: AbortSignal.abort('stop') }).catch((e: Error) => e);
+    const err = await trainInWorker(base(x, y), { signal: AbortSignal.abort('stop'), transfer: true }).catch((e: Error) => e);
     expect((err as Error).name).toBe('AbortError');
     expect(x.data.length).toBe(16 * 4); // nothing was transferred
   });

@@ -6,7 +6,7 @@
 //   idle    the server alone (reference)
 //   inproc  training with fit() in the same thread (fit yields every --yield-ms via setImmediate)
 //   worker  training in a worker_thread (the native addon is context-aware); the main thread only serves
-//   trainInWorker  the same training through the library's trainInWorker() (data transferred in, progress
+//   trainInWorker  the same training through the library's trainInWorker() (data copied in, progress
 //           messages every 100 ms back, cancelled through an AbortSignal at the end)
 //
 //   node tools/serve-train.mjs [--seconds 10] [--concurrency 8] [--mode idle,inproc,worker,trainInWorker] [--backend native|js] [--yield-ms 10] [--nice 10]
