@@ -79,7 +79,12 @@ function goals(report, pick) {
   const list = [];
   const add = (met, text) => list.push({ met, text });
   const m1 = pick('mlp', 'tapegrad-native', 1), m2 = pick('mlp', 'tapegrad-native', 2);
-  if (m1) add(m1.pctRoofline >= 90 && m1.vsTorchBest >= 1.25, `mlp, 1 thread: ${m1.pctRoofline.toFixed(1)}% of the roofline (goal ≥ 90%), ${times(m1.vsTorchBest)} PyTorch best core (goal ≥ ×1.25)`);
+  if (m1) {
+    add(m1.pctRoofline >= 90, `mlp, 1 thread: ${m1.pctRoofline.toFixed(1)}% of the roofline (goal ≥ 90%)`);
+    const torch = pick('mlp', 'pytorch', 1, 'best'), roof = m1.median / (m1.pctRoofline / 100);
+    const need = torch ? `: ×1.25 PyTorch would be ${num(1.25 * torch.median)} steps/s, ${((125 * torch.median) / roof).toFixed(1)}% of the roofline (${num(roof)})` : '';
+    add(m1.vsTorchBest >= 1.25, `mlp, 1 thread: ${times(m1.vsTorchBest)} PyTorch best core (goal ≥ ×1.25)${m1.vsTorchBest >= 1.25 ? '' : need}`);
+  }
   if (m2) add(m2.pctRoofline >= 85, `mlp, 2 threads: ${m2.pctRoofline.toFixed(1)}% of the 2-thread roofline (goal ≥ 85%)`);
   for (const t of [1, 2]) {
     const l = pick('large', 'tapegrad-native', t);
