@@ -68,37 +68,34 @@ export function defineLibraryOp<A extends unknown[], S = undefined>(def: OpDef<A
 
 function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean): (...args: A) => Tensor {
   const gradName = `${def.name}Backward`;
+  const freshOutput = def.freshOutput === true;
   return (...given: A): Tensor => {
-    // with grad on, the inputs are listed anyway (for the tape): look for int32 among them
-    const gradOn = isGradEnabled();
-    let inputs = gradOn ? tensorsOf(given) : null;
-    const ints = inputs ? intsAmong(inputs) : intInputs(given);
+    // one pass lists the tensor inputs (for the tape), counts int32 ones and whether any needs a grad
+    let inputs: Tensor[] = [];
+    const scan = scanInputs(given, inputs);
     let args = given;
-    if (ints !== 'none') {
+    if (scan & INTS) {
+      const ints = intsAmong(inputs);
       const keep = ints === 'all' && def.movesData;
-      args = promoteInts(given, keep ? 'float64' : floatTypeOf(given));
+      args = promoteInts(given, keep ? 'float64' : floatTypeOf(inputs));
       if (keep) return toInt32(def.name, def.forward(...args));
-      if (inputs) inputs = tensorsOf(args);
+      inputs = tensorsOf(args);
     }
     const res = def.forward(...args);
-    const plain = isTensor(res);
+    const plain = res instanceof Tensor || isTensor(res);
     const out = plain ? res : res.out;
-    if (isAnomalyEnabled()) checkForward(def.name, inputs ?? tensorsOf(args), out);
-    if (!inputs) return out;
-    let needs = false;
-    const needsInputGrad: boolean[] = [];
-    for (let i = 0; i < inputs.length; i++) {
-      const r = inputs[i].requiresGrad;
-      needsInputGrad.push(r);
-      needs ||= r;
-    }
-    if (!needs) return out;
+    const anomaly = isAnomalyEnabled();
+    if (anomaly) checkForward(def.name, inputs, out);
+    if (!(scan & NEEDS) || !isGradEnabled()) return out;
+    const needsInputGrad: boolean[] = new Array<boolean>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) needsInputGrad[i] = inputs[i].requiresGrad;
     const rec: TapeRecord = { vjp: def.vjp as unknown as TapeRecord['vjp'], args, out, saved: plain ? undefined : res.saved, needsInputGrad };
     out.requiresGrad = true;
-    out.gradFn = new Node(gradName, inputs, rec, out.shape);
-    out.gradFn.scratchSafe = scratchSafe;
-    out.gradFn.freshOutput = def.freshOutput === true;
-    if (isAnomalyEnabled()) out.gradFn.createdAt = new Error().stack?.split('\n').slice(2).join('\n');
+    const node = new Node(gradName, inputs, rec, out.shape);
+    node.scratchSafe = scratchSafe;
+    node.freshOutput = freshOutput;
+    if (anomaly) node.createdAt = new Error().stack?.split('\n').slice(2).join('\n');
+    out.gradFn = node;
     return out;
   };
 }
@@ -108,17 +105,32 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
 // as the default dtype when all are int32 (exp/mean of an int tensor are float). Kernels never see
 // Int32Array memory (the backend's kernels() refuses it).
 
-// With grad off (inference), a plain loop over the arguments looks for Int32Array memory
-// (instanceof first: a property read on the other arguments, arrays and options, is a slow lookup).
-function intInputs(args: readonly unknown[]): 'none' | 'some' | 'all' {
-  let found = false;
-  for (let i = 0; i < args.length && !found; i++) {
+const INTS = 1, NEEDS = 2;
+
+/**
+ * Push the tensors among args (arrays of tensors flattened) onto into; returns INTS if one holds
+ * int32 memory, | NEEDS if one requires grad. instanceof first: the tag lookup of isTensor on the
+ * other arguments (arrays, options) is slow; it still catches tensors of another copy of the module.
+ */
+function scanInputs(args: readonly unknown[], into: Tensor[]): number {
+  let flags = 0;
+  for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a instanceof Tensor) found = a.data instanceof Int32Array;
-    else if (Array.isArray(a)) found = a.length > 0 && a[0] instanceof Tensor && a.some((t) => isTensor(t) && t.data instanceof Int32Array);
-    else if (typeof a === 'object' && a !== null && !ArrayBuffer.isView(a) && isTensor(a)) found = a.data instanceof Int32Array; // another copy of the module
+    if (a instanceof Tensor) flags |= addInput(a, into);
+    else if (typeof a !== 'object' || a === null) continue;
+    else if (Array.isArray(a)) {
+      for (let j = 0; j < a.length; j++) {
+        const t: unknown = a[j];
+        if (t instanceof Tensor || isTensor(t)) flags |= addInput(t, into);
+      }
+    } else if (!ArrayBuffer.isView(a) && isTensor(a)) flags |= addInput(a, into);
   }
-  return found ? intsAmong(tensorsOf(args)) : 'none';
+  return flags;
+}
+
+function addInput(t: Tensor, into: Tensor[]): number {
+  into.push(t);
+  return (t.data instanceof Int32Array ? INTS : 0) | (t.requiresGrad ? NEEDS : 0);
 }
 
 function intsAmong(ts: readonly Tensor[]): 'none' | 'some' | 'all' {
@@ -132,9 +144,9 @@ export function asFloat(t: Tensor): Tensor {
   return t.data instanceof Int32Array ? promoteInts([t], getDefaultDtype())[0] : t;
 }
 
-function floatTypeOf(args: readonly unknown[]): DType {
+function floatTypeOf(inputs: readonly Tensor[]): DType {
   let seen: DType | null = null;
-  for (const t of tensorsOf(args)) {
+  for (const t of inputs) {
     if (t.dtype === 'float64') return 'float64';
     if (t.dtype === 'float32') seen = 'float32';
   }

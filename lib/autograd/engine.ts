@@ -33,27 +33,28 @@ export interface BackwardOptions {
 
 let pass = 0;
 
+// topoSort's depth-first stack (node, next input to visit), kept between passes: it runs no other code.
+const stackNodes: (Node | null)[] = [];
+const stackNext: number[] = [];
+
 /** Nodes reachable from the roots, in topological order (inputs before the nodes that use them). */
 function topoSort(roots: readonly Tensor[], mark: number): Node[] {
   const order: Node[] = [];
-  const nodes: Node[] = [];
-  const next: number[] = [];
   for (const r of roots) {
     const top = r.gradFn;
     if (!top || N.mark(top) === mark) continue;
     N.setMark(top, mark);
-    nodes.push(top); next.push(0);
-    while (nodes.length) {
-      const d = nodes.length - 1;
-      const node = nodes[d];
-      const i = next[d];
+    stackNodes[0] = top; stackNext[0] = 0;
+    for (let d = 0; d >= 0;) {
+      const node = stackNodes[d]!;
+      const i = stackNext[d];
       const ins = N.inputs(node);
       if (i < ins.length) {
-        next[d] = i + 1;
+        stackNext[d] = i + 1;
         const child = ins[i].gradFn;
-        if (child && N.mark(child) !== mark) { N.setMark(child, mark); nodes.push(child); next.push(0); }
+        if (child && N.mark(child) !== mark) { N.setMark(child, mark); d++; stackNodes[d] = child; stackNext[d] = 0; }
       } else {
-        nodes.pop(); next.pop();
+        stackNodes[d--] = null;
         order.push(node);
       }
     }

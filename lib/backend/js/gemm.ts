@@ -156,10 +156,18 @@ function writeC(c: FloatArray, o: number, ldc: number, acc: Float64Array, rows: 
   }
 }
 
-/** C += alpha · op(A) · op(B) by dot products: for small matrices, where packing dominates. */
+/** Batch entries of len elements every stride reach past an array of n elements. */
+function tooShort(n: number, stride: number, len: number, batch: number): boolean {
+  return len > 0 && (batch - 1) * stride + len > n;
+}
+
+/**
+ * C += alpha · op(A) · op(B) by dot products, for small matrices, where packing dominates; with
+ * overwrite, C = alpha · op(A) · op(B) (beta = 0: C's old contents, even NaN, are ignored).
+ */
 function gemmSmall(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number, c: FloatArray, cOff: number,
+  a: FloatArray, aOff: number, b: FloatArray, bOff: number, overwrite: boolean, c: FloatArray, cOff: number,
 ): void {
   const sai = transA ? 1 : k, sap = transA ? m : 1; // op(A)[i, p] = a[i*sai + p*sap]
   const sbp = transB ? 1 : n, sbj = transB ? k : 1; // op(B)[p, j] = b[p*sbp + j*sbj]
@@ -169,7 +177,8 @@ function gemmSmall(
       let s = 0;
       let ia = ai, ib = bOff + j * sbj;
       for (let p = 0; p < k; p++, ia += sap, ib += sbp) s += a[ia] * b[ib];
-      c[cOff + i * n + j] += alpha * s;
+      const o = cOff + i * n + j;
+      c[o] = overwrite ? alpha * s : c[o] + alpha * s;
     }
   }
 }
@@ -199,15 +208,11 @@ function gemmOn(
   alpha: number, a: FloatArray, b: FloatArray, beta: number, c: FloatArray,
   batch: number, strideA: number, strideB: number, strideC: number,
 ): void {
-  const need = (len: number, stride: number, size: number, what: string): void => {
-    if (size > 0 && (batch - 1) * stride + size > len) {
-      throw new RangeError(
-        `gemm: ${what} has ${len} elements, too few for batch=${batch} m=${m} n=${n} k=${k} (stride ${stride})`);
-    }
-  };
-  need(a.length, strideA, m * k, 'A');
-  need(b.length, strideB, k * n, 'B');
-  need(c.length, strideC, m * n, 'C');
+  if (tooShort(a.length, strideA, m * k, batch) || tooShort(b.length, strideB, k * n, batch) || tooShort(c.length, strideC, m * n, batch)) {
+    const [what, len, stride] = tooShort(a.length, strideA, m * k, batch) ? ['A', a.length, strideA]
+      : tooShort(b.length, strideB, k * n, batch) ? ['B', b.length, strideB] : ['C', c.length, strideC];
+    throw new RangeError(`gemm: ${what} has ${len} elements, too few for batch=${batch} m=${m} n=${n} k=${k} (stride ${stride})`);
+  }
   // one row without SIMD: the plain-JS tile pads it to 4 rows, the direct loop is cheaper (the wasm tile is not)
   const small = simd ? m * n * k <= SMALL_GEMM_SIMD || m * n < MR * NR : m * n * k <= SMALL_GEMM || m === 1;
   for (let t = 0; t < batch; t++) {
@@ -215,8 +220,8 @@ function gemmOn(
     if (alpha === 0 || k === 0 || m === 0 || n === 0) {
       scaleC(c, cOff, m * n, beta);
     } else if (small) {
-      scaleC(c, cOff, m * n, beta);
-      gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, c, cOff);
+      if (beta !== 0) scaleC(c, cOff, m * n, beta);
+      gemmSmall(transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta === 0, c, cOff);
     } else {
       gemmPacked(simd ?? jsTiles(), transA, transB, m, n, k, alpha, a, aOff, b, bOff, beta, c, cOff);
     }

@@ -6,31 +6,35 @@ import { broadcastStrides, checkAxis, coalesce, contiguousStrides } from './stri
 // Grown on demand and reused across calls (never shrunk).
 let scratchAcc = new Float64Array(0);
 
-/** A zeroed double-precision accumulator of `size` elements. */
+/** A double-precision accumulator of at least `size` elements (stale contents). */
 function accBuf(size: number): Float64Array {
   if (scratchAcc.length < size) scratchAcc = new Float64Array(size);
-  scratchAcc.fill(0, 0, size);
   return scratchAcc;
 }
 
 export function reduce(op: ReduceOp, x: FloatArray, outer: number, n: number, inner: number, out: FloatArray): void {
   checkAxis('reduce', x.length, outer, n, inner, op); // no message string built per call
+  if (op !== 'sum' && op !== 'max') throw new Error(`reduce: unknown op '${String(op)}'`);
   if (outer === 0 || inner === 0) return; // empty output: no work, however long the reduced axis
   // Identities for an empty axis; max propagates NaN like PyTorch: once m is NaN, every
   // `v > m` is false, and `v !== v` lets the first NaN in.
-  const init = op === 'sum' ? 0 : -Infinity;
+  const sum = op === 'sum';
+  if (inner === 1) { // contiguous runs (a full sum, a row sum): one scalar accumulator
+    for (let o = 0, base = 0; o < outer; o++, base += n) {
+      let m = sum ? 0 : -Infinity;
+      if (sum) for (let j = 0; j < n; j++) m += x[base + j];
+      else for (let j = 0; j < n; j++) { const v = x[base + j]; if (v > m || v !== v) m = v; }
+      out[o] = m;
+    }
+    return;
+  }
   const acc = accBuf(inner);
   for (let o = 0; o < outer; o++) {
-    acc.fill(init, 0, inner);
+    acc.fill(sum ? 0 : -Infinity, 0, inner);
     for (let j = 0; j < n; j++) {
       const base = (o * n + j) * inner;
-      switch (op) {
-        case 'sum': for (let i = 0; i < inner; i++) acc[i] += x[base + i]; break;
-        case 'max':
-          for (let i = 0; i < inner; i++) { const v = x[base + i]; if (v > acc[i] || v !== v) acc[i] = v; }
-          break;
-        default: throw new Error(`reduce: unknown op '${String(op)}'`);
-      }
+      if (sum) for (let i = 0; i < inner; i++) acc[i] += x[base + i];
+      else for (let i = 0; i < inner; i++) { const v = x[base + i]; if (v > acc[i] || v !== v) acc[i] = v; }
     }
     for (let i = 0; i < inner; i++) out[o * inner + i] = acc[i];
   }
@@ -60,7 +64,7 @@ export function sumTo(x: FloatArray, xShape: readonly number[], out: FloatArray,
   if (x.length < size || out.length < outSize) {
     throw new RangeError(`sumTo: arrays are smaller than shapes ${fmt(xShape)} -> ${fmt(outShape)}`);
   }
-  const acc = accBuf(outSize);
+  const acc = accBuf(outSize).fill(0, 0, outSize);
   const n = xShape.length ? xShape[xShape.length - 1] : 1;
   if (outSize === 1) {
     // -> [] (or all ones): one sum.
