@@ -61,7 +61,19 @@ for (const [net, [batch, sizes]] of Object.entries(steps)) {
     }));
     const gemmDx = () => A.gemm(false, false, batch, inF, outF, 1, g, w, 0, dx);
     const gemmDw = () => A.gemm(true, false, outF, inF, batch, 1, g, x, 0, dw);
-    if (l > 0) {
+    if (l === 0) {
+      // the first layer's lone dW (no dX): "splitK" = gemmPair on the two batch-row halves, plus one add
+      const rest = new Float32Array(outF * inF), ws = [outF, inF];
+      report(`${L} backward dW`, `${outF}×${inF}×${batch}`, flop, race(flop, {
+        '1t': [t(1), gemmDw],
+        '2t': [t(2), gemmDw],
+        splitK: [t(2), () => {
+          A.gemmPair(true, false, outF, inF, h, 1, g.subarray(0, h * outF), x.subarray(0, h * inF), 0, dw,
+            true, false, outF, inF, batch - h, 1, g.subarray(h * outF), x.subarray(h * inF), 0, rest);
+          A.binary('add', dw, ws, rest, ws, dw, ws);
+        }],
+      }));
+    } else {
       report(`${L} backward dX+dW`, `2 × ${batch}·${inF}·${outF}`, 2 * flop, race(2 * flop, {
         '1t': [t(1), () => { gemmDx(); gemmDw(); }],
         '2t': [t(2), () => { gemmDx(); gemmDw(); }],

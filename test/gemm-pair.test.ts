@@ -153,11 +153,44 @@ describe('the linear and matmul VJPs with gemmPair', () => {
     const counting: Backend = { ...active, gemmPair: (...a) => { pairs++; active.gemmPair(...a); } };
     const apart: Backend = { ...active, gemmPair: (...a) => withThreads(1, () => sequential(active, ...a)) };
     const paired = grads(counting), reference = grads(apart);
-    // backward: l2 (dX and dW) and the matmul (both operands); forward: l1 and l2 in row halves
-    expect(pairs).toBe(native ? 4 : 0);
+    // backward: l2 (dX and dW), the matmul (both operands) and l1's lone dW in batch-row halves
+    // (48·96·64 ≥ 64³); forward: l1 and l2 in row halves
+    expect(pairs).toBe(native ? 5 : 0);
     for (let i = 0; i < paired.length; i++) expect(same(paired[i], reference[i]), `parameter ${i}`).toBe(true);
     // and close to the gradients of a single-threaded backward
     const one = withThreads(1, () => grads(active));
     for (let i = 0; i < one.length; i++) one[i].forEach((v, j) => expect(paired[i][j]).toBeCloseTo(v, 3));
+  });
+});
+
+describe('a lone dW (the first layer: its input needs no gradient) in two halves of the batch rows', () => {
+  // g[0:h]ᵀ·x[0:h] into W.grad (beta 0, then 1 on the second backward) and g[h:]ᵀ·x[h:] into a
+  // scratch added after, as one gemmPair: close to the one-gemm dW, and the same on both backends.
+  function firstLayerGrad(k: Backend, threads: number): { grad: Float32Array; pairs: number } {
+    let pairs = 0;
+    const counting: Backend = { ...k, gemmPair: (...a) => { pairs++; k.gemmPair(...a); } };
+    const grad = withBackend(counting, () => withThreads(threads, () => {
+      tg.manualSeed(5);
+      const l1 = new tg.nn.Linear(64, 96);
+      for (let i = 0; i < 2; i++) tg.relu(l1.forward(tg.randn([48, 64]))).pow(2).sum().backward();
+      return Float32Array.from(l1.weight.grad!.data);
+    }));
+    return { grad, pairs };
+  }
+  const close = (a: Float32Array, b: Float32Array) => a.forEach((v, i) => expect(Math.abs(v - b[i]), `element ${i}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]))));
+  it('pairs with 2 threads (a JS backend reporting 2 threads runs the pair in turn), close to the one-gemm dW', () => {
+    const js2: Backend = { ...jsBackend, getNumThreads: () => 2 };
+    const split = firstLayerGrad(js2, 2), whole = firstLayerGrad(jsBackend, 1);
+    // forward in row halves (48·96·64 ≥ 64³) and the lone dW, on each of the two steps
+    expect(split.pairs).toBe(4);
+    expect(whole.pairs).toBe(0);
+    expect(same(split.grad, whole.grad)).toBe(false); // a different order of the sums, really split
+    close(split.grad, whole.grad);
+    if (native) {
+      const paired = firstLayerGrad(kernels(), 2);
+      expect(paired.pairs).toBe(4);
+      close(paired.grad, split.grad);
+      close(paired.grad, firstLayerGrad(kernels(), 1).grad);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORE_TABLE, coreForFlags, cpuFlags, describeKernel, planCore, type KernelInfo } from '../lib/backend/coretype.js';
 import { sgemmSelfCheck } from '../lib/backend/selfcheck.js';
+import { planThreadTimeout } from '../lib/backend/threadtimeout.js';
 import { jsBackend } from '../lib/backend/js.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -101,6 +102,13 @@ describe('planning and describing the kernel', () => {
     expect(k.wanted).toBeUndefined();
     expect(describeKernel(planCore({}, 'x64', avx2), 'Zen', false).wanted).toBeUndefined();
     expect(describeKernel(planCore({}, 'x64', avx2), 'Sandybridge', false).wanted).toBe('Haswell');
+  });
+});
+
+describe("idle OpenBLAS threads' timeout", () => {
+  it('tapegrad sets the minimum, 2^4 cycles, unless the user set OPENBLAS_THREAD_TIMEOUT', () => {
+    expect(planThreadTimeout({})).toEqual({ set: '4', detail: 'idle OpenBLAS threads sleep after 2^4 cycles (OPENBLAS_THREAD_TIMEOUT=4)' });
+    expect(planThreadTimeout({ OPENBLAS_THREAD_TIMEOUT: '20' })).toEqual({ set: null, detail: 'idle OpenBLAS threads: OPENBLAS_THREAD_TIMEOUT=20, set by the user' });
   });
 });
 
@@ -200,6 +208,29 @@ describe.runIf(spawnTests)('in a fresh process', () => {
     expect(later).toEqual(first);
     if (process.arch === 'x64' && table) expect(first).toMatchObject({ core: table, choice: 'detected' });
     else expect(first.choice).toBe('fallback');
+  });
+
+  it('idle OpenBLAS threads sleep right after a threaded gemm (user-set 2^30 cycles: they spin), said in the reason', (ctx) => {
+    if (!hasAddon) ctx.skip('the addon is not built (npm run build:gyp)');
+    // CPU time of the process while the main thread sleeps 300 ms after a gemm on two OpenBLAS threads
+    const script = `const m = await import('./dist/index.js'); const { nativeAddon } = await import('./dist/backend/native.js');
+      const a = nativeAddon(); a.setNumThreads(2); const n = 512, x = new Float32Array(n * n).fill(1), y = new Float32Array(n * n);
+      a.gemm(false, false, n, n, n, 1, x, x, 0, y);
+      const u = process.cpuUsage(); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); const d = process.cpuUsage(u);
+      console.log(JSON.stringify({ ms: (d.user + d.system) / 1000, reason: m.backendInfo().reason, env: process.env.OPENBLAS_THREAD_TIMEOUT ?? null }));`;
+    const run = (env: NodeJS.ProcessEnv) => {
+      const r = node(withAddon, script, env), line = r.stdout.trim().split('\n').at(-1) ?? '';
+      if (!line.startsWith('{')) throw new Error(`no JSON from the child: ${r.stdout}${r.stderr}`);
+      return JSON.parse(line) as { ms: number; reason: string; env: string | null };
+    };
+    const ours = run(userEnv()), spin = run(userEnv({ OPENBLAS_THREAD_TIMEOUT: '30' }));
+    expect(ours.reason).toMatch(/idle OpenBLAS threads sleep after 2\^4 cycles \(OPENBLAS_THREAD_TIMEOUT=4\)$/);
+    expect(ours.env).toBeNull(); // set for the dlopen only
+    expect(spin.reason).toMatch(/OPENBLAS_THREAD_TIMEOUT=30, set by the user$/);
+    expect(spin.env).toBe('30');
+    // the worker spins ~2^30 cycles (a third of a second or more) with the user's value, not with ours
+    expect(ours.ms).toBeLessThan(30);
+    expect(spin.ms).toBeGreaterThan(30);
   });
 
   it('a first load in a worker thread (process.env does not reach OpenBLAS there) gets no weaker core, or says so', (ctx) => {

@@ -10,6 +10,7 @@ import { jsBackend } from './js.js';
 import { locateAddon } from './locate.js';
 import { describeKernel, withCoretype, type KernelInfo } from './coretype.js';
 import { sgemmSelfCheck } from './selfcheck.js';
+import { withThreadTimeout } from './threadtimeout.js';
 
 /**
  * The raw addon (native/addon.cc): the catalogue's kernels with the same arguments, Float32Array
@@ -98,7 +99,7 @@ function loadAddon(): { addon: NativeAddon | null; reason: string; path: string;
     }
     path = found.path;
     const require = createRequire(import.meta.url);
-    const { value: addon, plan } = withCoretype(() => require(path) as NativeAddon);
+    const { value: { value: addon, plan }, detail: timeout } = withThreadTimeout(() => withCoretype(() => require(path) as NativeAddon));
     const info = addon.info();
     const kernel = describeKernel(plan, info.openblasCore);
     const wrong = sgemmSelfCheck((...args) => addon.gemm(...args));
@@ -112,7 +113,7 @@ function loadAddon(): { addon: NativeAddon | null; reason: string; path: string;
       addon,
       path,
       kernel,
-      reason: `loaded ${where}, ${info.openblasConfig.split(' ').slice(0, 2).join(' ')} (${kernelWords(kernel)}), ${threads} OpenBLAS thread${threads === 1 ? '' : 's'}`,
+      reason: `loaded ${where}, ${info.openblasConfig.split(' ').slice(0, 2).join(' ')} (${kernelWords(kernel)}), ${threads} OpenBLAS thread${threads === 1 ? '' : 's'}, ${timeout}`,
     };
   } catch (e) {
     cached = { addon: null, path, reason: explain(e), kernel: null };

@@ -65,7 +65,8 @@ function pairPays(k: Backend, work: number): boolean {
 /**
  * Whether linear's forward product (rows·outF·inF = `work`) runs as a gemmPair of its two row halves
  * rather than one gemm on all OpenBLAS threads. Measured (same table): faster up to the mlp's sizes,
- * slower than OpenBLAS's own two threads from large's 512·2048·784 = 8·10⁸ up.
+ * slower than OpenBLAS's own two threads from large's 512·2048·784 = 8·10⁸ up. A lone dW (weightGrad)
+ * splits its batch rows by the same rule.
  */
 function splitPays(k: Backend, rows: number, work: number): boolean {
   return rows >= 32 && work >= 64 * 64 * 64 && work < 2 ** 28 && k.getNumThreads() >= 2;
@@ -147,7 +148,7 @@ function linearOp(name: string, act: Activation | null) {
       }
       return [
         n[0] ? mm(g, w, false, false) : null,
-        n[1] ? weightGrad(g, x, w, ctx.gradInto(1)) : null,
+        n[1] ? weightGrad(g, x, w, ctx.gradInto(1), !n[0]) : null,
         db,
       ];
     },
@@ -161,11 +162,21 @@ const linearOps = {
 };
 
 // dW = gᵀ·x, written by the gemm straight into W's own .grad (beta = 1 accumulates) when the
-// engine hands it out (ctx.gradInto): no temporary and no separate accumulation pass.
-function weightGrad(g: Tensor, x: Tensor, w: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
+// engine hands it out (ctx.gradInto): no temporary and no separate accumulation pass. `alone`: no
+// dX to pair it with (the first layer), so with two threads its two halves along the batch rows,
+// g[0:h]ᵀ·x[0:h] into the destination and g[h:]ᵀ·x[h:] into a scratch added after, run as a pair.
+function weightGrad(g: Tensor, x: Tensor, w: Tensor, dest: GradDestination | null, alone: boolean): Tensor | typeof ACCUMULATED {
   if (!dest) return mm(g, x, true, false);
-  const [rows, inF] = x.shape;
-  kernels(floatData(g)).gemm(true, false, w.shape[0], inF, rows, 1, floatData(g), floatData(x), dest.beta, dest.data);
+  const [rows, inF] = x.shape, outF = w.shape[0];
+  const gd = floatData(g), xd = floatData(x), k = kernels(gd);
+  if (alone && splitPays(k, rows, outF * inF * rows)) {
+    const h = rows >> 1, rest = uninit(g, [outF, inF]);
+    k.gemmPair(true, false, outF, inF, h, 1, gd.subarray(0, h * outF), xd.subarray(0, h * inF), dest.beta, dest.data,
+      true, false, outF, inF, rows - h, 1, gd.subarray(h * outF), xd.subarray(h * inF), 0, rest.data);
+    k.binary('add', dest.data, w.shape, rest.data, w.shape, dest.data, w.shape);
+    return ACCUMULATED;
+  }
+  k.gemm(true, false, outF, inF, rows, 1, gd, xd, dest.beta, dest.data);
   return ACCUMULATED;
 }
 
