@@ -24,7 +24,7 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 
 /** Every file of the tarball must match one of these: code, types, the binary, the source build, docs. */
 const NEEDED = [
-  /^dist\/.+\.(js|d\.ts)$/, /^bin\/tapegrad\.js$/, /^native\/[a-z]+\.(cc|h)$/, /^prebuilds\/linux-x64\/tapegrad\.node$/,
+  /^dist\/.+\.(js|d\.ts)$/, /^bin\/tapegrad\.js$/, /^native\/[a-z0-9_]+\.(cc|h)$/, /^prebuilds\/linux-x64\/tapegrad\.node$/,
   /^scripts\/install\.cjs$/, /^binding\.gyp$/, /^package\.json$/, /^README\.md$/, /^LICENSE$/,
 ];
 
