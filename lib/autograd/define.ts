@@ -79,7 +79,8 @@ function record<A extends unknown[], S>(def: OpDef<A, S>, scratchSafe: boolean):
       const keep = ints === 'all' && def.movesData;
       args = promoteInts(given, keep ? 'float64' : floatTypeOf(inputs));
       if (keep) return toInt32(def.name, def.forward(...args));
-      inputs = tensorsOf(args);
+      inputs = [];
+      scanInputs(args, inputs);
     }
     const res = def.forward(...args);
     const plain = res instanceof Tensor || isTensor(res);
@@ -167,11 +168,3 @@ function toInt32<S>(op: string, res: Tensor | { out: Tensor; saved: S }): Tensor
   return new Tensor(castArray(op, out.data, 'int32'), out.shape);
 }
 
-function tensorsOf(args: readonly unknown[]): Tensor[] {
-  const inputs: Tensor[] = [];
-  for (const a of args) {
-    if (isTensor(a)) inputs.push(a);
-    else if (Array.isArray(a)) for (const t of a) if (isTensor(t)) inputs.push(t);
-  }
-  return inputs;
-}

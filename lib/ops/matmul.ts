@@ -22,7 +22,8 @@ const gemmOp = defineLibraryOp({
     // an empty product (k = 0) is zeros, like torch; with nothing to compute, no kernel call
     if (batch * m * n * k === 0) return empty(a, shape);
     const out = uninit(a, shape);
-    kernels(floatData(a)).gemm(tA, tB, m, n, k, 1, floatData(a), floatData(b), 0, out.data, batch,
+    const ad = floatData(a);
+    kernels(ad).gemm(tA, tB, m, n, k, 1, ad, floatData(b), 0, out.data, batch,
       a.ndim === 3 ? m * k : 0, b.ndim === 3 ? k * n : 0, m * n);
     return out;
   },
@@ -136,13 +137,13 @@ function linearOp(name: string, act: Activation | null) {
       const db = bias && n[2] ? biasGrad(g, bias, ctx.gradInto(2)) : null;
       if (n[0] && n[1] && !ctx.createGraph) {
         const [rows, inF] = x.shape, outF = w.shape[0];
-        const k = kernels(floatData(g));
+        const gd = floatData(g), k = kernels(gd);
         if (pairPays(k, rows * inF * outF)) {
           // dX = g·W and dW = gᵀ·x at the same time (see pairPays)
           const dx = uninit(g, [rows, inF]), dest = ctx.gradInto(1);
           const dw = dest ? null : uninit(g, [outF, inF]);
-          k.gemmPair(false, false, rows, inF, outF, 1, floatData(g), floatData(w), 0, floatData(dx),
-            true, false, outF, inF, rows, 1, floatData(g), floatData(x), dest ? dest.beta : 0, dest ? dest.data : floatData(dw!));
+          k.gemmPair(false, false, rows, inF, outF, 1, gd, floatData(w), 0, floatData(dx),
+            true, false, outF, inF, rows, 1, gd, floatData(x), dest ? dest.beta : 0, dest ? dest.data : floatData(dw!));
           return [dx, dw ?? ACCUMULATED, db];
         }
       }
@@ -183,10 +184,11 @@ function weightGrad(g: Tensor, x: Tensor, w: Tensor, dest: GradDestination | nul
 function biasGrad(g: Tensor, bias: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
   if (!dest) return sum(g, 0);
   if (dest.beta === 0) {
-    kernels(floatData(g)).reduce('sum', floatData(g), 1, g.shape[0], g.shape[1], dest.data);
+    const gd = floatData(g);
+    kernels(gd).reduce('sum', gd, 1, g.shape[0], g.shape[1], dest.data);
   } else {
-    const db = sum(g, 0);
-    kernels(floatData(db)).binary('add', dest.data, bias.shape, floatData(db), bias.shape, dest.data, bias.shape);
+    const db = floatData(sum(g, 0));
+    kernels(db).binary('add', dest.data, bias.shape, db, bias.shape, dest.data, bias.shape);
   }
   return ACCUMULATED;
 }

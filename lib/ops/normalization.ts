@@ -103,7 +103,8 @@ function layerNormLayout(x: Tensor, ns: number[]): NormLayout {
 
 const layerNormBackward: Backward = (x, g, stats, eps, weight, dx, dw, db) => {
   const rows = stats.mean.size, cols = rows === 0 ? 0 : x.size / rows;
-  kernels(floatData(x)).layerNormBackward(floatData(x), floatData(g), rows, cols, floatData(stats.mean), floatData(stats.var), eps, (weight ? floatData(weight) : null),
+  const xd = floatData(x);
+  kernels(xd).layerNormBackward(xd, floatData(g), rows, cols, floatData(stats.mean), floatData(stats.var), eps, (weight ? floatData(weight) : null),
     (dx ? floatData(dx) : null), (dw ? floatData(dw) : null), (db ? floatData(db) : null));
 };
 
@@ -112,7 +113,8 @@ const layerNormOp = defineLibraryOp({
   forward: (x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number, ns: number[]) => {
     const cols = sizeOf(ns), rows = cols === 0 ? 0 : x.size / cols;
     const out = uninit(x, x.shape), m = uninit(x, [rows]), v = uninit(x, [rows]);
-    kernels(floatData(x)).layerNorm(floatData(x), rows, cols, (weight ? floatData(weight) : null), (bias ? floatData(bias) : null), eps, floatData(out), floatData(m), floatData(v));
+    const xd = floatData(x);
+    kernels(xd).layerNorm(xd, rows, cols, (weight ? floatData(weight) : null), (bias ? floatData(bias) : null), eps, floatData(out), floatData(m), floatData(v));
     return { out, saved: { mean: m, var: v } };
   },
   vjp: (g, ctx: VjpContext<NormStats>, x, weight, bias, eps, ns): Grads =>
@@ -167,7 +169,8 @@ function batchNormLayout(x: Tensor): NormLayout {
 
 const batchNormBackward: Backward = (x, g, stats, eps, weight, dx, dw, db) => {
   const [n, c] = x.shape, l = x.ndim === 3 ? x.shape[2] : 1;
-  kernels(floatData(x)).batchNormBackward(floatData(x), floatData(g), n, c, l, floatData(stats.mean), floatData(stats.var), eps, (weight ? floatData(weight) : null),
+  const xd = floatData(x);
+  kernels(xd).batchNormBackward(xd, floatData(g), n, c, l, floatData(stats.mean), floatData(stats.var), eps, (weight ? floatData(weight) : null),
     (dx ? floatData(dx) : null), (dw ? floatData(dw) : null), (db ? floatData(db) : null));
 };
 
@@ -176,7 +179,8 @@ const batchNormOp = defineLibraryOp({
   forward: (x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number, running: Running | null) => {
     const [n, c] = x.shape, l = x.ndim === 3 ? x.shape[2] : 1;
     const out = uninit(x, x.shape), m = uninit(x, [c]), v = uninit(x, [c]);
-    kernels(floatData(x)).batchNorm(floatData(x), n, c, l, (weight ? floatData(weight) : null), (bias ? floatData(bias) : null), eps, floatData(out), floatData(m), floatData(v));
+    const xd = floatData(x);
+    kernels(xd).batchNorm(xd, n, c, l, (weight ? floatData(weight) : null), (bias ? floatData(bias) : null), eps, floatData(out), floatData(m), floatData(v));
     if (running) {
       // the running variance takes the unbiased batch variance
       const f = running.momentum, rm = running.mean.data, rv = running.var.data, count = n * l, unbias = count / (count - 1);
@@ -211,7 +215,8 @@ const maskedBy = defineLibraryOp({
   forward: (x: Tensor, p: number, start: Int32Array, end: Int32Array) => {
     const out = uninit(x, x.shape);
     end.set(start);
-    kernels(floatData(x)).dropout(floatData(x), p, end, floatData(out), null);
+    const xd = floatData(x);
+    kernels(xd).dropout(xd, p, end, floatData(out), null);
     return out;
   },
   vjp: (g, _ctx, _x, p: number, start: Int32Array): Grads => [maskedBy(g, p, start, new Int32Array(4))],
