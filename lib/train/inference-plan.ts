@@ -7,15 +7,15 @@ import { Linear } from '../nn/linear.js';
 import { ReLU, Sigmoid, Tanh, Identity, Flatten, LeakyReLU, ELU, SiLU, GELU, Softplus, Mish } from '../nn/activation.js';
 import { Dropout } from '../nn/dropout.js';
 import { BatchNorm1d } from '../nn/normalization.js';
-import { erfScalar } from '../backend/js/erf.js';
+import type { UnaryOp } from '../backend/backend.js';
 
 export type KernelActivation = 'relu' | 'sigmoid' | 'tanh';
 
 export type Step =
   /** x·Wᵀ + b, then act in place: the same kernel calls as the fused linear op (same bits). */
   | { kind: 'linear'; layer: Linear; act: KernelActivation | null; modules: Module[]; name: string }
-  /** act by the backend's unary kernel (same bits as the op). */
-  | { kind: 'unary'; act: KernelActivation; modules: Module[]; name: string }
+  /** An activation by the backend's unary kernel, the op's own (same bits as the op). */
+  | { kind: 'unary'; act: UnaryOp; p0?: number; p1?: number; modules: Module[]; name: string }
   /** An element-wise function computed in float64 per element (the ops compose float32 steps: a few ulp apart). */
   | { kind: 'map'; f: (v: number) => number; modules: Module[]; name: string }
   /** BatchNorm1d with running statistics, in the op's float32 order: x·scale + shift (scale = w/√(var + eps), shift = b - mean·scale). */
@@ -50,17 +50,16 @@ function mapOf(m: Module): ((v: number) => number) | null {
   }
   if (c === SiLU) return (x) => x / (1 + Math.exp(-x));
   if (c === Mish) return (x) => x * Math.tanh(softplus1(x));
-  if (c === Softplus) {
-    const { beta, threshold } = m as Softplus;
-    return (x) => (beta * x > threshold ? x : softplus1(beta * x) / beta);
-  }
-  if (c === GELU) {
-    if ((m as GELU).approximate === 'tanh') {
-      const k = Math.sqrt(2 / Math.PI);
-      return (x) => 0.5 * x * (1 + Math.tanh(k * (x + 0.044715 * x * x * x)));
-    }
-    return (x) => 0.5 * x * (1 + erfScalar(x * Math.SQRT1_2));
-  }
+  return null;
+}
+
+/** The unary kernel (with its parameters) that is an activation module's whole forward, or null. */
+function unaryOf(m: Module): { act: UnaryOp; p0?: number; p1?: number } | null {
+  const c = m.constructor;
+  const act = KERNEL_ACT.get(c);
+  if (act) return { act };
+  if (c === GELU) return { act: (m as GELU).approximate === 'tanh' ? 'geluTanh' : 'gelu' };
+  if (c === Softplus) return { act: 'softplus', p0: (m as Softplus).beta, p1: (m as Softplus).threshold };
   return null;
 }
 
@@ -89,9 +88,9 @@ export function planInference(model: Module): Step[] {
       steps.push({ kind: 'linear', layer: m as Linear, act, modules: act ? [m, next.m] : [m], name: act ? `${path} Linear+${act}` : `${path} Linear` });
       continue;
     }
-    const act = KERNEL_ACT.get(c);
-    if (act) {
-      steps.push({ kind: 'unary', act, modules: [m], name: `${path} ${act}` });
+    const u = unaryOf(m);
+    if (u) {
+      steps.push({ kind: 'unary', ...u, modules: [m], name: `${path} ${KERNEL_ACT.get(c) ?? c.name}` });
       continue;
     }
     const f = mapOf(m);

@@ -128,7 +128,7 @@ export class Predictor {
         feat = outF;
       } else {
         const dst = last ? this.#result(x, cur, out, rows, feat, s) : curT === null ? cur : this.#buffer(i, rows * feat, cur);
-        if (s.kind === 'unary') kernels(cur).unary(s.act, cur, dst);
+        if (s.kind === 'unary') kernels(cur).unary(s.act, cur, dst, s.p0, s.p1);
         else if (s.kind === 'map') {
           const fn = s.f;
           for (let j = 0, n = rows * feat; j < n; j++) dst[j] = fn(cur[j]);
