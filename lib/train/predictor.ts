@@ -56,7 +56,7 @@ function runModules(modules: Module[], x: Tensor): Tensor {
  * afterwards is not seen until refresh() (and a request is never served half-updated). The layer
  * list is captured once: make a new Predictor after changing it. Results equal
  * `noGrad(() => model.eval().forward(x))` up to float32 rounding: the products sum in another order
- * (measured within 2e-6 of the output scale), and LeakyReLU, ELU, SiLU, GELU, Softplus and Mish are
+ * (measured within 2e-6 of the output scale), and LeakyReLU, ELU, SiLU and Mish are
  * computed per element in float64 where the ops chain float32 steps (a few units in the last place).
  */
 export class Predictor {
