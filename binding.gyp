@@ -10,7 +10,7 @@
       "target_name": "tapegrad",
       "sources": [
         "native/addon.cc", "native/args.cc", "native/gemm.cc", "native/gemm_rows.cc", "native/pair.cc", "native/elementwise.cc",
-        "native/reduce.cc", "native/loss.cc", "native/optim.cc", "native/norm.cc"
+        "native/reduce.cc", "native/loss.cc", "native/optim.cc", "native/norm.cc", "native/linear.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -40,9 +40,11 @@ constexpr int kMaxThreads = 1024;
 const char* const kUnaryNames[] = {TG_UNARY_OPS(TG_ENUM_NAME)};
 const char* const kBinaryNames[] = {TG_BINARY_OPS(TG_ENUM_NAME)};
 const char* const kReduceNames[] = {TG_REDUCE_OPS(TG_ENUM_NAME)};
+const char* const kActNames[] = {TG_ACT_OPS(TG_ENUM_NAME)};
 const OpNames kUnaryOps{kUnaryNames, sizeof kUnaryNames / sizeof *kUnaryNames};
 const OpNames kBinaryOps{kBinaryNames, sizeof kBinaryNames / sizeof *kBinaryNames};
 const OpNames kReduceOps{kReduceNames, sizeof kReduceNames / sizeof *kReduceNames};
+const OpNames kActOps{kActNames, sizeof kActNames / sizeof *kActNames};
 
 #define REQUIRE(expr)                        \
   do {                                       \
@@ -542,9 +544,70 @@ Napi::Value DropoutEntry(Args& A) {
   return A.env().Undefined();
 }
 
-// (param, grad, buf|null, first, o: {lr, momentum, dampening, nesterov, weightDecay})
+// The sizes of linear and linearBackward: rows, inF, outF at i, i+1, i+2, and the element counts.
+struct LinearDims {
+  int64_t rows = 0, inF = 0, outF = 0, x = 0, w = 0, y = 0;
+};
+bool linearDims(Args& A, size_t i, LinearDims* d) {
+  return A.dim(i, "rows", &d->rows) && A.dim(i + 1, "inF", &d->inF) && A.dim(i + 2, "outF", &d->outF) &&
+         A.product(d->rows, d->inF, "rows*inF", &d->x) && A.product(d->outF, d->inF, "outF*inF", &d->w) &&
+         A.product(d->rows, d->outF, "rows*outF", &d->y);
+}
+int64_t countOf(const F32& a, int64_t n) { return a.p ? n : 0; }
+
+// (x, w, bias|null, act, rows, inF, outF, out)
+Napi::Value LinearEntry(Args& A) {
+  REQUIRE(A.count(8, 8));
+  LinearDims d;
+  int act = 0;
+  F32 x, w, b, out;
+  REQUIRE(linearDims(A, 4, &d) && A.op(3, kActOps, &act));
+  REQUIRE(A.f32(0, "x", &x) && A.f32(1, "w", &w) && A.f32(2, "bias", &b, true) && A.f32(7, "out", &out));
+  REQUIRE(A.length(x, "x", d.x, "rows*inF") && A.length(w, "w", d.w, "outF*inF") &&
+          optLength(A, b, "bias", d.outF, "outF") && A.length(out, "out", d.y, "rows*outF"));
+  // out is written by two threads while they read the inputs
+  REQUIRE(A.disjoint(out, d.y, "out", x, d.x, "x") && A.disjoint(out, d.y, "out", w, d.w, "w") &&
+          A.disjoint(out, d.y, "out", b, countOf(b, d.outF), "bias"));
+  linear(x.p, w.p, b.p, static_cast<Act>(act), d.rows, d.inF, d.outF, out.p);
+  return A.env().Undefined();
+}
+
+// (g, y|null, act, x, w, rows, inF, outF, dx|null, dw|null, dwBeta, db|null, dbBeta)
+Napi::Value LinearBackwardEntry(Args& A) {
+  REQUIRE(A.count(13, 13));
+  LinearDims d;
+  int act = 0;
+  double dwBeta = 0, dbBeta = 0;
+  F32 g, y, x, w, dx, dw, db;
+  REQUIRE(linearDims(A, 5, &d) && A.op(2, kActOps, &act) && A.number(10, "dwBeta", &dwBeta) &&
+          A.number(12, "dbBeta", &dbBeta));
+  REQUIRE(A.f32(0, "g", &g) && A.f32(1, "y", &y, true) && A.f32(3, "x", &x) && A.f32(4, "w", &w) &&
+          A.f32(8, "dx", &dx, true) && A.f32(9, "dw", &dw, true) && A.f32(11, "db", &db, true));
+  if (act != static_cast<int>(Act::None) && y.p == nullptr && d.y > 0)
+    REQUIRE(A.typeError("argument 'y' must be a Float32Array when act is '%s', got null", kActNames[act]));
+  REQUIRE(A.length(g, "g", d.y, "rows*outF") && optLength(A, y, "y", d.y, "rows*outF") &&
+          A.length(x, "x", d.x, "rows*inF") && A.length(w, "w", d.w, "outF*inF") &&
+          optLength(A, dx, "dx", d.x, "rows*inF") && optLength(A, dw, "dw", d.w, "outF*inF") &&
+          optLength(A, db, "db", d.outF, "outF"));
+  // each output is written by two threads while they read every input: no overlaps at all
+  const F32* outs[3] = {&dx, &dw, &db};
+  const int64_t outN[3] = {countOf(dx, d.x), countOf(dw, d.w), countOf(db, d.outF)};
+  const char* outNames[3] = {"dx", "dw", "db"};
+  const F32* ins[4] = {&g, &y, &x, &w};
+  const int64_t inN[4] = {d.y, countOf(y, d.y), d.x, d.w};
+  const char* inNames[4] = {"g", "y", "x", "w"};
+  for (int o = 0; o < 3; ++o) {
+    for (int i = 0; i < 4; ++i) REQUIRE(A.disjoint(*outs[o], outN[o], outNames[o], *ins[i], inN[i], inNames[i]));
+    for (int p = o + 1; p < 3; ++p) REQUIRE(A.disjoint(*outs[o], outN[o], outNames[o], *outs[p], outN[p], outNames[p]));
+  }
+  linearBackward(g.p, y.p, static_cast<Act>(act), x.p, w.p, d.rows, d.inF, d.outF, dx.p, dw.p,
+                 static_cast<float>(dwBeta), db.p, static_cast<float>(dbBeta));
+  return A.env().Undefined();
+}
+
+// (param, grad, buf|null, first, o: {lr, momentum, dampening, nesterov, weightDecay}, rows?)
 Napi::Value SgdStep(Args& A) {
-  REQUIRE(A.count(5, 5));
+  REQUIRE(A.count(5, 6));
   napi_value opts;
   SgdOptions o;
   bool first = false;
@@ -560,7 +623,12 @@ Napi::Value SgdStep(Args& A) {
       REQUIRE(A.typeError("argument 'buf' must be a Float32Array when momentum != 0, got null"));
     REQUIRE(A.length(buf, "buf", param.n, "param.length"));
   }
-  sgdStep(param.p, grad.p, buf.p, first, param.n, o);
+  int64_t rows = 0;
+  REQUIRE(A.optDim(5, "rows", &rows, 0));
+  if (rows > 0 && param.n % rows != 0)
+    REQUIRE(A.rangeError("argument 'rows' (%lld) does not divide param.length (%lld)", static_cast<long long>(rows),
+                         static_cast<long long>(param.n)));
+  sgdStep(param.p, grad.p, buf.p, first, param.n, o, rows > 0 ? columnSplit(rows) * (param.n / rows) : 0);
   return A.env().Undefined();
 }
 
@@ -649,6 +717,8 @@ const EntryPoint kEntryPoints[] = {
     {"batchNormBackward", BatchNormBackwardEntry},
     {"layerNorm", LayerNormEntry},
     {"layerNormBackward", LayerNormBackwardEntry},
+    {"linear", LinearEntry},
+    {"linearBackward", LinearBackwardEntry},
     {"sgdStep", SgdStep},
     {"adamStep", AdamStep},
     {"setNumThreads", SetNumThreads},

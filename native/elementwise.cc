@@ -188,12 +188,22 @@ static void broadcastLoop(F f, const float* a, const float* b, float* out, const
   }
 }
 
+static void binaryLayout(Binary op, const float* a, const float* b, float* out, const Layout& L);
+
 void binary(Binary op, const float* a, const std::vector<int64_t>& aShape, const float* b,
             const std::vector<int64_t>& bShape, float* out, const std::vector<int64_t>& outShape) {
   const std::vector<int64_t>* shapes[2] = {&aShape, &bShape};
   const Layout L = coalesce(outShape, shapes);
   for (int64_t s : L.size)
     if (s == 0) return;
+  binaryLayout(op, a, b, out, L);
+}
+
+void binaryRun(Binary op, const float* a, const float* b, float* out, int64_t n) {
+  if (n > 0) binaryLayout(op, a, b, out, Layout{{n}, {1}, {1}});
+}
+
+static void binaryLayout(Binary op, const float* a, const float* b, float* out, const Layout& L) {
   switch (op) {
     case Binary::Add: return broadcastLoop([](float x, float y) { return x + y; }, a, b, out, L);
     case Binary::Sub: return broadcastLoop([](float x, float y) { return x - y; }, a, b, out, L);

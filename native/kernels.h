@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace tg {
@@ -16,6 +17,8 @@ struct GemmOptions {
   bool transA = false, transB = false;
   int64_t m = 0, n = 0, k = 0, batch = 1, strideA = 0, strideB = 0, strideC = 0;
   float alpha = 1, beta = 0;
+  // Row strides of A, B, C as stored; 0 means dense (the row length). Only unbatched calls set them.
+  int64_t lda = 0, ldb = 0, ldc = 0;
 };
 // C = alpha * op(A) * op(B) + beta * C for each of `batch` matrices (strides may be 0).
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
@@ -26,10 +29,30 @@ bool gemmFewRows(const GemmOptions& o, const float* a, const float* b, float* c)
 // must not overlap each other nor the other product's inputs.
 void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
               const float* a2, const float* b2, float* c2);
+// Runs part(0) on this thread and part(1) on a persistent helper thread at the same time, each with
+// one OpenBLAS thread (parts call gemmUnlocked, blaslock.h), under the lock every gemm shares. With
+// fewer than 2 OpenBLAS threads both parts run here, one after the other. gemmPair is one use.
+void runParts(const std::function<void(int)>& part);
 // OpenBLAS's process-wide thread count. gemmPair lowers it to 1 while it runs, holding a lock that
 // gemm, blasThreads and setBlasThreads share: no other thread's call ever sees the transient value.
 int blasThreads();
 void setBlasThreads(int n);
+
+#define TG_ENUM_VALUE(e, name) e,
+
+// ---- linear.cc -------------------------------------------------------------------------------
+#define TG_ACT_OPS(X) X(None, none) X(Relu, relu) X(Sigmoid, sigmoid) X(Tanh, tanh)
+enum class Act { TG_ACT_OPS(TG_ENUM_VALUE) };
+// out = act(x·Wᵀ + bias): x [rows, inF], w [outF, inF], bias [outF] or null, out [rows, outF].
+void linear(const float* x, const float* w, const float* bias, Act act, int64_t rows, int64_t inF, int64_t outF,
+            float* out);
+// Its VJP from g [rows, outF] and the output y (read only when act != None): with ga = g·act'(y),
+// db = dbBeta·db + Σ_rows ga, dw = dwBeta·dw + gaᵀ·x, dx = ga·W. dx, dw and db may be null.
+void linearBackward(const float* g, const float* y, Act act, const float* x, const float* w, int64_t rows,
+                    int64_t inF, int64_t outF, float* dx, float* dw, float dwBeta, float* db, float dbBeta);
+// Where linear splits a layer of outF outputs when it runs on two threads: the helper thread owns W's
+// rows (and the output's columns) from there on. sgdStep splits a parameter's update there too.
+int64_t columnSplit(int64_t outF);
 
 // ---- elementwise.cc --------------------------------------------------------------------------
 // The op lists of lib/backend/catalogue.ts (the same names; a test checks it): X(Enum, name).
@@ -42,7 +65,6 @@ void setBlasThreads(int n);
   X(Lt, lt) X(ReluGrad, reluGrad) X(SigmoidGrad, sigmoidGrad) X(TanhGrad, tanhGrad) X(GeluGrad, geluGrad) \
   X(GeluTanhGrad, geluTanhGrad)
 #define TG_REDUCE_OPS(X) X(Sum, sum) X(Max, max)
-#define TG_ENUM_VALUE(e, name) e,
 
 enum class Unary { TG_UNARY_OPS(TG_ENUM_VALUE) };
 enum class Binary { TG_BINARY_OPS(TG_ENUM_VALUE) };
@@ -53,6 +75,8 @@ void unary(Unary op, const float* x, float* out, int64_t n, double p0, double p1
 // each dim 1 or equal to the out dim; the addon checks this).
 void binary(Binary op, const float* a, const std::vector<int64_t>& aShape, const float* b,
             const std::vector<int64_t>& bShape, float* out, const std::vector<int64_t>& outShape);
+// binary on two runs of n floats (same shape, no broadcasting): the same arithmetic.
+void binaryRun(Binary op, const float* a, const float* b, float* out, int64_t n);
 
 // out[outer, j, inner] = x[outer, idx[j], inner]
 void indexSelect(const float* x, int64_t outer, int64_t n, int64_t inner, const int32_t* idx,
@@ -68,6 +92,9 @@ void permute(const float* x, const std::vector<int64_t>& shape, const std::vecto
 enum class Reduce { TG_REDUCE_OPS(TG_ENUM_VALUE) };
 
 void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out);
+// out[j] = Σ_i x[i·stride + j] for j < width (column sums of a block of rows; double accumulation,
+// the same bits as reduce's sum over the middle axis).
+void columnSums(const float* x, int64_t rows, int64_t stride, int64_t width, float* out);
 void argmax(const float* x, int64_t outer, int64_t n, int64_t inner, int32_t* out);
 // outShape right-aligned against xShape, each dim 1 or equal.
 void sumTo(const float* x, const std::vector<int64_t>& xShape, float* out,
@@ -106,7 +133,9 @@ struct AdamOptions {
   double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weightDecay = 0;
   bool decoupled = false;
 };
-void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o);
+// With split in (0, n) and 2+ OpenBLAS threads, [split, n) runs on runParts' helper at the same time.
+void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o,
+             int64_t split = 0);
 void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o);
 
 }  // namespace tg

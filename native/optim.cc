@@ -7,7 +7,18 @@
 
 namespace tg {
 
-void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o) {
+static void sgdRun(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o);
+
+// Elementwise, so a split gives the same bits. Only large parameters pay for the hand-off.
+void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o, int64_t split) {
+  if (split <= 0 || split >= n || n < (1 << 15) || blasThreads() < 2) return sgdRun(param, grad, buf, first, n, o);
+  runParts([&](int p) {
+    const int64_t i = p ? split : 0;
+    sgdRun(param + i, grad + i, buf ? buf + i : nullptr, first, p ? n - split : split, o);
+  });
+}
+
+static void sgdRun(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o) {
   const double lr = o.lr, momentum = o.momentum, dampening = o.dampening, weightDecay = o.weightDecay;
   const bool nesterov = o.nesterov;
   //   d = g + wd·p (only when wd != 0: 0·Inf would be NaN);  buf = first ? d : momentum·buf + (1 - dampening)·d

@@ -1,6 +1,7 @@
-// gemmPair: two independent gemms at the same time (inter-op parallelism), e.g. a layer's dX = g·W
-// and dW = gᵀ·x. The second runs on one persistent helper thread while the first runs on the caller's,
-// each with one OpenBLAS thread, so the results are bitwise those of two single-threaded gemm calls.
+// runParts: two parts of one kernel at the same time, part 0 on the caller's thread and part 1 on one
+// persistent helper thread, each with one OpenBLAS thread. gemmPair runs two independent gemms this
+// way (inter-op parallelism), e.g. a layer's dX = g·W and dW = gᵀ·x, so its results are bitwise those
+// of two single-threaded gemm calls; linear.cc splits a layer's columns (each core keeps its rows of W).
 //
 // OpenBLAS's thread count is process-wide (blas_cpu_number): it is set to 1 for the duration of the
 // pair and restored afterwards, under an exclusive lock that every gemm call and thread-count read
@@ -36,11 +37,7 @@ int openblas_get_num_threads(void);
 namespace tg {
 namespace {
 
-struct Job {
-  const GemmOptions* o;
-  const float *a, *b;
-  float* c;
-};
+using Part = std::function<void(int)>;
 
 inline void relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -54,20 +51,20 @@ class Helper {
  public:
   Helper() { std::thread([this] { loop(); }).detach(); }
 
-  // Runs `second` on the helper and `first` here; returns when both are done. If the helper has not
-  // picked `second` up by the time `first` is done (it was not scheduled: a loaded machine), this
-  // thread runs it too, so a pair is never much slower than the two calls in a row.
-  void run(const Job& first, const Job& second) {
+  // Runs part(1) on the helper and part(0) here; returns when both are done. If the helper has not
+  // picked part 1 up by the time part 0 is done (it was not scheduled: a loaded machine), this
+  // thread runs it too, so a pair is never much slower than the two parts in a row.
+  void run(const Part& part) {
     {
       std::lock_guard<std::mutex> l(m_);
-      job_ = second;
+      job_ = &part;
       state_.store(kPosted, std::memory_order_release);
     }
     cv_.notify_all();
-    gemmUnlocked(*first.o, first.a, first.b, first.c);
+    part(0);
     int posted = kPosted;
     if (state_.compare_exchange_strong(posted, kIdle, std::memory_order_acq_rel)) {
-      gemmUnlocked(*second.o, second.a, second.b, second.c);
+      part(1);
       return;
     }
     waitFor(kDone);
@@ -98,7 +95,7 @@ class Helper {
       // The caller may take the job back meanwhile (run): only a successful claim reads job_.
       int posted = kPosted;
       if (!state_.compare_exchange_strong(posted, kRunning, std::memory_order_acq_rel)) continue;
-      gemmUnlocked(*job_.o, job_.a, job_.b, job_.c);
+      (*job_)(1);
       {
         std::lock_guard<std::mutex> l(m_);
         state_.store(kDone, std::memory_order_release);
@@ -110,7 +107,7 @@ class Helper {
   std::mutex m_;
   std::condition_variable cv_;
   std::atomic<int> state_{kIdle};
-  Job job_{};
+  const Part* job_ = nullptr;
 };
 
 Helper& helper() {
@@ -120,20 +117,24 @@ Helper& helper() {
 
 }  // namespace
 
-void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
-              const float* a2, const float* b2, float* c2) {
+void runParts(const Part& part) {
   // Exclusive: one pair at a time, and every other gemm (any thread, gemmAsync too) waits, so none
   // runs on the transient single OpenBLAS thread. Same path and bits on the main thread and in workers.
   std::unique_lock<std::shared_mutex> l(blasLock());
   const int threads = openblas_get_num_threads();
   if (threads < 2) {
-    gemmUnlocked(o1, a1, b1, c1);
-    gemmUnlocked(o2, a2, b2, c2);
+    part(0);
+    part(1);
     return;
   }
   openblas_set_num_threads(1);
-  helper().run(Job{&o1, a1, b1, c1}, Job{&o2, a2, b2, c2});
+  helper().run(part);
   openblas_set_num_threads(threads);
+}
+
+void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
+              const float* a2, const float* b2, float* c2) {
+  runParts([&](int p) { p == 0 ? gemmUnlocked(o1, a1, b1, c1) : gemmUnlocked(o2, a2, b2, c2); });
 }
 
 }  // namespace tg

@@ -580,7 +580,7 @@ describe.skipIf(!addon)(`native backend (${reason})`, () => {
       ['missing option', 'sgdStep', [f(4), f(4), null, true, { lr: 0.1 }], TypeError, /argument 'o.momentum' must be a number, got undefined/],
       ['nesterov not boolean', 'sgdStep', [f(4), f(4), null, true, sgd({ nesterov: 1 })], TypeError, /argument 'o.nesterov' must be a boolean, got the number 1/],
       ['options not an object', 'sgdStep', [f(4), f(4), null, true, 2], TypeError, /^sgdStep: argument 'o' must be an options object, got the number 2$/],
-      ['old positional call', 'sgdStep', [f(4), f(4), null, true, 0.1, 0, 0, false, 0], TypeError, /expected 5 arguments, got 9/],
+      ['old positional call', 'sgdStep', [f(4), f(4), null, true, 0.1, 0, 0, false, 0], TypeError, /expected 5 to 6 arguments, got 9/],
       ['short grad', 'sgdStep', [f(4), f(3), null, true, sgd({})], RangeError, /argument 'grad' has 3 elements, needs 4/],
       ['adam step 0', 'adamStep', [f(4), f(4), f(4), f(4), 0, adam({})], RangeError, /step' must be >= 1/],
       ['adam short v', 'adamStep', [f(4), f(4), f(4), f(1), 1, adam({})], RangeError, /argument 'v' has 1 elements/],

@@ -32,7 +32,7 @@ const prod = (s) => s.reduce((p, d) => p * d, 1);
 
 /** One generator of valid calls per kernel of `catalogue` (the module lib/backend/catalogue.ts). */
 export function kernelCases(r, catalogue) {
-  const { KERNELS, UNARY_OPS, REDUCE_OPS, BINARY_OPS } = catalogue;
+  const { KERNELS, UNARY_OPS, REDUCE_OPS, BINARY_OPS, ACT_OPS } = catalogue;
   const { int, pick, chance, dimv, f32, i32, randShape, broadcastFrom } = randomTools(r);
 
   const gens = {
@@ -139,7 +139,25 @@ export function kernelCases(r, catalogue) {
       const L = int(0, 30), momentum = chance(0.5) ? 0 : r();
       const o = { lr: r(), momentum, dampening: r() * 0.5, nesterov: momentum > 0 && chance(0.5), weightDecay: r() * 0.1 };
       const args = [f32(L), f32(L, -1, 1), momentum || chance(0.5) ? f32(L) : null, chance(0.5), o];
-      return { args, need: [0, L, momentum ? L : 0, 0, 0], outs: [0], alias: [], inplace: [[1, 0]], dims: [L] };
+      if (L > 0 && chance(0.5)) args.push(pick([1, L, ...[2, 3, 5].filter((d) => L % d === 0)])); // rows: divides L
+      return { args, need: [0, L, momentum ? L : 0, 0, 0, 0], outs: [0], alias: [], inplace: [[1, 0]], dims: [L] };
+    },
+    linear() {
+      const rows = dimv(9), inF = dimv(9), outF = dimv(9), bias = chance(0.7) ? f32(outF, -1, 1) : null;
+      const x = f32(rows * inF, -1, 1), w = f32(outF * inF, -1, 1), out = f32(rows * outF);
+      const args = [x, w, bias, pick(ACT_OPS), rows, inF, outF, out];
+      const alias = out.length ? [[7, 0, x.length > 0], [7, 1, w.length > 0], ...(bias && outF ? [[7, 2, true]] : [])] : [];
+      return { args, need: [x.length, w.length, bias ? outF : 0, 0, 0, 0, 0, out.length], outs: [7], alias, dims: [rows, inF, outF] };
+    },
+    linearBackward() { // y is the forward's output: in (0, 1) fits every activation's derivative
+      const rows = dimv(9), inF = dimv(9), outF = dimv(9), act = pick(ACT_OPS);
+      const opt = (len) => (chance(0.75) ? f32(len, -1, 1) : null);
+      const y = act !== 'none' || chance(0.5) ? f32(rows * outF, 0.05, 0.95) : null;
+      const args = [f32(rows * outF, -1, 1), y, act, f32(rows * inF, -1, 1), f32(outF * inF, -1, 1), rows, inF, outF,
+        opt(rows * inF), opt(outF * inF), pick([0, 1, r()]), opt(outF), pick([0, 1, r()])];
+      const ins = [0, 1, 3, 4].filter((i) => args[i]?.length), outs = [8, 9, 11].filter((i) => args[i]);
+      const alias = outs.filter((o) => args[o].length).flatMap((o) => [...ins, ...outs.filter((p) => p !== o && args[p].length)].map((i) => [o, i, true]));
+      return { args, need: [rows * outF, y ? y.length : 0, 0, rows * inF, outF * inF, 0, 0, 0, ...args.slice(8).map((a) => (a && typeof a !== 'number' ? a.length : 0))], outs, alias, dims: [rows, inF, outF] };
     },
     adamStep() {
       const L = int(0, 30);

@@ -3,7 +3,7 @@
 import type { Kernels } from './catalogue.js';
 
 export type {
-  AdamOptions, BinaryOp, FloatArray, ReduceOp, SgdOptions, UnaryOp,
+  ActOp, AdamOptions, BinaryOp, FloatArray, ReduceOp, SgdOptions, UnaryOp,
 } from './catalogue.js';
 
 export type Backend = Kernels & {

@@ -38,6 +38,10 @@ export const BINARY_OPS = [
 ] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
+/** The activations linear fuses: y = act(x·Wᵀ + b). */
+export const ACT_OPS = ['none', 'relu', 'sigmoid', 'tanh'] as const;
+export type ActOp = (typeof ACT_OPS)[number];
+
 export const REDUCE_OPS = ['sum', 'max'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
@@ -60,7 +64,7 @@ export interface AdamOptions {
 export interface KindTypes {
   bool: boolean; dim: number; num: number; finite: number;
   f32: FloatArray; 'f32|null': FloatArray | null; i32: Int32Array; shape: readonly number[];
-  unaryOp: UnaryOp; binaryOp: BinaryOp; reduceOp: ReduceOp; sgd: SgdOptions; adam: AdamOptions;
+  unaryOp: UnaryOp; binaryOp: BinaryOp; reduceOp: ReduceOp; actOp: ActOp; sgd: SgdOptions; adam: AdamOptions;
 }
 export type Kind = keyof KindTypes;
 export type ArgKind = Kind | `${Kind}?`;
@@ -160,6 +164,30 @@ export const KERNELS = {
     args: [...GEMM_ONE, ...GEMM_ONE],
     small: 'gemm',
     work: (_tA, _tB, m, n, k, _al, _a, _b, _be, _c, _tA2, _tB2, m2, n2, k2) => m * n * k + m2 * n2 * k2,
+  }),
+
+  /**
+   * A linear layer: out = act(x·Wᵀ + bias) with x [rows, inF], w [outF, inF], bias [outF] or null,
+   * out [rows, outF] (overlapping none of them). The native backend runs a mid-sized layer on two
+   * threads by output columns, each thread with its own rows of W (native/linear.cc); sgdStep's
+   * `rows` splits the update of W the same way.
+   */
+  linear: kernel<(x: FloatArray, w: FloatArray, bias: FloatArray | null, act: ActOp, rows: number, inF: number, outF: number, out: FloatArray) => void>()({
+    args: ['f32', 'f32', 'f32|null', 'actOp', 'dim', 'dim', 'dim', 'f32'],
+    small: 'gemm', work: (_x, _w, _b, _act, rows, inF, outF) => rows * inF * outF,
+  }),
+
+  /**
+   * linear's VJP, from g [rows, outF] and its output y (read only when act is not 'none'): with
+   * ga = g·act'(y), db = dbBeta·db + Σ_rows ga, dw = dwBeta·dw + gaᵀ·x and dx = ga·W. dx, dw and db
+   * may be null (not computed); none may overlap another argument. A beta of 0 overwrites.
+   */
+  linearBackward: kernel<(
+    g: FloatArray, y: FloatArray | null, act: ActOp, x: FloatArray, w: FloatArray, rows: number, inF: number, outF: number,
+    dx: FloatArray | null, dw: FloatArray | null, dwBeta: number, db: FloatArray | null, dbBeta: number,
+  ) => void>()({
+    args: ['f32', 'f32|null', 'actOp', 'f32', 'f32', 'dim', 'dim', 'dim', 'f32|null', 'f32|null', 'num', 'f32|null', 'num'],
+    small: 'gemm', work: (_g, _y, _a, _x, _w, rows, inF, outF) => rows * inF * outF,
   }),
 
   /** Element-wise; out may alias x. */
@@ -285,9 +313,13 @@ export const KERNELS = {
     small: 'unary', work: (x) => x.length,
   }),
 
-  /** In-place SGD step (PyTorch's formula). buf is the momentum buffer (ignored when momentum = 0); first = first step for this buffer. */
-  sgdStep: kernel<(param: FloatArray, grad: FloatArray, buf: FloatArray | null, first: boolean, o: SgdOptions) => void>()({
-    args: ['f32', 'f32', 'f32|null', 'bool', 'sgd'], small: 'unary', work: (param) => param.length,
+  /**
+   * In-place SGD step (PyTorch's formula). buf is the momentum buffer (ignored when momentum = 0); first = first step for this buffer.
+   * rows: the parameter's first dimension (it must divide param.length); the native backend then updates a large W
+   * on the two threads that linear gives its rows to (elementwise: the same result either way).
+   */
+  sgdStep: kernel<(param: FloatArray, grad: FloatArray, buf: FloatArray | null, first: boolean, o: SgdOptions, rows?: number) => void>()({
+    args: ['f32', 'f32', 'f32|null', 'bool', 'sgd', 'dim?'], small: 'unary', work: (param) => param.length,
   }),
 
   /** In-place Adam/AdamW step number `step` (1-based) with PyTorch's bias correction. */

@@ -6,6 +6,7 @@ import { binary, unary } from './js/elementwise.js';
 import { dropout } from './js/dropout.js';
 import { gemm, gemmAsync, gemmPair } from './js/gemm.js';
 import { indexAdd, indexSelect, permute } from './js/indexing.js';
+import { linear, linearBackward } from './js/linear.js';
 import { batchNorm, batchNormBackward, layerNorm, layerNormBackward } from './js/norm.js';
 import { adamStep, sgdStep } from './js/optim.js';
 import { argmax, reduce, sumTo } from './js/reduce.js';
@@ -16,6 +17,8 @@ export const jsBackend: Backend = {
   gemm,
   gemmAsync,
   gemmPair,
+  linear,
+  linearBackward,
   unary,
   binary,
   reduce,

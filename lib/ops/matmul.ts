@@ -63,16 +63,6 @@ function pairPays(k: Backend, work: number): boolean {
   return work >= 64 * 64 * 64 && k.getNumThreads() >= 2;
 }
 
-/**
- * Whether linear's forward product (rows·outF·inF = `work`) runs as a gemmPair of its two row halves
- * rather than one gemm on all OpenBLAS threads. Measured (same table): faster up to the mlp's sizes,
- * slower than OpenBLAS's own two threads from large's 512·2048·784 = 8·10⁸ up. A lone dW (weightGrad)
- * splits its batch rows by the same rule.
- */
-function splitPays(k: Backend, rows: number, work: number): boolean {
-  return rows >= 32 && work >= 64 * 64 * 64 && work < 2 ** 28 && k.getNumThreads() >= 2;
-}
-
 function mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
   return gemmOp(a, b, tA, tB);
 }
@@ -112,46 +102,30 @@ function linearOp(name: string, act: Activation | null) {
   return defineLibraryOp({
     name,
     freshOutput: true,
-    // y = act(x·Wᵀ + b): bias rows are copied into the output, one gemm accumulates onto them
-    // (beta = 1), and the activation runs in place on the result
+    // y = act(x·Wᵀ + b) as one kernel (native: a mid-sized layer on two threads, see native/linear.cc)
     forward: (x: Tensor, w: Tensor, bias?: Tensor) => {
       const [rows, inF] = x.shape, outF = w.shape[0];
-      const out = uninit(x, [rows, outF]);
-      if (bias) for (let r = 0; r < rows; r++) out.data.set(bias.data, r * outF);
-      const xd = floatData(x), wd = floatData(w), od = out.data;
-      const k = kernels(xd), beta = bias ? 1 : 0;
-      if (splitPays(k, rows, rows * outF * inF)) {
-        // the two row halves of x·Wᵀ at the same time (see splitPays)
-        const h = rows >> 1;
-        k.gemmPair(false, true, h, outF, inF, 1, xd.subarray(0, h * inF), wd, beta, od.subarray(0, h * outF),
-          false, true, rows - h, outF, inF, 1, xd.subarray(h * inF), wd, beta, od.subarray(h * outF));
-      } else {
-        k.gemm(false, true, rows, outF, inF, 1, xd, wd, beta, od);
-      }
-      if (act) k.unary(act, out.data, out.data);
+      const out = uninit(x, [rows, outF]), xd = floatData(x);
+      kernels(xd).linear(xd, floatData(w), bias ? floatData(bias) : null, act ?? 'none', rows, inF, outF, floatData(out));
       return out;
     },
+    // ga = g·act'(y): dX = ga·W, dW = gaᵀ·x, db = Σ_rows ga. dW and db go straight into the
+    // parameters' own .grad buffers when the engine hands them out (ctx.gradInto; beta 1 accumulates).
     vjp: (g, ctx, x: Tensor, w: Tensor, bias?: Tensor): Grads => {
-      const n = ctx.needsInputGrad;
-      if (act) g = activationBackward(act, ctx.out, g);
-      const db = bias && n[2] ? biasGrad(g, bias, ctx.gradInto(2)) : null;
-      if (n[0] && n[1] && !ctx.createGraph) {
-        const [rows, inF] = x.shape, outF = w.shape[0];
-        const gd = floatData(g), k = kernels(gd);
-        if (pairPays(k, rows * inF * outF)) {
-          // dX = g·W and dW = gᵀ·x at the same time (see pairPays)
-          const dx = uninit(g, [rows, inF]), dest = ctx.gradInto(1);
-          const dw = dest ? null : uninit(g, [outF, inF]);
-          k.gemmPair(false, false, rows, inF, outF, 1, gd, floatData(w), 0, floatData(dx),
-            true, false, outF, inF, rows, 1, gd, floatData(x), dest ? dest.beta : 0, dest ? dest.data : floatData(dw!));
-          return [dx, dw ?? ACCUMULATED, db];
-        }
+      const n = ctx.needsInputGrad, nb = !!bias && n[2];
+      if (ctx.createGraph) {
+        if (act) g = activationBackward(act, ctx.out, g);
+        return [n[0] ? mm(g, w, false, false) : null, n[1] ? mm(g, x, true, false) : null, nb ? sum(g, 0) : null];
       }
-      return [
-        n[0] ? mm(g, w, false, false) : null,
-        n[1] ? weightGrad(g, x, w, ctx.gradInto(1), !n[0]) : null,
-        db,
-      ];
+      const [rows, inF] = x.shape, outF = w.shape[0];
+      const dx = n[0] ? uninit(g, [rows, inF]) : null;
+      const dwInto = n[1] ? ctx.gradInto(1) : null, dw = n[1] && !dwInto ? uninit(g, [outF, inF]) : null;
+      const dbInto = nb ? ctx.gradInto(2) : null, db = nb && !dbInto ? uninit(g, [outF]) : null;
+      const gd = floatData(g);
+      kernels(gd).linearBackward(gd, act ? floatData(ctx.out) : null, act ?? 'none', floatData(x), floatData(w), rows, inF, outF,
+        dx && floatData(dx), dwInto ? dwInto.data : dw && floatData(dw), dwInto ? dwInto.beta : 0,
+        dbInto ? dbInto.data : db && floatData(db), dbInto ? dbInto.beta : 0);
+      return [dx, n[1] ? dw ?? ACCUMULATED : null, nb ? db ?? ACCUMULATED : null];
     },
   });
 }
@@ -161,37 +135,6 @@ const linearOps = {
   sigmoid: linearOp('LinearSigmoid', 'sigmoid'),
   tanh: linearOp('LinearTanh', 'tanh'),
 };
-
-// dW = gᵀ·x, written by the gemm straight into W's own .grad (beta = 1 accumulates) when the
-// engine hands it out (ctx.gradInto): no temporary and no separate accumulation pass. `alone`: no
-// dX to pair it with (the first layer), so with two threads its two halves along the batch rows,
-// g[0:h]ᵀ·x[0:h] into the destination and g[h:]ᵀ·x[h:] into a scratch added after, run as a pair.
-function weightGrad(g: Tensor, x: Tensor, w: Tensor, dest: GradDestination | null, alone: boolean): Tensor | typeof ACCUMULATED {
-  if (!dest) return mm(g, x, true, false);
-  const [rows, inF] = x.shape, outF = w.shape[0];
-  const gd = floatData(g), xd = floatData(x), k = kernels(gd);
-  if (alone && splitPays(k, rows, outF * inF * rows)) {
-    const h = rows >> 1, rest = uninit(g, [outF, inF]);
-    k.gemmPair(true, false, outF, inF, h, 1, gd.subarray(0, h * outF), xd.subarray(0, h * inF), dest.beta, dest.data,
-      true, false, outF, inF, rows - h, 1, gd.subarray(h * outF), xd.subarray(h * inF), 0, rest.data);
-    k.binary('add', dest.data, w.shape, rest.data, w.shape, dest.data, w.shape);
-    return ACCUMULATED;
-  }
-  k.gemm(true, false, outF, inF, rows, 1, gd, xd, dest.beta, dest.data);
-  return ACCUMULATED;
-}
-
-function biasGrad(g: Tensor, bias: Tensor, dest: GradDestination | null): Tensor | typeof ACCUMULATED {
-  if (!dest) return sum(g, 0);
-  if (dest.beta === 0) {
-    const gd = floatData(g);
-    kernels(gd).reduce('sum', gd, 1, g.shape[0], g.shape[1], dest.data);
-  } else {
-    const db = floatData(sum(g, 0));
-    kernels(db).binary('add', dest.data, bias.shape, db, bias.shape, dest.data, bias.shape);
-  }
-  return ACCUMULATED;
-}
 
 /**
  * x·Wᵀ + b with W of shape [out, in] (PyTorch's layout); x may have leading batch dims. With an
