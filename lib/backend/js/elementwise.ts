@@ -71,7 +71,7 @@ function powC(x: number, p: number): number {
  * out[oo + i] = op(a[ao + i*sa], b[bo + i*sb]) for i < len. The one inner loop of `binary`:
  * a stride of 0 broadcasts. Switches on op once, then runs a tight loop.
  */
-function binaryRun(
+export function binaryRun(
   op: BinaryOp, a: FloatArray, ao: number, sa: number, b: FloatArray, bo: number, sb: number,
   out: FloatArray, oo: number, len: number,
 ): void {
