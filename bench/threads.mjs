@@ -3,6 +3,8 @@
 // Backward (dX = g·W and dW = gᵀ·x of one layer): "1t" the two gemm calls on 1 OpenBLAS thread,
 // "2t" the two calls on 2 OpenBLAS threads, "pair" one gemmPair (both at once, 1 OpenBLAS thread
 // each). Forward (y = x·Wᵀ): "1t", "2t", and "split" = gemmPair on the two row halves of x and y.
+// "linear": the linear kernel on 2 threads, as the step runs it (native/linear.cc picks its plan:
+// output columns for mid-sized layers, each thread with its own rows of W).
 // dW layout: gᵀ·x straight into dW, against xᵀ·g (the operands swapped, C transposed) + permute.
 // Blocks of calls interleaved across the variants; median µs per call over the blocks.
 import { spawnSync } from 'node:child_process';
@@ -58,6 +60,7 @@ for (const [net, [batch, sizes]] of Object.entries(steps)) {
       '2t': [t(2), () => A.gemm(false, true, batch, outF, inF, 1, x, w, 0, y)],
       split: [t(2), () => A.gemmPair(false, true, h, outF, inF, 1, x.subarray(0, h * inF), w, 0, y.subarray(0, h * outF),
         false, true, batch - h, outF, inF, 1, x.subarray(h * inF), w, 0, y.subarray(h * outF))],
+      linear: [t(2), () => A.linear(x, w, null, 'none', batch, inF, outF, y)],
     }));
     const gemmDx = () => A.gemm(false, false, batch, inF, outF, 1, g, w, 0, dx);
     const gemmDw = () => A.gemm(true, false, outF, inF, batch, 1, g, x, 0, dw);
@@ -72,12 +75,14 @@ for (const [net, [batch, sizes]] of Object.entries(steps)) {
             true, false, outF, inF, batch - h, 1, g.subarray(h * outF), x.subarray(h * inF), 0, rest);
           A.binary('add', dw, ws, rest, ws, dw, ws);
         }],
+        linear: [t(2), () => A.linearBackward(g, null, 'none', x, w, batch, inF, outF, null, dw, 0, null, 0)],
       }));
     } else {
       report(`${L} backward dX+dW`, `2 × ${batch}·${inF}·${outF}`, 2 * flop, race(2 * flop, {
         '1t': [t(1), () => { gemmDx(); gemmDw(); }],
         '2t': [t(2), () => { gemmDx(); gemmDw(); }],
         pair: [t(2), () => A.gemmPair(false, false, batch, inF, outF, 1, g, w, 0, dx, true, false, outF, inF, batch, 1, g, x, 0, dw)],
+        linear: [t(2), () => A.linearBackward(g, null, 'none', x, w, batch, inF, outF, dx, dw, 0, null, 0)],
       }));
     }
     for (const n of [1, 2]) {
@@ -88,13 +93,28 @@ for (const [net, [batch, sizes]] of Object.entries(steps)) {
     }
   }
 }
-// Whole training steps, interleaved: "pairs" as shipped (2 threads), "2t" the same 2 OpenBLAS threads
-// with gemmPair never chosen (the backend reports 1 thread to the ops: every product one gemm call,
-// as before gemmPair), "1t" one thread.
+// Why linear splits W by rows between the cores: an update writing lines the other core has read must
+// invalidate its copies line by line. sgdStep over mlp's W1 right after a gemmPair whose helper part read
+// W1 (as a row-split forward or OpenBLAS's own threads do), against one whose helper read a copy.
+{
+  const [B, I, O] = [128, 784, 512], x = rnd(B * I, 7), W = rnd(O * I, 8), Wc = W.slice(), g = rnd(O * I, 9);
+  const y1 = new Float32Array(B * O), y2 = new Float32Array(B * O);
+  const o = { lr: 1e-9, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 };
+  const sgdAfter = (helperReads) => () => {
+    A.gemmPair(false, true, B, O, I, 1, x, Wc, 0, y1, false, true, B, O, I, 1, x, helperReads, 0, y2);
+    const t0 = process.hrtime.bigint();
+    A.sgdStep(W, g, null, false, o);
+    return Number(process.hrtime.bigint() - t0) / 1e3;
+  };
+  A.setNumThreads(2);
+  const times = { shared: [], own: [] };
+  for (let b = 0; b < blocks * 20; b++) { times.shared.push(sgdAfter(W)()); times.own.push(sgdAfter(Wc)()); }
+  rows.push(`| sgdStep on W1 after the other core read it | ${O}×${I} | shared ${med(times.shared).toFixed(1)} µs, not shared ${med(times.own).toFixed(1)} µs | not shared |`);
+}
+
+// Whole training steps, interleaved: "2 threads" as shipped, "1 thread" the same step on one.
 const tg = await import('../dist/index.js');
-const { kernels } = await import('../dist/backend/index.js');
 tg.setBackend('native');
-const K = kernels(), threadsOf = K.getNumThreads;
 const stepRows = [];
 for (const [net, [batch, sizes]] of Object.entries(steps)) {
   if (quick && net === 'large') continue;
@@ -105,11 +125,7 @@ for (const [net, [batch, sizes]] of Object.entries(steps)) {
   const y = Int32Array.from({ length: batch }, (_, i) => i % sizes.at(-1));
   const step = () => { const loss = lossFn.forward(model.forward(x), y); opt.zeroGrad(); loss.backward(); opt.step(); };
   const per = net === 'mlp' ? 40 : 2;
-  const variants = {
-    pairs: () => { A.setNumThreads(2); K.getNumThreads = threadsOf; },
-    '2t': () => { A.setNumThreads(2); K.getNumThreads = () => 1; },
-    '1t': () => { A.setNumThreads(1); K.getNumThreads = threadsOf; },
-  };
+  const variants = { '2 threads': () => A.setNumThreads(2), '1 thread': () => A.setNumThreads(1) };
   const res = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   for (const set of Object.values(variants)) { set(); step(); }
   for (let b = 0; b < (net === 'mlp' ? blocks : 3); b++) {
@@ -120,11 +136,10 @@ for (const [net, [batch, sizes]] of Object.entries(steps)) {
       res[k].push(per / (Number(process.hrtime.bigint() - t0) / 1e9));
     }
   }
-  K.getNumThreads = threadsOf;
   const m = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, med(v)]));
-  stepRows.push(`| ${net} step | ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} steps/s | pairs/2t ×${(m.pairs / m['2t']).toFixed(2)}, pairs/1t ×${(m.pairs / m['1t']).toFixed(2)} |`);
+  stepRows.push(`| ${net} step | ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} steps/s | ×${(m['2 threads'] / m['1 thread']).toFixed(2)} |`);
 }
 A.setNumThreads(2);
-console.log(`| step | median | ratios |\n|---|---|---|\n${stepRows.join('\n')}\n`);
+console.log(`| step | median | 2 threads / 1 thread |\n|---|---|---|\n${stepRows.join('\n')}\n`);
 console.log(`| shape | m×n×k | median per call | fastest |\n|---|---|---|---|\n${rows.join('\n')}`);
 console.log(`load average ${loadavg().map((v) => v.toFixed(2)).join(' ')} (2 cores); ${A.info().openblasCore} kernel`);
