@@ -49,21 +49,20 @@ void gemmUnlocked(const GemmOptions& o, const float* a, const float* b, float* c
   const int64_t m = o.m, n = o.n, k = o.k;
   const float alpha = o.alpha, beta = o.beta;
   if (m == 0 || n == 0 || o.batch == 0) return;
-  const bool dense = o.lda == 0 && o.ldb == 0 && o.ldc == 0;
-  if (dense && gemmFewRows(o, a, b, c)) return;
+  if (gemmFewRows(o, a, b, c)) return;
   // Leading dimensions of the matrices as stored (row-major): op(A) is m x k, so A is m x k or k x m.
-  const int lda = static_cast<int>(o.lda ? o.lda : std::max<int64_t>(1, transA ? m : k));
-  const int ldb = static_cast<int>(o.ldb ? o.ldb : std::max<int64_t>(1, transB ? k : n));
-  const int ldc = static_cast<int>(o.ldc ? o.ldc : n);
+  const int lda = static_cast<int>(std::max<int64_t>(1, transA ? m : k));
+  const int ldb = static_cast<int>(std::max<int64_t>(1, transB ? k : n));
+  const int ldc = static_cast<int>(n);
   const CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
   for (int64_t i = 0; i < o.batch; ++i) {
     float* ci = c + i * o.strideC;
     if (k == 0) {
-      for (int64_t r = 0; r < m; ++r) scaleC(ci + r * ldc, n, beta);
+      scaleC(ci, m * n, beta);
       continue;
     }
-    if (m == 1 && dense) {
+    if (m == 1) {
       // One row (single-row inference): C = op(B)ᵀ·a as a matrix-vector product. OpenBLAS's sgemm
       // packs all of B for it (measured, 128x784, 1 thread: 28 µs with the Haswell kernel; sgemv 4.2).
       // op(A) is one contiguous row either way (A is 1 x k, or k x 1 with lda 1). beta = 0 must

@@ -17,8 +17,6 @@ struct GemmOptions {
   bool transA = false, transB = false;
   int64_t m = 0, n = 0, k = 0, batch = 1, strideA = 0, strideB = 0, strideC = 0;
   float alpha = 1, beta = 0;
-  // Row strides of A, B, C as stored; 0 means dense (the row length). Only unbatched calls set them.
-  int64_t lda = 0, ldb = 0, ldc = 0;
 };
 // C = alpha * op(A) * op(B) + beta * C for each of `batch` matrices (strides may be 0).
 void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
@@ -92,9 +90,8 @@ void permute(const float* x, const std::vector<int64_t>& shape, const std::vecto
 enum class Reduce { TG_REDUCE_OPS(TG_ENUM_VALUE) };
 
 void reduce(Reduce op, const float* x, int64_t outer, int64_t n, int64_t inner, float* out);
-// out[j] = Σ_i x[i·stride + j] for j < width (column sums of a block of rows; double accumulation,
-// the same bits as reduce's sum over the middle axis).
-void columnSums(const float* x, int64_t rows, int64_t stride, int64_t width, float* out);
+// out[j] = Σ_i x[i·cols + j]: the column sums of [rows, cols], in double (reduce's sum over axis 0).
+void columnSums(const float* x, int64_t rows, int64_t cols, float* out);
 void argmax(const float* x, int64_t outer, int64_t n, int64_t inner, int32_t* out);
 // outShape right-aligned against xShape, each dim 1 or equal.
 void sumTo(const float* x, const std::vector<int64_t>& xShape, float* out,

@@ -1,6 +1,6 @@
 import { kernels, type Backend } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
-import { ACCUMULATED, defineLibraryOp, type GradDestination, type Grads } from '../autograd/define.js';
+import { ACCUMULATED, defineLibraryOp, type Grads } from '../autograd/define.js';
 import { activationBackward, type Activation } from './activation.js';
 import { Tensor, floatData, isTensor } from '../tensor.js';
 import { fmt, sizeOf } from '../shape.js';
