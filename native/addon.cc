@@ -605,6 +605,18 @@ Napi::Value LinearBackwardEntry(Args& A) {
   return A.env().Undefined();
 }
 
+// An optimizer step's optional `rows` (the parameter's first dimension) at i: where linear splits W
+// between its two threads (columnSplit), as an element offset; 0 without rows.
+bool rowSplit(Args& A, size_t i, int64_t n, int64_t* split) {
+  int64_t rows = 0;
+  if (!A.optDim(i, "rows", &rows, 0)) return false;
+  if (rows > 0 && n % rows != 0)
+    return A.rangeError("argument 'rows' (%lld) does not divide param.length (%lld)", static_cast<long long>(rows),
+                        static_cast<long long>(n));
+  *split = rows > 0 ? columnSplit(rows) * (n / rows) : 0;
+  return true;
+}
+
 // (param, grad, buf|null, first, o: {lr, momentum, dampening, nesterov, weightDecay}, rows?)
 Napi::Value SgdStep(Args& A) {
   REQUIRE(A.count(5, 6));
@@ -623,18 +635,15 @@ Napi::Value SgdStep(Args& A) {
       REQUIRE(A.typeError("argument 'buf' must be a Float32Array when momentum != 0, got null"));
     REQUIRE(A.length(buf, "buf", param.n, "param.length"));
   }
-  int64_t rows = 0;
-  REQUIRE(A.optDim(5, "rows", &rows, 0));
-  if (rows > 0 && param.n % rows != 0)
-    REQUIRE(A.rangeError("argument 'rows' (%lld) does not divide param.length (%lld)", static_cast<long long>(rows),
-                         static_cast<long long>(param.n)));
-  sgdStep(param.p, grad.p, buf.p, first, param.n, o, rows > 0 ? columnSplit(rows) * (param.n / rows) : 0);
+  int64_t split = 0;
+  REQUIRE(rowSplit(A, 5, param.n, &split));
+  sgdStep(param.p, grad.p, buf.p, first, param.n, o, split);
   return A.env().Undefined();
 }
 
-// (param, grad, m, v, step, o: {lr, beta1, beta2, eps, weightDecay, decoupled})
+// (param, grad, m, v, step, o: {lr, beta1, beta2, eps, weightDecay, decoupled}, rows?)
 Napi::Value AdamStep(Args& A) {
-  REQUIRE(A.count(6, 6));
+  REQUIRE(A.count(6, 7));
   napi_value opts;
   AdamOptions o;
   REQUIRE(A.object(5, "o", &opts) && A.fieldFinite(opts, "lr", &o.lr) && A.fieldFinite(opts, "beta1", &o.beta1) &&
@@ -647,7 +656,9 @@ Napi::Value AdamStep(Args& A) {
   if (step < 1) REQUIRE(A.rangeError("argument 'step' must be >= 1 (steps are 1-based), got %lld", (long long)step));
   REQUIRE(A.length(grad, "grad", param.n, "param.length") && A.length(m, "m", param.n, "param.length") &&
           A.length(v, "v", param.n, "param.length"));
-  adamStep(param.p, grad.p, m.p, v.p, param.n, double(step), o);
+  int64_t split = 0;
+  REQUIRE(rowSplit(A, 6, param.n, &split));
+  adamStep(param.p, grad.p, m.p, v.p, param.n, double(step), o, split);
   return A.env().Undefined();
 }
 

@@ -133,6 +133,7 @@ struct AdamOptions {
 // With split in (0, n) and 2+ OpenBLAS threads, [split, n) runs on runParts' helper at the same time.
 void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o,
              int64_t split = 0);
-void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o);
+void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o,
+              int64_t split = 0);
 
 }  // namespace tg

@@ -7,15 +7,24 @@
 
 namespace tg {
 
-static void sgdRun(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o);
+// run(offset, count) over [0, n): in two parts at `split` on runParts' two threads when it pays (only
+// large parameters do). The steps are elementwise, so the split gives the same bits.
+template <class F>
+static void inParts(int64_t n, int64_t split, F run) {
+  if (split <= 0 || split >= n || n < (1 << 15) || blasThreads() < 2) return run(0, n);
+  runParts([&](int p) { p ? run(split, n - split) : run(0, split); });
+}
 
-// Elementwise, so a split gives the same bits. Only large parameters pay for the hand-off.
+static void sgdRun(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o);
+static void adamRun(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o);
+
 void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o, int64_t split) {
-  if (split <= 0 || split >= n || n < (1 << 15) || blasThreads() < 2) return sgdRun(param, grad, buf, first, n, o);
-  runParts([&](int p) {
-    const int64_t i = p ? split : 0;
-    sgdRun(param + i, grad + i, buf ? buf + i : nullptr, first, p ? n - split : split, o);
-  });
+  inParts(n, split, [&](int64_t i, int64_t c) { sgdRun(param + i, grad + i, buf ? buf + i : nullptr, first, c, o); });
+}
+
+void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o,
+              int64_t split) {
+  inParts(n, split, [&](int64_t i, int64_t c) { adamRun(param + i, grad + i, m + i, v + i, c, step, o); });
 }
 
 static void sgdRun(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o) {
@@ -47,7 +56,7 @@ static void sgdRun(float* param, const float* grad, float* buf, bool first, int6
   }
 }
 
-void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o) {
+static void adamRun(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o) {
   const double lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps, weightDecay = o.weightDecay;
   const bool decoupled = o.decoupled;
   //   Adam:  g += wd·p            AdamW: p *= 1 - lr·wd

@@ -208,7 +208,7 @@ describe.runIf(native)('linear and linearBackward on two threads (native)', () =
       }
     });
   });
-  it('sgdStep split at W\'s rows (2 threads) gives the bits of the unsplit step, with and without momentum', () => {
+  it('sgdStep and adamStep split at W\'s rows (2 threads) give the bits of the unsplit step', () => {
     const nat = kernels();
     const rows = 512, n = rows * 784;
     for (const momentum of [0, 0.9]) {
@@ -217,6 +217,13 @@ describe.runIf(native)('linear and linearBackward on two threads (native)', () =
       withThreads(2, () => { nat.sgdStep(p1, g, b1, false, o, rows); nat.sgdStep(p1, g, b1, false, o, rows); });
       withThreads(1, () => { nat.sgdStep(p2, g, b2, false, o); nat.sgdStep(p2, g, b2, false, o); });
       expect(same(p1, p2) && same(b1, b2), `momentum ${momentum}`).toBe(true);
+    }
+    for (const decoupled of [false, true]) {
+      const o = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-2, decoupled };
+      const p1 = rand(n, 4), p2 = p1.slice(), g = rand(n, 5), m1 = rand(n, 6), m2 = m1.slice(), v1 = rand(n, 7).map(Math.abs), v2 = v1.slice();
+      withThreads(2, () => { nat.adamStep(p1, g, m1, v1, 1, o, rows); nat.adamStep(p1, g, m1, v1, 2, o, rows); });
+      withThreads(1, () => { nat.adamStep(p2, g, m2, v2, 1, o); nat.adamStep(p2, g, m2, v2, 2, o); });
+      expect(same(p1, p2) && same(m1, m2) && same(v1, v2), `adam decoupled ${decoupled}`).toBe(true);
     }
     expect(() => addon!.sgdStep(rand(10, 1), rand(10, 2), null, true, { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 }, 3))
       .toThrow(/^sgdStep: argument 'rows' \(3\) does not divide param.length \(10\)$/);

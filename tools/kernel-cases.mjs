@@ -35,6 +35,7 @@ export function kernelCases(r, catalogue) {
   const { KERNELS, UNARY_OPS, REDUCE_OPS, BINARY_OPS, ACT_OPS } = catalogue;
   const { int, pick, chance, dimv, f32, i32, randShape, broadcastFrom } = randomTools(r);
 
+  const rowsOf = (L) => pick([1, L, ...[2, 3, 5].filter((d) => L % d === 0)]); // an optimizer step's rows: divides L
   const gens = {
     gemm() {
       const tA = chance(0.5), tB = chance(0.5), m = dimv(9), n = dimv(9), k = dimv(9);
@@ -139,7 +140,7 @@ export function kernelCases(r, catalogue) {
       const L = int(0, 30), momentum = chance(0.5) ? 0 : r();
       const o = { lr: r(), momentum, dampening: r() * 0.5, nesterov: momentum > 0 && chance(0.5), weightDecay: r() * 0.1 };
       const args = [f32(L), f32(L, -1, 1), momentum || chance(0.5) ? f32(L) : null, chance(0.5), o];
-      if (L > 0 && chance(0.5)) args.push(pick([1, L, ...[2, 3, 5].filter((d) => L % d === 0)])); // rows: divides L
+      if (L > 0 && chance(0.5)) args.push(rowsOf(L));
       return { args, need: [0, L, momentum ? L : 0, 0, 0, 0], outs: [0], alias: [], inplace: [[1, 0]], dims: [L] };
     },
     linear() {
@@ -163,7 +164,8 @@ export function kernelCases(r, catalogue) {
       const L = int(0, 30);
       const o = { lr: r() * 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: r() * 0.1, decoupled: chance(0.5) };
       const args = [f32(L), f32(L, -1, 1), f32(L, -0.1, 0.1), f32(L, 0, 0.1), int(1, 100), o];
-      return { args, need: [0, L, L, L, 0, 0], outs: [0, 2, 3], alias: [], dims: [L] };
+      if (L > 0 && chance(0.5)) args.push(rowsOf(L));
+      return { args, need: [0, L, L, L, 0, 0, 0], outs: [0, 2, 3], alias: [], dims: [L] };
     },
   };
   gens.gemmAsync = () => ({ ...gens.gemm(), async: true });

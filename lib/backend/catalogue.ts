@@ -322,9 +322,9 @@ export const KERNELS = {
     args: ['f32', 'f32', 'f32|null', 'bool', 'sgd', 'dim?'], small: 'unary', work: (param) => param.length,
   }),
 
-  /** In-place Adam/AdamW step number `step` (1-based) with PyTorch's bias correction. */
-  adamStep: kernel<(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, step: number, o: AdamOptions) => void>()({
-    args: ['f32', 'f32', 'f32', 'f32', 'dim', 'adam'], small: 'unary', work: (param) => param.length,
+  /** In-place Adam/AdamW step number `step` (1-based) with PyTorch's bias correction; rows as in sgdStep. */
+  adamStep: kernel<(param: FloatArray, grad: FloatArray, m: FloatArray, v: FloatArray, step: number, o: AdamOptions, rows?: number) => void>()({
+    args: ['f32', 'f32', 'f32', 'f32', 'dim', 'adam', 'dim?'], small: 'unary', work: (param) => param.length,
   }),
 };
 

@@ -54,7 +54,7 @@ export class Adam extends Optimizer<Required<AdamOptions>> {
       if (st.maxExpAvgSq === undefined) st.maxExpAvgSq = zerosLike(p);
       amsgradStep(pd, gd, m, v, floatData(st.maxExpAvgSq as Tensor), st.step, o);
     } else {
-      kernels(pd).adamStep(pd, gd, m, v, st.step, o);
+      kernels(pd).adamStep(pd, gd, m, v, st.step, o, p.shape[0] || 1); // rows: see SGD
     }
   }
 

@@ -41,7 +41,7 @@ export class SGD extends Optimizer<Required<SGDOptions>> {
       buf = st.momentumBuffer as Tensor;
     }
     const pd = floatData(p);
-    // rows: a large W is updated by the threads that own its rows in linear (catalogue.ts, sgdStep)
+    // rows: a large W is updated on the threads that own its rows in linear (catalogue.ts, sgdStep)
     kernels(pd).sgdStep(pd, floatData(grad), buf ? floatData(buf) : null, first, g, p.shape[0] || 1);
   }
 }
