@@ -23,14 +23,18 @@ void gemm(const GemmOptions& o, const float* a, const float* b, float* c);
 // gemm_rows.cc: gemm without transposes for 2 to 64 rows on AVX-512 CPUs; false when it does not apply.
 bool gemmFewRows(const GemmOptions& o, const float* a, const float* b, float* c);
 // Two independent gemms (pair.cc), each on one OpenBLAS thread (bitwise single-threaded results):
-// with 2+ OpenBLAS threads at the same time on two threads, otherwise one after the other. Outputs
-// must not overlap each other nor the other product's inputs.
+// with 2+ OpenBLAS threads and a product of kTwoThreadWork or more at the same time on two threads,
+// otherwise one after the other. Outputs must not overlap each other nor the other product's inputs.
 void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
               const float* a2, const float* b2, float* c2);
 // Runs part(0) on this thread and part(1) on a persistent helper thread at the same time, each with
 // one OpenBLAS thread (parts call gemmUnlocked, blaslock.h), under the lock every gemm shares. With
-// fewer than 2 OpenBLAS threads both parts run here, one after the other. gemmPair is one use.
-void runParts(const std::function<void(int)>& part);
+// fewer than 2 OpenBLAS threads, or `together` false, both parts run here, one after the other (still
+// on one OpenBLAS thread). gemmPair is one use.
+void runParts(const std::function<void(int)>& part, bool together = true);
+// Multiply-adds below which a second thread costs more than it saves (measured per shape with
+// npm run bench:threads; OpenBLAS 0.3.21 itself stays on one thread below 64³ too).
+constexpr double kTwoThreadWork = 64.0 * 64.0 * 64.0;
 // OpenBLAS's process-wide thread count. gemmPair lowers it to 1 while it runs, holding a lock that
 // gemm, blasThreads and setBlasThreads share: no other thread's call ever sees the transient value.
 int blasThreads();

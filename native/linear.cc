@@ -20,12 +20,12 @@ namespace {
 
 enum class Plan { One, Columns, Rows, Blas };
 
-// Measured per shape (bench/threads.mjs, bench/README.md "Two threads"): below 64³ multiply-adds a
-// second thread costs more than it saves; from 2²⁸ OpenBLAS's own threads do best; between, split
-// the columns when each half keeps whole cache lines of at least 16 floats, else the rows.
+// Measured per shape (bench/threads.mjs, bench/README.md "Two threads"): below kTwoThreadWork one
+// thread; from 2²⁸ OpenBLAS's own threads do best; between, split the columns when each half keeps
+// whole cache lines of at least 16 floats, else the rows.
 Plan planFor(int64_t rows, int64_t inF, int64_t outF) {
   const double work = double(rows) * double(inF) * double(outF);
-  if (work < 64.0 * 64 * 64 || blasThreads() < 2) return Plan::One;
+  if (work < kTwoThreadWork || blasThreads() < 2) return Plan::One;
   if (work >= 268435456.0) return Plan::Blas;
   if (outF >= 32) return Plan::Columns;
   return rows >= 32 ? Plan::Rows : Plan::One;

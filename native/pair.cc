@@ -15,6 +15,7 @@
 // on its condition variable between jobs, and a static destructor joining it at exit could deadlock
 // or run after OpenBLAS is torn down. The caller blocks until both products are written, so the
 // arrays stay alive (a Worker being terminated cannot run JS, let alone collect, until we return).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -117,7 +118,7 @@ Helper& helper() {
 
 }  // namespace
 
-void runParts(const Part& part) {
+void runParts(const Part& part, bool together) {
   // Exclusive: one pair at a time, and every other gemm (any thread, gemmAsync too) waits, so none
   // runs on the transient single OpenBLAS thread. Same path and bits on the main thread and in workers.
   std::unique_lock<std::shared_mutex> l(blasLock());
@@ -128,13 +129,20 @@ void runParts(const Part& part) {
     return;
   }
   openblas_set_num_threads(1);
-  helper().run(part);
+  if (together) {
+    helper().run(part);
+  } else {
+    part(0);
+    part(1);
+  }
   openblas_set_num_threads(threads);
 }
 
 void gemmPair(const GemmOptions& o1, const float* a1, const float* b1, float* c1, const GemmOptions& o2,
               const float* a2, const float* b2, float* c2) {
-  runParts([&](int p) { p == 0 ? gemmUnlocked(o1, a1, b1, c1) : gemmUnlocked(o2, a2, b2, c2); });
+  const auto work = [](const GemmOptions& o) { return double(o.m) * double(o.n) * double(o.k); };
+  runParts([&](int p) { p == 0 ? gemmUnlocked(o1, a1, b1, c1) : gemmUnlocked(o2, a2, b2, c2); },
+           std::max(work(o1), work(o2)) >= kTwoThreadWork);
 }
 
 }  // namespace tg

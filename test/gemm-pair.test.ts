@@ -131,9 +131,8 @@ w.on('exit', (code) => { ${pairLoop(50)} a.setNumThreads(1); ${pairLoop(50)} con
 });
 
 describe('the matmul VJP with gemmPair', () => {
-  // With 2+ threads on the native backend the backward runs dA and dB as one gemmPair; the gradients
-  // must be bitwise those of the same backward with the pair replaced by two single-threaded gemm
-  // calls (the JS backend, one thread, never pairs).
+  // The backward runs dA and dB as one gemmPair (at once with 2+ native threads); the gradients must
+  // be bitwise those of the same backward with the pair replaced by two single-threaded gemm calls.
   function grads(k: Backend): Float32Array[] {
     return withBackend(k, () => withThreads(2, () => {
       tg.manualSeed(3);
@@ -143,13 +142,13 @@ describe('the matmul VJP with gemmPair', () => {
       return [a, b].map((p) => Float32Array.from(p.grad!.data));
     }));
   }
-  it('bitwise those of two single-threaded gemm calls; pairs only with 2+ threads', () => {
+  it('bitwise those of two single-threaded gemm calls, as one gemmPair', () => {
     const active = kernels();
     let pairs = 0;
     const counting: Backend = { ...active, gemmPair: (...a) => { pairs++; active.gemmPair(...a); } };
     const apart: Backend = { ...active, gemmPair: (...a) => withThreads(1, () => sequential(active, ...a)) };
     const paired = grads(counting), reference = grads(apart);
-    expect(pairs).toBe(native ? 1 : 0);
+    expect(pairs).toBe(1);
     for (let i = 0; i < paired.length; i++) expect(same(paired[i], reference[i]), `operand ${i}`).toBe(true);
   });
 });

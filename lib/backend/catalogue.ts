@@ -154,11 +154,11 @@ export const KERNELS = {
   gemmAsync: kernel<(...args: GemmParams) => Promise<void>>()(GEMM),
 
   /**
-   * Two independent unbatched gemms, (transA, …, c) and (transA2, …, c2): a layer's dX and dW. The
+   * Two independent unbatched gemms, (transA, …, c) and (transA2, …, c2): a matmul's dA and dB. The
    * native backend runs each on one OpenBLAS thread, which gives bitwise the results of two
-   * single-threaded gemm calls: with 2+ OpenBLAS threads at the same time on two threads, otherwise
-   * one after the other (the JS backend: one after the other). Neither output may overlap the other
-   * product's arrays.
+   * single-threaded gemm calls: with 2+ OpenBLAS threads and a product of 64³ multiply-adds or more
+   * at the same time on two threads, otherwise one after the other (the JS backend: one after the
+   * other). Neither output may overlap the other product's arrays.
    */
   gemmPair: kernel<(...args: GemmPairParams) => void>()({
     args: [...GEMM_ONE, ...GEMM_ONE],

@@ -1,4 +1,4 @@
-import { kernels, type Backend } from '../backend/index.js';
+import { kernels } from '../backend/index.js';
 import { noGrad } from '../autograd/mode.js';
 import { ACCUMULATED, defineLibraryOp, type Grads } from '../autograd/define.js';
 import { activationBackward, type Activation } from './activation.js';
@@ -32,16 +32,14 @@ const gemmOp = defineLibraryOp({
     let da: Tensor | null = null, db: Tensor | null = null;
     if (n[0] && n[1] && !createGraph && a.ndim === 2 && b.ndim === 2) {
       const [m, k] = tA ? [a.shape[1], a.shape[0]] : a.shape, nn = tB ? b.shape[0] : b.shape[1];
-      const kern = kernels(floatData(g));
-      if (pairPays(kern, m * nn * k)) {
-        da = uninit(g, a.shape);
-        db = uninit(g, b.shape);
-        // the same products as the two mm calls below, at the same time (see pairPays)
-        const [pa, pb, ta, tb, dm, dn, dk] = tA ? [b, g, tB, true, k, m, nn] : [g, b, false, !tB, m, k, nn];
-        const [qa, qb, qta, qtb, qm, qn, qk] = tB ? [g, a, true, tA, nn, k, m] : [a, g, !tA, false, k, nn, m];
-        kern.gemmPair(ta, tb, dm, dn, dk, 1, floatData(pa), floatData(pb), 0, floatData(da), qta, qtb, qm, qn, qk, 1, floatData(qa), floatData(qb), 0, floatData(db));
-        return [da, db];
-      }
+      da = uninit(g, a.shape);
+      db = uninit(g, b.shape);
+      // the same products as the two mm calls below, as one gemmPair: on two threads at once where
+      // the backend finds that it pays (native/pair.cc)
+      const [pa, pb, ta, tb, dm, dn, dk] = tA ? [b, g, tB, true, k, m, nn] : [g, b, false, !tB, m, k, nn];
+      const [qa, qb, qta, qtb, qm, qn, qk] = tB ? [g, a, true, tA, nn, k, m] : [a, g, !tA, false, k, nn, m];
+      kernels(floatData(g)).gemmPair(ta, tb, dm, dn, dk, 1, floatData(pa), floatData(pb), 0, floatData(da), qta, qtb, qm, qn, qk, 1, floatData(qa), floatData(qb), 0, floatData(db));
+      return [da, db];
     }
     if (n[0]) da = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
     if (n[1]) db = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
@@ -51,17 +49,6 @@ const gemmOp = defineLibraryOp({
     return [da, db];
   },
 });
-
-/**
- * Whether a layer's two backward gemms (each of m·n·k = `work`) run as one gemmPair: both at once,
- * one OpenBLAS thread each, instead of one after the other on all OpenBLAS threads. Measured on the
- * 2-core machine (bench/threads.mjs, table in bench/README.md "Two threads"): the pair is as fast or
- * faster for every backward shape of the mlp and large steps; below 64³ (where OpenBLAS itself stays
- * on one thread) the two products take a microsecond or less and the hand-off would cost more.
- */
-function pairPays(k: Backend, work: number): boolean {
-  return work >= 64 * 64 * 64 && k.getNumThreads() >= 2;
-}
 
 function mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
   return gemmOp(a, b, tA, tB);
