@@ -3,29 +3,10 @@
 // double and stored as float32, like the JS reference.
 #include <cmath>
 
+#include "avx2.h"
 #include "kernels.h"
 
 namespace tg {
-
-// run(offset, count) over [0, n): in two parts at `split` on runParts' two threads when it pays (only
-// large parameters do). The steps are elementwise, so the split gives the same bits.
-template <class F>
-static void inParts(int64_t n, int64_t split, F run) {
-  if (split <= 0 || split >= n || n < (1 << 15) || blasThreads() < 2) return run(0, n);
-  runParts([&](int p) { p ? run(split, n - split) : run(0, split); });
-}
-
-static void sgdRun(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o);
-static void adamRun(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o);
-
-void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o, int64_t split) {
-  inParts(n, split, [&](int64_t i, int64_t c) { sgdRun(param + i, grad + i, buf ? buf + i : nullptr, first, c, o); });
-}
-
-void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o,
-              int64_t split) {
-  inParts(n, split, [&](int64_t i, int64_t c) { adamRun(param + i, grad + i, m + i, v + i, c, step, o); });
-}
 
 static void sgdRun(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o) {
   const double lr = o.lr, momentum = o.momentum, dampening = o.dampening, weightDecay = o.weightDecay;
@@ -56,7 +37,8 @@ static void sgdRun(float* param, const float* grad, float* buf, bool first, int6
   }
 }
 
-static void adamRun(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o) {
+static inline void adamRunBody(float* param, const float* grad, float* m, float* v, int64_t n, double step,
+                               const AdamOptions& o) {
   const double lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, eps = o.eps, weightDecay = o.weightDecay;
   const bool decoupled = o.decoupled;
   //   Adam:  g += wd·p            AdamW: p *= 1 - lr·wd
@@ -81,6 +63,26 @@ static void adamRun(float* param, const float* grad, float* m, float* v, int64_t
     const double denom = std::sqrt(double(vi)) / bc2Sqrt + eps;
     param[i] = static_cast<float>(p - stepSize * (double(mi) / denom));
   }
+}
+// sqrt and division in double are the cost: AVX2 does 4 per instruction (same bits, avx2.h).
+TG_AVX2_DISPATCH(adamRun, (float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o),
+                 (param, grad, m, v, n, step, o))
+
+// run(offset, count) over [0, n): in two parts at `split` on runParts' two threads when it pays (only
+// large parameters do). The steps are elementwise, so the split gives the same bits.
+template <class F>
+static void inParts(int64_t n, int64_t split, F run) {
+  if (split <= 0 || split >= n || n < (1 << 15) || blasThreads() < 2) return run(0, n);
+  runParts([&](int p) { p ? run(split, n - split) : run(0, split); });
+}
+
+void sgdStep(float* param, const float* grad, float* buf, bool first, int64_t n, const SgdOptions& o, int64_t split) {
+  inParts(n, split, [&](int64_t i, int64_t c) { sgdRun(param + i, grad + i, buf ? buf + i : nullptr, first, c, o); });
+}
+
+void adamStep(float* param, const float* grad, float* m, float* v, int64_t n, double step, const AdamOptions& o,
+              int64_t split) {
+  inParts(n, split, [&](int64_t i, int64_t c) { adamRun(param + i, grad + i, m + i, v + i, c, step, o); });
 }
 
 }  // namespace tg
