@@ -132,8 +132,27 @@ function machineBusySeconds() {
   }
 }
 
+/**
+ * ms for a fixed single-core integer and float loop, median of 5. Timed before and after every child:
+ * on a VM the host can slow the whole machine for minutes (invisible in the load average and in
+ * /proc/stat), and rows taken then are not comparable with the others.
+ */
+function speedProbe() {
+  const times = [];
+  let sink = 0;
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    let x = 1;
+    for (let i = 0; i < 5e5; i++) { x = (x * 1103515245 + 12345) % 2147483648; sink += x * 1e-9; }
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return sink < 0 ? NaN : times.sort((a, b) => a - b)[2];
+}
+speedProbe(); // compiled before the first child is timed
+
 /** Runs one child, forwards its stderr (progress), returns the JSON of its last stdout line. */
 function runChild(label, cmd, argv, timeoutSec, env = installedEnv) {
+  const probeBefore = speedProbe();
   return new Promise((resolvePromise) => {
     const t0 = Date.now();
     const busy0 = machineBusySeconds();
@@ -167,7 +186,7 @@ function runChild(label, cmd, argv, timeoutSec, env = installedEnv) {
           if (busy0 !== null && busy1 !== null && r.cpuSeconds !== undefined && wall > 0) {
             r.backgroundCpus = Math.max(0, (busy1 - busy0 - r.cpuSeconds) / wall);
           }
-          resolvePromise({ ...r, wallSeconds: wall, exit: code });
+          resolvePromise({ ...r, wallSeconds: wall, exit: code, probeMs: [probeBefore, speedProbe()] });
           return;
         } catch { /* fall through */ }
       }
@@ -458,6 +477,13 @@ if (args.soak) {
   printNotes(results);
   printSummary(rows, results);
   log(`load average at start ${meta.machine.loadavgStart.map((x) => x.toFixed(2)).join(' ')}, at end ${meta.loadavgEnd.map((x) => x.toFixed(2)).join(' ')}; ${meta.seconds.toFixed(0)} s`);
+  const probes = results.flatMap((r) => r.probeMs ?? []);
+  if (probes.length) {
+    meta.speedProbeMs = { min: Math.min(...probes), max: Math.max(...probes) };
+    const { min, max } = meta.speedProbeMs;
+    log(`speed probe (a fixed loop before and after every child): ${min.toFixed(1)}–${max.toFixed(1)} ms (×${(max / min).toFixed(2)})`);
+    if (max / min > 1.15) log(`WARNING: the machine's speed drifted by ×${(max / min).toFixed(2)} during the run: rows of different children are not comparable; rerun.`);
+  }
   const busy = results.filter((r) => (r.backgroundCpus ?? 0) > 0.25);
   if (busy.length) {
     log(`WARNING: other processes used CPU during ${busy.map((r) => `${r.engine} t=${r.threads} (${r.backgroundCpus.toFixed(2)})`).join(', ')}`);
