@@ -1,7 +1,7 @@
 // How long an idle OpenBLAS worker thread spins before it sleeps. OpenBLAS's pthreads build reads
 // OPENBLAS_THREAD_TIMEOUT once, when it initialises (the addon's dlopen): N, clamped to [4, 30], means
 // 2^N CPU cycles (rdtsc ticks); unset, 2^28, about 0.1 s. A worker spinning that long after each
-// threaded gemm takes one of two cores from the work that follows: gemmPair's helper thread
+// threaded gemm takes one of two cores from the work that follows: the helper thread of runParts
 // (native/pair.cc) and the main thread's kernels. tapegrad sets the minimum unless the user set it.
 
 /** The value tapegrad sets: 2^4 cycles, the worker sleeps as soon as its part of a gemm is done. */
