@@ -1,5 +1,5 @@
 import type { FloatArray } from '../backend/backend.js';
-import { isTensor, Node, Tensor, type DType, type TapeRecord } from '../tensor.js';
+import { isTensor, Node, Tensor, type DType, type FloatTensor, type TapeRecord } from '../tensor.js';
 import { castArray, getDefaultDtype } from '../creation.js';
 import { isGradEnabled } from './mode.js';
 import { checkForward, isAnomalyEnabled } from './anomaly.js';
@@ -140,9 +140,13 @@ function intsAmong(ts: readonly Tensor[]): 'none' | 'some' | 'all' {
   return ints === 0 ? 'none' : ints === ts.length ? 'all' : 'some';
 }
 
-/** t as an op computes it: int32 becomes the default float dtype (for composed ops that read data before any op runs). */
-export function asFloat(t: Tensor): Tensor {
-  return t.data instanceof Int32Array ? promoteInts([t], getDefaultDtype())[0] : t;
+/**
+ * t as float memory: int32 becomes dtype, by default the default float dtype (as an op computes it,
+ * for composed ops that read data before any op runs); 'float64' holds every int32 value exactly
+ * (for ops that only compare values). Float tensors are returned as they are.
+ */
+export function asFloat(t: Tensor, dtype: DType = getDefaultDtype()): FloatTensor {
+  return (t.data instanceof Int32Array ? promoteInts([t], dtype)[0] : t) as FloatTensor;
 }
 
 function floatTypeOf(inputs: readonly Tensor[]): DType {

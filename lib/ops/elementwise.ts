@@ -1,9 +1,9 @@
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp, type Grads } from '../autograd/define.js';
+import { asFloat, defineLibraryOp, type Grads } from '../autograd/define.js';
 import { Tensor, floatData, isTensor } from '../tensor.js';
 import { broadcastShapes } from '../shape.js';
-import { empty, exactFloat, promote, uninit } from './util.js';
+import { empty, promote, uninit } from './util.js';
 
 type Scalar = Tensor | number;
 
@@ -157,7 +157,7 @@ function compare(op: 'eq' | 'gt' | 'lt') {
   return (a: Scalar, b: Scalar): Tensor => {
     const [ta, tb] = pair(a, b, op);
     if (ta.dtype !== 'int32' && tb.dtype !== 'int32') return binaryKernel(op, op, ta, tb);
-    const out = binaryKernel(op, op, exactFloat(ta), exactFloat(tb));
+    const out = binaryKernel(op, op, asFloat(ta, 'float64'), asFloat(tb, 'float64'));
     return ta.dtype === 'float64' || tb.dtype === 'float64' ? out : new Tensor(Float32Array.from(out.data), out.shape);
   };
 }

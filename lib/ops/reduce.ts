@@ -1,10 +1,10 @@
 import { kernels } from '../backend/index.js';
-import { defineLibraryOp } from '../autograd/define.js';
+import { asFloat, defineLibraryOp } from '../autograd/define.js';
 import { Tensor, floatData, type FloatTensor } from '../tensor.js';
 import { fmt, normDim, sizeOf, splitAt } from '../shape.js';
 import { mul } from './elementwise.js';
 import { expand, reshape } from './shape.js';
-import { empty, exactFloat } from './util.js';
+import { empty } from './util.js';
 
 /** Reduced dims, sorted; null for all of them. */
 export type Dims = number[] | null;
@@ -129,7 +129,7 @@ function argmaxIndex(x: Tensor, dim: number | null): Int32Array {
 /** Indices of the first maximum, as an int32 tensor (PyTorch: int64); no gradient. */
 export function argmax(x: Tensor, dim?: number | null, keepDim = false): Tensor {
   const dims = resolve('argmax', x, oneDim('argmax', dim));
-  return new Tensor(argmaxIndex(exactFloat(x), dims && dims[0]), reducedShape(x.shape, dims, keepDim));
+  return new Tensor(argmaxIndex(asFloat(x, 'float64'), dims && dims[0]), reducedShape(x.shape, dims, keepDim));
 }
 
 function argmaxMask(x: Tensor, dim: number | null): Tensor {

@@ -5,7 +5,7 @@ import { fmt, splitAt } from '../shape.js';
 import { add, sub, mul, div, neg, log, exp, pow, abs, eq, binaryKernel, unaryKernel } from './elementwise.js';
 import { sum, mean, max, argmax, count, oneDim, reduceKernel, reducedShape, resolve, spread, type DimArg, type Dims } from './reduce.js';
 import { reshape } from './shape.js';
-import { empty, exactFloat } from './util.js';
+import { empty } from './util.js';
 
 function checkNotEmpty(op: string, x: Tensor, dims: Dims): void {
   if (count(x, dims) === 0) throw new RangeError(`${op}: cannot reduce an empty dimension (shape ${fmt(x.shape)})`);
@@ -20,7 +20,7 @@ export function min(x: Tensor, dim?: number | null, keepDim = false): Tensor {
 /** Indices of the first minimum, as an int32 tensor (PyTorch: int64); no gradient. */
 export function argmin(x: Tensor, dim?: number | null, keepDim = false): Tensor {
   checkNotEmpty('argmin', x, resolve('argmin', x, oneDim('argmin', dim)));
-  return argmax(neg(exactFloat(x.detach())), dim, keepDim);
+  return argmax(neg(asFloat(x.detach(), 'float64')), dim, keepDim);
 }
 
 /**

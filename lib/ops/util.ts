@@ -61,11 +61,6 @@ export function toIndex(op: string, idx: ArrayLike<number> | Tensor, n: number):
   return out;
 }
 
-/** int32 values as an exact float64 tensor (for ops that only compare values); float tensors as they are. */
-export function exactFloat(t: Tensor): FloatTensor {
-  return (t.data instanceof Int32Array ? new Tensor(Float64Array.from(t.data), t.shape) : t) as FloatTensor;
-}
-
 function checkIndex(op: string, v: number, i: number, n: number): void {
   if (!Number.isInteger(v) || v < 0 || v >= n) {
     throw new RangeError(`${op}: index ${v} at position ${i} is out of range [0, ${n})`);
