@@ -12,7 +12,7 @@ import type { UnaryOp } from '../backend/backend.js';
 export type KernelActivation = 'relu' | 'sigmoid' | 'tanh';
 
 export type Step =
-  /** x·Wᵀ + b, then act in place: the same kernel calls as the fused linear op (same bits). */
+  /** x·Wᵀ + b on the Predictor's transposed copy of W, then act in place (the op's activation kernel). */
   | { kind: 'linear'; layer: Linear; act: KernelActivation | null; modules: Module[]; name: string }
   /** An activation by the backend's unary kernel, the op's own (same bits as the op). */
   | { kind: 'unary'; act: UnaryOp; p0?: number; p1?: number; modules: Module[]; name: string }
